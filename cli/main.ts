@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+import { Command } from "commander";
+import { runProgram, withUsageErrors } from "./program.ts";
+
+// Each verb group lives in cli/commands/<group>.ts and exports `register(program)`.
+const program = new Command("daotrain")
+  .description(
+    "DAO-governed, open model training: governance, contributed GPU clusters, verified checkpoints",
+  )
+  .version("0.1.0")
+  .showSuggestionAfterError(true);
+
+const groups: Array<(program: Command) => void> = [];
+for (const register of groups) register(program);
+
+process.exitCode = await runProgram(withUsageErrors(program), process.argv);

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The README's test command: sets up a fresh machine, then runs every check CI runs.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$DAOTRAIN_ROOT"
+bootstrap/bootstrap.sh
+echo "[test] lint (biome) and types (tsc)" >&2
+biome ci .
+tsc -p tsconfig.json
+echo "[test] vitest" >&2
+vitest run "$@"
