@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {IDAO} from "@aragon/osx-commons-contracts/src/dao/IDAO.sol";
+import {DaoGoverned} from "./DaoGoverned.sol";
+import {
+    ClusterAlreadyRegistered,
+    ClusterNotRegistered,
+    InvalidClusterTransition,
+    NotClusterOwner,
+    ZeroId
+} from "./Errors.sol";
+
+/// @notice Contributed Kubernetes clusters. An owner registers a cluster; the DAO admits,
+/// suspends (reversible) or removes (final) it. Only admitted clusters are scheduled and earn.
+contract ClusterRegistry is DaoGoverned {
+    enum ClusterStatus {
+        None,
+        Registered,
+        Admitted,
+        Suspended,
+        Removed
+    }
+
+    struct Cluster {
+        address owner;
+        ClusterStatus status;
+        uint32 gpuCapacity;
+        uint64 registeredAt;
+        string gpuProduct;
+        string metadata;
+    }
+
+    mapping(bytes32 clusterId => Cluster) private _clusters;
+    bytes32[] private _clusterIds;
+
+    event ClusterRegistered(
+        bytes32 indexed clusterId, address indexed owner, uint32 gpuCapacity, string gpuProduct, string metadata
+    );
+    event ClusterUpdated(bytes32 indexed clusterId, uint32 gpuCapacity, string metadata);
+    event ClusterAdmitted(bytes32 indexed clusterId);
+    event ClusterSuspended(bytes32 indexed clusterId);
+    event ClusterRemoved(bytes32 indexed clusterId);
+
+    constructor(IDAO dao_) DaoGoverned(dao_) {}
+
+    /// @param clusterId The owner's chosen id, e.g. keccak256 of the cluster's name.
+    /// @param metadata Free text for the DAO's vote (region, contact, kubeconfig fingerprint).
+    function registerCluster(
+        bytes32 clusterId,
+        uint32 gpuCapacity,
+        string calldata gpuProduct,
+        string calldata metadata
+    ) external {
+        if (clusterId == bytes32(0)) revert ZeroId();
+        if (_clusters[clusterId].status != ClusterStatus.None) revert ClusterAlreadyRegistered(clusterId);
+        _clusters[clusterId] = Cluster({
+            owner: _msgSender(),
+            status: ClusterStatus.Registered,
+            gpuCapacity: gpuCapacity,
+            registeredAt: uint64(block.timestamp),
+            gpuProduct: gpuProduct,
+            metadata: metadata
+        });
+        _clusterIds.push(clusterId);
+        emit ClusterRegistered(clusterId, _msgSender(), gpuCapacity, gpuProduct, metadata);
+    }
+
+    /// @notice The owner reports a changed capacity or metadata; the admission status is kept.
+    function updateCluster(bytes32 clusterId, uint32 gpuCapacity, string calldata metadata) external {
+        Cluster storage cluster = _existing(clusterId);
+        if (cluster.owner != _msgSender()) revert NotClusterOwner(clusterId, _msgSender());
+        cluster.gpuCapacity = gpuCapacity;
+        cluster.metadata = metadata;
+        emit ClusterUpdated(clusterId, gpuCapacity, metadata);
+    }
+
+    function admitCluster(bytes32 clusterId) external auth(GOVERNANCE_PERMISSION_ID) {
+        Cluster storage cluster = _existing(clusterId);
+        if (cluster.status != ClusterStatus.Registered && cluster.status != ClusterStatus.Suspended) {
+            revert InvalidClusterTransition(clusterId, uint8(cluster.status), uint8(ClusterStatus.Admitted));
+        }
+        cluster.status = ClusterStatus.Admitted;
+        emit ClusterAdmitted(clusterId);
+    }
+
+    function suspendCluster(bytes32 clusterId) external auth(GOVERNANCE_PERMISSION_ID) {
+        Cluster storage cluster = _existing(clusterId);
+        if (cluster.status != ClusterStatus.Admitted) {
+            revert InvalidClusterTransition(clusterId, uint8(cluster.status), uint8(ClusterStatus.Suspended));
+        }
+        cluster.status = ClusterStatus.Suspended;
+        emit ClusterSuspended(clusterId);
+    }
+
+    function removeCluster(bytes32 clusterId) external auth(GOVERNANCE_PERMISSION_ID) {
+        Cluster storage cluster = _existing(clusterId);
+        if (cluster.status == ClusterStatus.Removed) {
+            revert InvalidClusterTransition(clusterId, uint8(cluster.status), uint8(ClusterStatus.Removed));
+        }
+        cluster.status = ClusterStatus.Removed;
+        emit ClusterRemoved(clusterId);
+    }
+
+    function getCluster(bytes32 clusterId) external view returns (Cluster memory) {
+        return _clusters[clusterId];
+    }
+
+    function isAdmitted(bytes32 clusterId) external view returns (bool) {
+        return _clusters[clusterId].status == ClusterStatus.Admitted;
+    }
+
+    /// @notice The owner that rewards for this cluster are credited to.
+    function ownerOf(bytes32 clusterId) external view returns (address) {
+        return _clusters[clusterId].owner;
+    }
+
+    /// @notice Every id ever registered, in registration order (removed ones included).
+    function clusterIds() external view returns (bytes32[] memory) {
+        return _clusterIds;
+    }
+
+    function _existing(bytes32 clusterId) private view returns (Cluster storage cluster) {
+        cluster = _clusters[clusterId];
+        if (cluster.status == ClusterStatus.None) revert ClusterNotRegistered(clusterId);
+    }
+}
