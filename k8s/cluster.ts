@@ -1,0 +1,177 @@
+import { z } from "zod";
+import { parseWith } from "../spec/errors.ts";
+import { Bytes32 } from "../spec/runSpec.ts";
+
+/**
+ * The one interface the orchestrator uses to run a round's replicas somewhere: a contributed
+ * Kubernetes cluster (`k8s/kubernetesCluster.ts`) or this machine (`k8s/local/`). Every method is
+ * idempotent and keyed by (run, round, attempt), so a Temporal activity may call it again after a
+ * crash or a retry without creating a second Job or process.
+ */
+export interface ComputeCluster {
+  /** Stable name of the cluster (the contributor's registered name, or "local"). */
+  readonly name: string;
+  /** GPUs a new round could get here now, and which GPU products they are. */
+  capacity(): Promise<ClusterCapacity>;
+  /**
+   * Starts the round's replicas, or finds them already started (same run, round and attempt).
+   * Throws `QuotaExceededError` when the round needs more GPUs than this cluster donates.
+   */
+  launchRound(spec: RoundJobSpec): Promise<RoundRef>;
+  /** One read of every replica's state (what a restarted heartbeat activity starts from). */
+  roundStatus(ref: RoundRef): Promise<RoundStatus>;
+  /**
+   * Yields the round's status each time a replica's state changes, resuming by itself after a
+   * dropped connection, and returns once every replica is terminal (or `signal` aborts).
+   */
+  watchRound(ref: RoundRef, options?: WatchOptions): AsyncGenerator<RoundStatus, RoundStatus | undefined>;
+  /** The replica's output (stdout and stderr), the last `tailLines` lines when given. */
+  logs(ref: RoundRef, replica: number, options?: { tailLines?: number }): Promise<string>;
+  /** Stops the round's replicas now and removes them (waits until they are gone). */
+  cancelRound(ref: RoundRef): Promise<void>;
+  /** Removes a finished round's objects or processes; harmless when already gone. */
+  cleanupRound(ref: RoundRef): Promise<void>;
+}
+
+export interface WatchOptions {
+  signal?: AbortSignal;
+}
+
+/** Names one launched round on one cluster; plain data, so it travels through Temporal. */
+export interface RoundRef {
+  cluster: string;
+  /** The deterministic name (Job name, or the local executor's directory name). */
+  name: string;
+}
+
+export interface ClusterCapacity {
+  /** GPUs a new Job could be granted now: free on ready, schedulable nodes, capped by the quota. */
+  freeGpus: number;
+  /** Free GPUs per GPU product (node label `nvidia.com/gpu.product`), before the quota cap. */
+  freeGpusByProduct: Record<string, number>;
+  /** The donation: the ResourceQuota on `requests.nvidia.com/gpu`, when there is one. */
+  quota: GpuQuota | undefined;
+}
+
+export interface GpuQuota {
+  name: string;
+  hard: number;
+  used: number;
+}
+
+/** One replica's work in a round: its global replica index, its data shards, where it writes. */
+export const ReplicaAssignment = z
+  .object({
+    replica: z.number().int().min(0),
+    shards: z.array(z.number().int().min(0)).min(1),
+    outputUri: z.string().min(1),
+  })
+  .strict();
+export type ReplicaAssignment = z.infer<typeof ReplicaAssignment>;
+
+/** What a round asks of one cluster; the Job (or the local processes) is built from this alone. */
+export const RoundJobSpec = z
+  .object({
+    runId: Bytes32,
+    round: z.number().int().min(0),
+    /** Bumped by the workflow when it retries a round on the same cluster. */
+    attempt: z.number().int().min(0).default(0),
+    /** The trainer image (ignored by the local executor, which runs `command` here). */
+    image: z.string().min(1),
+    /** The trainer's command line, e.g. ["node", "trainer/main.ts"]. */
+    command: z.array(z.string().min(1)).min(1),
+    /** The replicas this cluster runs, one pod (or process) each. */
+    replicas: z.array(ReplicaAssignment).min(1),
+    /** All replicas of the round, across clusters (DAOTRAIN_REPLICAS). */
+    totalReplicas: z.number().int().min(1),
+    gpusPerReplica: z.number().int().min(0),
+    /** Only nodes whose `nvidia.com/gpu.product` label equals this, when given. */
+    gpuProduct: z.string().min(1).optional(),
+    cpu: z.string().min(1).default("1"),
+    memory: z.string().min(1).default("2Gi"),
+    initUri: z.string().min(1),
+    initRoot: Bytes32,
+    datasetUri: z.string().min(1),
+    datasetRoot: Bytes32,
+    innerSteps: z.number().int().min(1),
+    seed: z.number().int().min(0),
+    /** A replica still running after this long is stopped and reported failed. */
+    activeDeadlineSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .default(6 * 3600),
+    /** Retries of one replica (pod) before it counts as failed. */
+    backoffLimitPerIndex: z.number().int().min(0).default(0),
+    /** How long a finished Job stays for its logs before Kubernetes removes it. */
+    ttlSecondsAfterFinished: z
+      .number()
+      .int()
+      .min(0)
+      .default(24 * 3600),
+  })
+  .strict()
+  .refine((s) => new Set(s.replicas.map((r) => r.replica)).size === s.replicas.length, {
+    message: "each replica index may appear once",
+    path: ["replicas"],
+  })
+  .refine((s) => s.replicas.every((r) => r.replica < s.totalReplicas), {
+    message: "replica indices must be below totalReplicas",
+    path: ["replicas"],
+  });
+export type RoundJobSpec = z.infer<typeof RoundJobSpec>;
+export type RoundJobSpecInput = z.input<typeof RoundJobSpec>;
+
+export function parseRoundJobSpec(input: unknown): RoundJobSpec {
+  return parseWith(RoundJobSpec, input, "round job spec");
+}
+
+/** A replica's state; `failed` and `lost` carry a reason a person can act on. */
+export type ReplicaState =
+  | { replica: number; state: "pending"; reason?: string }
+  | { replica: number; state: "running"; node?: string }
+  | { replica: number; state: "succeeded" }
+  | { replica: number; state: "failed"; reason: string; exitCode?: number }
+  | { replica: number; state: "lost"; reason: string };
+
+export interface RoundStatus {
+  ref: RoundRef;
+  /** In the order of the spec's `replicas`. */
+  replicas: ReplicaState[];
+  /** Every replica is succeeded, failed or lost. */
+  done: boolean;
+}
+
+export function isTerminal(state: ReplicaState): boolean {
+  return state.state === "succeeded" || state.state === "failed" || state.state === "lost";
+}
+
+/** The deterministic name of a round's Job (or local directory) on any cluster. */
+export function roundName(spec: Pick<RoundJobSpec, "runId" | "round" | "attempt">): string {
+  return `dt-${spec.runId.slice(2, 14)}-r${spec.round}-a${spec.attempt}`;
+}
+
+/** A round asked for more GPUs than the cluster's ResourceQuota leaves. */
+export class QuotaExceededError extends Error {
+  override readonly name = "QuotaExceededError";
+  readonly quota: string;
+  readonly requested: number;
+  readonly available: number;
+  constructor(quota: string, requested: number, available: number) {
+    super(
+      `round needs ${requested} GPUs but ResourceQuota "${quota}" leaves ${available} (requests.nvidia.com/gpu); ` +
+        "launch fewer replicas here or ask the contributor to raise the donation",
+    );
+    this.quota = quota;
+    this.requested = requested;
+    this.available = available;
+  }
+}
+
+/** The round was never launched on this cluster (or was cleaned up). */
+export class RoundNotFoundError extends Error {
+  override readonly name = "RoundNotFoundError";
+  constructor(ref: RoundRef) {
+    super(`round ${ref.name} is not on cluster ${ref.cluster}; launch it first`);
+  }
+}
