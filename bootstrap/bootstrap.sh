@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes this machine ready to run daotrain and its tests: Node.js 24, the npm packages, and the
 # real components the tests start (anvil, forge, Temporal CLI, etcd, Kubernetes control plane, KWOK,
-# Prometheus). Idempotent: every piece is cached under $DAOTRAIN_CACHE keyed by its version, so a
-# second run takes seconds. Links each tool into .daotrain/bin, which scripts put first on PATH.
+# Prometheus, the versitygw S3 server). Idempotent: every piece is cached under $DAOTRAIN_CACHE
+# keyed by its version, so a second run takes seconds. Links each tool into .daotrain/bin, which
+# scripts put first on PATH.
 #
 #   bootstrap/bootstrap.sh [--only node,npm,...]     (default: everything)
 #
@@ -109,10 +110,11 @@ ensure_debian_tool() {
 }
 
 # Go builds read the module proxy; they are the slow part of a cold bootstrap (minutes on 2 cores).
+# Called by install_into, which appends the output folder: go_build_tools MODULE_DIR PKG... OUT
 go_build_tools() {
-  local module_dir=$1 out=$2
-  shift 2
-  (cd "$module_dir" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$out/" "$@")
+  local module_dir=$1 out=${*: -1}
+  local packages=("${@:2:$#-2}")
+  (cd "$module_dir" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$out/" "${packages[@]}")
 }
 ensure_go_tools() {
   local name=$1 version=$2 module_dir=$3
@@ -136,4 +138,5 @@ want prometheus && ensure_debian_tool prometheus prometheus
 want kubernetes && ensure_go_tools kubernetes "$KUBERNETES_VERSION" "$ROOT/bootstrap/kubernetes" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
 want kwok && ensure_go_tools kwok "$KWOK_VERSION" "$ROOT/bootstrap/kwok" sigs.k8s.io/kwok/cmd/kwok
+want versitygw && ensure_go_tools versitygw "$VERSITYGW_VERSION" "$ROOT/bootstrap/versitygw" github.com/versity/versitygw/cmd/versitygw
 step "ready: tools linked in .daotrain/bin (cache: $CACHE)"
