@@ -155,6 +155,9 @@ export function newMetrics(): Metrics {
 /** The process-wide metrics the worker and the CLI increment. */
 export const metrics: Metrics = newMetrics();
 
+/** Where the worker serves /metrics unless told otherwise; the scrape config in dashboards/ targets it. */
+export const DEFAULT_METRICS_PORT = 9464;
+
 export type MetricsServer = { url: string; port: number; close(): Promise<void> };
 
 /** Serves `registry` on `http://host:port/metrics`; port 0 picks a free one. */
