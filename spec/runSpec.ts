@@ -98,7 +98,4 @@ export function runIdOf(spec: RunSpec): Bytes32 {
   return `0x${createHash("sha256").update(canonicalJson(spec)).digest("hex")}`;
 }
 
-/** Temporal workflow id of a run; deterministic so that starting a run twice is harmless. */
-export function runWorkflowId(runId: Bytes32): string {
-  return `run-${runId}`;
-}
+export { runWorkflowId } from "./workflowIds.ts";

@@ -1,0 +1,158 @@
+import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { sleep as activitySleep, heartbeat } from "@temporalio/activity";
+import type { Activities } from "../../workflows/activities.ts";
+import type { ClusterCandidate, Hex, ReplicaResult } from "../../workflows/types.ts";
+
+/**
+ * Activities over an in-memory simulation of clusters, for unit tests of the workflows' logic
+ * (placement, quorum, retries, budget, pause, cancel). The end-to-end tests use the real ones.
+ */
+export type ReplicaBehaviour = "train" | "fail" | "cheat" | "hang";
+
+export interface SimulatedCluster {
+  name: string;
+  freeGpus: number;
+  healthy: boolean;
+  behaviour: ReplicaBehaviour;
+  /** Simulated training time of one replica. */
+  trainMs: number;
+}
+
+export interface Simulation {
+  clusters: SimulatedCluster[];
+  launches: { key: string; replicas: number[] }[];
+  liveJobs: Set<string>;
+  commits: Map<string, Hex>;
+  credits: { runId: Hex; round: number; clusterId: Hex; gpuSeconds: number }[];
+  closed: Set<string>;
+  states: string[];
+}
+
+export function idOf(name: string): Hex {
+  return `0x${createHash("sha256").update(name).digest("hex")}`;
+}
+
+export function newSimulation(clusters: SimulatedCluster[]): Simulation {
+  return {
+    clusters,
+    launches: [],
+    liveJobs: new Set(),
+    commits: new Map(),
+    credits: [],
+    closed: new Set(),
+    states: [],
+  };
+}
+
+export function simulatedActivities(sim: Simulation): Activities {
+  const byName = (name: string) => {
+    const cluster = sim.clusters.find((c) => c.name === name);
+    if (!cluster) throw new Error(`no simulated cluster ${name}`);
+    return cluster;
+  };
+  const jobName = (key: { runId: Hex; round: number; attempt: number; clusterName: string }) =>
+    `${key.runId.slice(2, 10)}-r${key.round}-a${key.attempt}-${key.clusterName}`;
+  return {
+    async surveyClusters(): Promise<ClusterCandidate[]> {
+      return sim.clusters.map((c) => ({
+        id: idOf(c.name),
+        name: c.name,
+        owner: idOf(`owner-${c.name}`).slice(0, 42) as Hex,
+        access: { kind: "local", workDir: `/sim/${c.name}` },
+        health: c.healthy
+          ? { healthy: true, freeGpus: c.freeGpus }
+          : { healthy: false, freeGpus: 0, reason: "down" },
+      }));
+    },
+    async launchReplicas({ key, placement }) {
+      const name = jobName(key);
+      if (!sim.launches.some((l) => l.key === name))
+        sim.launches.push({ key: name, replicas: placement.replicas });
+      sim.liveJobs.add(name);
+    },
+    async awaitReplicas({ key, placement }): Promise<ReplicaResult[]> {
+      const cluster = byName(placement.cluster.name);
+      const startedAtMs = Date.now();
+      // Heartbeats so that a cancelled run's cancellation reaches it, as a real watch does.
+      while (cluster.behaviour === "hang") {
+        heartbeat();
+        await activitySleep(200);
+      }
+      await sleep(cluster.trainMs);
+      return placement.replicas.map((replica) =>
+        cluster.behaviour === "fail"
+          ? { replica, clusterId: placement.cluster.id, phase: "failed", reason: "exit code 1" }
+          : {
+              replica,
+              clusterId: placement.cluster.id,
+              phase: "succeeded",
+              outputUri: `sim://${jobName(key)}/${replica}/${cluster.behaviour}`,
+              startedAtMs,
+              finishedAtMs: startedAtMs + 1500,
+            },
+      );
+    },
+    async cancelReplicas({ key }) {
+      sim.liveJobs.delete(jobName(key));
+    },
+    async prepareRun({ runId }) {
+      return { uri: `sim://${runId}/init`, root: idOf(`${runId}/init`) };
+    },
+    async publishCheckpoint({ runId, round }) {
+      return {
+        uri: `sim://public/${runId}/${round}`,
+        root: sim.commits.get(`${runId}/${round}`) ?? idOf("?"),
+      };
+    },
+    async aggregateRound({ runId, round, spec, outputs }) {
+      const verdicts = outputs.map((o) =>
+        o.phase === "succeeded" && o.outputUri.endsWith("/cheat")
+          ? { replica: o.replica, accepted: false as const, reason: "norm 100x the median" }
+          : { replica: o.replica, accepted: true as const },
+      );
+      const accepted = verdicts.filter((v) => v.accepted).length;
+      const checkpoint =
+        accepted >= spec.minReplicas
+          ? {
+              uri: `sim://${runId}/${round}/manifest.json`,
+              root: idOf(`${runId}/${round}`),
+              metrics: {
+                loss: 3 - round * 0.1,
+                valLoss: 3.1 - round * 0.1,
+                tokens: 1000,
+                steps: spec.innerSteps,
+              },
+            }
+          : undefined;
+      return { verdicts, checkpoint };
+    },
+    async commitRound({ runId, round, checkpoint }) {
+      const existing = sim.commits.get(`${runId}/${round}`);
+      if (existing && existing !== checkpoint.root) throw new Error("conflicting commit");
+      sim.commits.set(`${runId}/${round}`, checkpoint.root);
+      return { alreadyCommitted: existing !== undefined };
+    },
+    async recordCompute({ runId, round, records }) {
+      const already = sim.credits.some((c) => c.runId === runId && c.round === round);
+      if (!already) for (const r of records) sim.credits.push({ runId, round, ...r });
+      return { alreadyRecorded: already };
+    },
+    async closeRun({ runId }) {
+      const closedNow = !sim.closed.has(runId);
+      sim.closed.add(runId);
+      return { closedNow };
+    },
+    async pollGovernance({ fromBlock }) {
+      return { events: [], nextBlock: fromBlock };
+    },
+    async fetchRunSpec() {
+      throw new Error("not simulated");
+    },
+    async reportRound() {},
+    async reportRunState({ runId, to }) {
+      sim.states.push(`${runId.slice(0, 6)}:${to}`);
+    },
+    async reportClusterHealth() {},
+  };
+}

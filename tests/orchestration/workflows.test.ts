@@ -1,0 +1,220 @@
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { Client, Connection, WorkflowFailedError } from "@temporalio/client";
+import { NativeConnection, Worker } from "@temporalio/worker";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { runIdOf } from "../../spec/runSpec.ts";
+import { runWorkflowId } from "../../spec/workflowIds.ts";
+import { AesGcmCodec, encryptedDataConverter } from "../../workers/codec.ts";
+import { cancelSignal, pauseSignal, resumeSignal, statusQuery } from "../../workflows/signals.ts";
+import type { RunOptions, TrainingRunInput } from "../../workflows/trainingRun.ts";
+import type { RunStatus } from "../../workflows/types.ts";
+import { startTemporal, type TemporalDevServer } from "../harness/temporal.ts";
+import { tinySpec } from "./fixtures.ts";
+import {
+  idOf,
+  newSimulation,
+  type SimulatedCluster,
+  type Simulation,
+  simulatedActivities,
+} from "./simulatedActivities.ts";
+
+// The workflows' logic on a real Temporal dev server and a real Worker, over simulated
+// activities (pure logic: placement, quorum and retries, budget, pause, cancel, continueAsNew).
+
+const fastOptions: Partial<RunOptions> = {
+  replicaDeadlineSeconds: 30,
+  heartbeatSeconds: 10,
+  noCapacityRetrySeconds: 1,
+};
+
+let temporal: TemporalDevServer;
+let client: Client;
+let connection: Connection;
+let workerConnection: NativeConnection;
+const simulations = new Map<string, Simulation>();
+const workers: { worker: Worker; running: Promise<void> }[] = [];
+const codec = new AesGcmCodec(randomBytes(32));
+
+beforeAll(async () => {
+  temporal = await startTemporal();
+  connection = await Connection.connect({ address: temporal.address });
+  client = new Client({
+    connection,
+    namespace: temporal.namespace,
+    dataConverter: encryptedDataConverter(codec),
+  });
+  workerConnection = await NativeConnection.connect({ address: temporal.address });
+});
+
+afterAll(async () => {
+  for (const { worker, running } of workers) {
+    worker.shutdown();
+    await running;
+  }
+  await connection?.close();
+  await workerConnection?.close();
+  await temporal?.stop();
+});
+
+/** One task queue and worker per simulation, so tests do not share clusters. */
+async function simulate(clusters: SimulatedCluster[]): Promise<{ sim: Simulation; taskQueue: string }> {
+  const taskQueue = `wf-${simulations.size}-${process.pid}`;
+  const sim = newSimulation(clusters);
+  simulations.set(taskQueue, sim);
+  const worker = await Worker.create({
+    connection: workerConnection,
+    namespace: temporal.namespace,
+    taskQueue,
+    workflowsPath: fileURLToPath(new URL("../../workflows/index.ts", import.meta.url)),
+    activities: simulatedActivities(sim),
+    dataConverter: encryptedDataConverter(codec),
+  });
+  workers.push({ worker, running: worker.run() });
+  return { sim, taskQueue };
+}
+
+function cluster(name: string, overrides: Partial<SimulatedCluster> = {}): SimulatedCluster {
+  return { name, freeGpus: 8, healthy: true, behaviour: "train", trainMs: 20, ...overrides };
+}
+
+async function startRun(taskQueue: string, input: Omit<TrainingRunInput, "runId">) {
+  const runId = runIdOf({ ...input.spec, name: `${input.spec.name}-${randomBytes(4).toString("hex")}` });
+  const handle = await client.workflow.start("trainingRun", {
+    taskQueue,
+    workflowId: runWorkflowId(runId),
+    args: [{ ...input, runId, options: { ...fastOptions, ...input.options } }],
+  });
+  return { runId, handle };
+}
+
+describe("trainingRun", () => {
+  test("spreads replicas over healthy clusters with free quota and commits one root per round", async () => {
+    const { sim, taskQueue } = await simulate([
+      cluster("alpha", { freeGpus: 2 }),
+      cluster("beta", { freeGpus: 4 }),
+      cluster("down", { healthy: false }),
+      cluster("full", { freeGpus: 0 }),
+    ]);
+    const { runId, handle } = await startRun(taskQueue, { spec: tinySpec({ rounds: 3 }) });
+    const status = (await handle.result()) as RunStatus;
+    expect(status.state).toBe("completed");
+    expect(status.committedRounds).toBe(3);
+    expect([...sim.commits.keys()]).toEqual([0, 1, 2].map((r) => `${runId}/${r}`));
+    const firstRound = sim.launches.filter((l) => l.key.includes("-r0-"));
+    expect(firstRound.map((l) => [l.key.split("-").at(-1), l.replicas.length]).sort()).toEqual([
+      ["alpha", 2],
+      ["beta", 2],
+    ]);
+    expect(sim.liveJobs.size).toBe(0);
+    expect(sim.closed.has(runId)).toBe(true);
+    // 4 replicas × 2 s (1.5 s rounded up) × 1 GPU per round, split evenly between the two clusters.
+    expect(sim.credits.filter((c) => c.round === 0).map((c) => c.gpuSeconds)).toEqual([4, 4]);
+    expect(status.gpuSecondsUsed).toBe(24);
+  });
+
+  test("a cluster whose pods fail earns nothing and the round completes on the quorum", async () => {
+    const { sim, taskQueue } = await simulate([cluster("good"), cluster("bad", { behaviour: "fail" })]);
+    const { runId, handle } = await startRun(taskQueue, { spec: tinySpec({ rounds: 1, minReplicas: 2 }) });
+    const status = (await handle.result()) as RunStatus;
+    expect(status.state).toBe("completed");
+    expect(sim.credits).toEqual([{ runId, round: 0, clusterId: idOf("good"), gpuSeconds: 4 }]);
+    const replicas = status.recent[0]?.replicas ?? [];
+    expect(replicas.filter((r) => r.phase === "failed").every((r) => r.cluster === "bad")).toBe(true);
+    expect(status.recent[0]?.attempts).toBe(1);
+  });
+
+  test("a round short of its quorum is retried on other clusters, and the cheating cluster is not paid", async () => {
+    const { sim, taskQueue } = await simulate([
+      cluster("honest"),
+      cluster("cheater", { behaviour: "cheat" }),
+    ]);
+    const { runId, handle } = await startRun(taskQueue, { spec: tinySpec({ rounds: 1, minReplicas: 4 }) });
+    const status = (await handle.result()) as RunStatus;
+    expect(status.state).toBe("completed");
+    const summary = status.recent[0];
+    expect(summary?.attempts).toBe(2);
+    expect(summary?.replicas.every((r) => r.phase === "accepted" && r.cluster === "honest")).toBe(true);
+    expect(sim.credits).toEqual([{ runId, round: 0, clusterId: idOf("honest"), gpuSeconds: 8 }]);
+    const retry = sim.launches.find((l) => l.key.includes("-a2-"));
+    expect(retry?.key.endsWith("honest")).toBe(true);
+  });
+
+  test("a run that cannot reach its quorum fails with the reason instead of committing", async () => {
+    const { sim, taskQueue } = await simulate([cluster("bad", { behaviour: "fail" })]);
+    const { handle } = await startRun(taskQueue, {
+      spec: tinySpec({ rounds: 1, minReplicas: 2 }),
+      options: { maxAttemptsPerRound: 2 },
+    });
+    const failure = await handle.result().catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(String((failure as WorkflowFailedError).cause?.message)).toMatch(/fewer than 2 accepted replicas/);
+    expect(sim.commits.size).toBe(0);
+  });
+
+  test("stops at the GPU-hour budget before a round that would exceed it", async () => {
+    const { sim, taskQueue } = await simulate([cluster("alpha"), cluster("beta")]);
+    // Each round costs 8 GPU-seconds; 20 s of budget fits two rounds, not a third.
+    const { handle } = await startRun(taskQueue, { spec: tinySpec({ rounds: 5, gpuHourBudget: 20 / 3600 }) });
+    const status = (await handle.result()) as RunStatus;
+    expect(status).toMatchObject({
+      state: "completed",
+      reason: "budget",
+      committedRounds: 2,
+      gpuSecondsUsed: 16,
+    });
+    expect(sim.commits.size).toBe(2);
+  });
+
+  test("continues as new between rounds and keeps its progress", async () => {
+    const { sim, taskQueue } = await simulate([cluster("alpha")]);
+    const { handle } = await startRun(taskQueue, {
+      spec: tinySpec({ rounds: 4, replicasPerRound: 2, minReplicas: 1 }),
+      options: { roundsPerExecution: 1 },
+    });
+    const status = (await handle.result()) as RunStatus;
+    expect(status).toMatchObject({ state: "completed", committedRounds: 4, gpuSecondsUsed: 16 });
+    expect(sim.commits.size).toBe(4);
+    const description = await handle.describe();
+    expect(description.runId).not.toBe(handle.firstExecutionRunId);
+  });
+
+  test("pauses after the round in flight, reports it, and resumes on the signal", async () => {
+    const { sim, taskQueue } = await simulate([cluster("alpha", { trainMs: 300 })]);
+    const { handle } = await startRun(taskQueue, {
+      spec: tinySpec({ rounds: 3, replicasPerRound: 1, minReplicas: 1 }),
+    });
+    await handle.signal(pauseSignal);
+    await waitFor(async () => (await handle.query(statusQuery)).state === "paused");
+    const paused = await handle.query(statusQuery);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(sim.commits.size).toBe(paused.committedRounds);
+    await handle.signal(resumeSignal);
+    const status = (await handle.result()) as RunStatus;
+    expect(status).toMatchObject({ state: "completed", committedRounds: 3 });
+  });
+
+  test("cancel stops the round in flight, deletes its Jobs and closes the run", async () => {
+    const { sim, taskQueue } = await simulate([
+      cluster("alpha", { behaviour: "hang" }),
+      cluster("beta", { behaviour: "hang" }),
+    ]);
+    const { runId, handle } = await startRun(taskQueue, { spec: tinySpec({ rounds: 3 }) });
+    await waitFor(async () => sim.liveJobs.size === 2);
+    const live = await handle.query(statusQuery);
+    expect(live.current?.replicas.map((r) => r.phase)).toEqual(["pending", "pending", "pending", "pending"]);
+    await handle.signal(cancelSignal, { source: "operator", reason: "test" });
+    const status = (await handle.result()) as RunStatus;
+    expect(status).toMatchObject({ state: "cancelled", reason: "operator: test", committedRounds: 0 });
+    expect(sim.liveJobs.size).toBe(0);
+    expect(sim.closed.has(runId)).toBe(true);
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

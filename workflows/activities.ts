@@ -1,0 +1,103 @@
+import type { RunSpec } from "../spec/runSpec.ts";
+import type {
+  AggregateResult,
+  CheckpointMetrics,
+  CheckpointRef,
+  ClusterCandidate,
+  ClusterTarget,
+  ComputeRecord,
+  Hex,
+  LaunchKey,
+  Placement,
+  ReplicaResult,
+  RoundSummary,
+  RunState,
+} from "./types.ts";
+
+// The activities' signatures: the contract between the workflows (which only import these
+// types) and the worker (whose implementations must satisfy them). Grouped by concern.
+
+export interface ClusterActivities {
+  /** Admitted clusters (chain) that the worker has credentials for, each with fresh health. */
+  surveyClusters(): Promise<ClusterCandidate[]>;
+  /** Starts one Job for the placement; launching the same key twice finds the first Job. */
+  launchReplicas(request: {
+    key: LaunchKey;
+    placement: Placement;
+    spec: RunSpec;
+    init: CheckpointRef;
+  }): Promise<void>;
+  /**
+   * Watches the Job until every replica ended or `deadlineMs` (epoch ms) passed, heartbeating;
+   * a replica still going at the deadline is reported lost.
+   */
+  awaitReplicas(request: {
+    key: LaunchKey;
+    placement: Placement;
+    deadlineMs: number;
+  }): Promise<ReplicaResult[]>;
+  /** Deletes the Job and its pods (foreground); deleting what is gone is not an error. */
+  cancelReplicas(request: { key: LaunchKey; cluster: ClusterTarget }): Promise<void>;
+}
+
+export interface StorageActivities {
+  /** The run's initial global checkpoint (written once, the same on every call). */
+  prepareRun(request: { runId: Hex; spec: RunSpec }): Promise<CheckpointRef>;
+  /** Copies a released checkpoint to the public store, verifying it against its on-chain root. */
+  publishCheckpoint(request: { runId: Hex; round: number }): Promise<CheckpointRef>;
+}
+
+export interface AggregationActivities {
+  /**
+   * Re-hashes and validates every replica output against `parent`, and when at least
+   * `minReplicas` pass, writes the next global checkpoint (the DiLoCo outer step).
+   */
+  aggregateRound(request: {
+    runId: Hex;
+    round: number;
+    spec: RunSpec;
+    parent: CheckpointRef;
+    outputs: ReplicaResult[];
+  }): Promise<AggregateResult>;
+}
+
+export interface ChainActivities {
+  /** Commits the round's root; "already committed with the same root" is success. */
+  commitRound(request: {
+    runId: Hex;
+    round: number;
+    checkpoint: CheckpointRef;
+    metrics: CheckpointMetrics;
+  }): Promise<{ alreadyCommitted: boolean }>;
+  /** Credits each cluster owner; a round already recorded is success. */
+  recordCompute(request: { runId: Hex; round: number; records: ComputeRecord[] }): Promise<{
+    alreadyRecorded: boolean;
+  }>;
+  /** Closes the run on-chain when it is still open, returning the unspent escrow to the DAO. */
+  closeRun(request: { runId: Hex }): Promise<{ closedNow: boolean }>;
+}
+
+export type GovernanceEvent =
+  | { kind: "runApproved"; runId: Hex; specUri: string; block: number }
+  | { kind: "runCancelled"; runId: Hex; block: number }
+  | { kind: "checkpointReleased"; runId: Hex; round: number; block: number };
+
+export interface GovernanceActivities {
+  /** Daotrain's governance events in blocks [fromBlock, head]; `nextBlock` resumes after them. */
+  pollGovernance(request: { fromBlock: number }): Promise<{ events: GovernanceEvent[]; nextBlock: number }>;
+  /** Fetches a run spec and checks that it hashes to the approved run id. */
+  fetchRunSpec(request: { runId: Hex; specUri: string }): Promise<RunSpec>;
+}
+
+export interface MetricsActivities {
+  reportRound(request: { runId: Hex; summary: RoundSummary }): Promise<void>;
+  reportRunState(request: { runId: Hex; from: RunState | undefined; to: RunState }): Promise<void>;
+  reportClusterHealth(request: { candidates: ClusterCandidate[] }): Promise<void>;
+}
+
+export type Activities = ClusterActivities &
+  StorageActivities &
+  AggregationActivities &
+  ChainActivities &
+  GovernanceActivities &
+  MetricsActivities;
