@@ -1,0 +1,168 @@
+import type { V1EnvVar, V1Job, V1Service } from "@kubernetes/client-node";
+import { trainerEnvVars } from "../spec/trainerContract.ts";
+import { type RoundJobSpec, roundName } from "./cluster.ts";
+
+/** Labels and annotations by which the client finds and reads back a round's objects. */
+export const ROUND_LABEL = "daotrain.io/round-name";
+export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+export const RUN_ID_ANNOTATION = "daotrain.io/run-id";
+/** The global replica index of each completion index, comma-separated, in index order. */
+export const REPLICAS_ANNOTATION = "daotrain.io/replicas";
+export const GPU_RESOURCE = "nvidia.com/gpu";
+export const GPU_PRODUCT_LABEL = "nvidia.com/gpu.product";
+export const TRAINER_CONTAINER = "trainer";
+/** The port the headless Service names for rendezvous (torchrun's default master port). */
+export const RENDEZVOUS_PORT = 29500;
+/** Non-root identity of the trainer container (the distroless "nonroot" user). */
+const TRAINER_UID = 65532;
+
+/**
+ * Indexed Jobs share one pod template, but the trainer contract gives each replica literal values
+ * (DAOTRAIN_REPLICA, DAOTRAIN_SHARDS, DAOTRAIN_OUTPUT_URI). The template carries each varying value
+ * as `<KEY>__<index>` and this POSIX sh prologue exports the one of the pod's completion index,
+ * then execs the trainer, so the trainer sees exactly the contract. Values are never re-parsed by
+ * the shell: `eval` only sees variable names.
+ */
+export const PER_INDEX_KEYS_VAR = "DAOTRAIN_PER_INDEX_KEYS";
+const PER_INDEX_PROLOGUE =
+  `for key in $${PER_INDEX_KEYS_VAR}; do eval "export $key=\\"\\\${\${key}__$JOB_COMPLETION_INDEX}\\""; done; ` +
+  'exec "$@"';
+
+export interface BuiltRound {
+  name: string;
+  job: V1Job;
+  service: V1Service;
+}
+
+/** The trainer contract's env of each replica, in the spec's replica order. */
+export function replicaEnvs(spec: RoundJobSpec): Record<string, string>[] {
+  return spec.replicas.map((replica) =>
+    trainerEnvVars({
+      DAOTRAIN_RUN_ID: spec.runId,
+      DAOTRAIN_ROUND: spec.round,
+      DAOTRAIN_REPLICA: replica.replica,
+      DAOTRAIN_REPLICAS: spec.totalReplicas,
+      DAOTRAIN_INIT_URI: spec.initUri,
+      DAOTRAIN_INIT_ROOT: spec.initRoot,
+      DAOTRAIN_DATASET_URI: spec.datasetUri,
+      DAOTRAIN_DATASET_ROOT: spec.datasetRoot,
+      DAOTRAIN_SHARDS: replica.shards.join(","),
+      DAOTRAIN_INNER_STEPS: spec.innerSteps,
+      DAOTRAIN_SEED: spec.seed,
+      DAOTRAIN_OUTPUT_URI: replica.outputUri,
+    }),
+  );
+}
+
+/** Shared values as plain env; values that differ between replicas as `<KEY>__<index>`. */
+function templateEnv(envs: Record<string, string>[]): V1EnvVar[] {
+  const first = envs[0] ?? {};
+  const keys = Object.keys(first);
+  const varying = keys.filter((key) => envs.some((env) => env[key] !== first[key]));
+  const shared: V1EnvVar[] = keys
+    .filter((key) => !varying.includes(key))
+    .map((key) => ({ name: key, value: first[key] }));
+  const perIndex: V1EnvVar[] = varying.flatMap((key) =>
+    envs.map((env, index) => ({ name: `${key}__${index}`, value: env[key] })),
+  );
+  return [...shared, ...perIndex, { name: PER_INDEX_KEYS_VAR, value: varying.join(" ") }];
+}
+
+/** Kubernetes expands `$(VAR)` in command and args; a trainer argument must reach it verbatim. */
+function escapeExpansion(arg: string): string {
+  return arg.replaceAll("$(", "$$(");
+}
+
+/**
+ * The Indexed Job (one pod per replica) and the headless Service for one round on one cluster.
+ * Pure: the same spec always gives the same objects, which is what makes launch idempotent.
+ */
+export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound {
+  const name = roundName(spec);
+  const labels = {
+    [ROUND_LABEL]: name,
+    [MANAGED_BY_LABEL]: "daotrain",
+    "daotrain.io/round": String(spec.round),
+  };
+  const gpus: Record<string, string> =
+    spec.gpusPerReplica > 0 ? { [GPU_RESOURCE]: String(spec.gpusPerReplica) } : {};
+  const count = spec.replicas.length;
+  const job: V1Job = {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: {
+      name,
+      namespace,
+      labels,
+      annotations: {
+        [RUN_ID_ANNOTATION]: spec.runId,
+        [REPLICAS_ANNOTATION]: spec.replicas.map((r) => r.replica).join(","),
+      },
+    },
+    spec: {
+      completionMode: "Indexed",
+      completions: count,
+      parallelism: count,
+      backoffLimitPerIndex: spec.backoffLimitPerIndex,
+      activeDeadlineSeconds: spec.activeDeadlineSeconds,
+      ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: "Never",
+          subdomain: name,
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: TRAINER_UID,
+            runAsGroup: TRAINER_UID,
+            fsGroup: TRAINER_UID,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          tolerations: [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }],
+          ...(spec.gpuProduct ? { nodeSelector: { [GPU_PRODUCT_LABEL]: spec.gpuProduct } } : {}),
+          containers: [
+            {
+              name: TRAINER_CONTAINER,
+              image: spec.image,
+              command: [
+                "/bin/sh",
+                "-c",
+                PER_INDEX_PROLOGUE,
+                "daotrain-replica",
+                ...spec.command.map(escapeExpansion),
+              ],
+              env: templateEnv(replicaEnvs(spec)),
+              resources: {
+                requests: { cpu: spec.cpu, memory: spec.memory, ...gpus },
+                limits: { memory: spec.memory, ...gpus },
+              },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                capabilities: { drop: ["ALL"] },
+                seccompProfile: { type: "RuntimeDefault" },
+              },
+              volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+            },
+          ],
+          volumes: [{ name: "tmp", emptyDir: {} }],
+        },
+      },
+    },
+  };
+  const service: V1Service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace, labels },
+    spec: {
+      clusterIP: "None",
+      publishNotReadyAddresses: true,
+      selector: { [ROUND_LABEL]: name },
+      ports: [{ name: "rendezvous", port: RENDEZVOUS_PORT }],
+    },
+  };
+  return { name, job, service };
+}
