@@ -1,0 +1,258 @@
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import {
+  type CheckpointManifest,
+  CheckpointManifest as CheckpointManifestSchema,
+  MANIFEST_FILE,
+  merkleRoot,
+  verifyCheckpoint,
+} from "../checkpoints/index.ts";
+import { formatZodError } from "../spec/errors.ts";
+import type { Bytes32 } from "../spec/runSpec.ts";
+import {
+  type CheckpointStore,
+  ObjectNotFoundError,
+  type OpenStoreOptions,
+  openStore,
+  StoreUnavailableError,
+  splitObjectUri,
+} from "../storage/index.ts";
+import {
+  CheckpointNotReleasedError,
+  ManifestInvalidError,
+  OutputExistsError,
+  RootMismatchError,
+  ShardCorruptError,
+  StoreUnreachableError,
+} from "./errors.ts";
+import type { DownloadProgress } from "./progress.ts";
+
+/** A checkpoint as the chain records it: the only thing a download trusts. */
+export interface ChainCheckpoint {
+  runId: Bytes32;
+  round: number;
+  root: Bytes32;
+  manifestUri: string;
+  released: boolean;
+}
+
+export interface DownloadCheckpointOptions {
+  checkpoint: ChainCheckpoint;
+  /** The run's released rounds, read from the chain, for the refusal of an unreleased one. */
+  releasedRounds: () => Promise<number[]>;
+  /** The directory to create; it must not exist or be empty. */
+  out: string;
+  store?: OpenStoreOptions;
+  /** Shards fetched at once (each S3 shard is itself fetched in parallel parts). */
+  concurrency?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: DownloadProgress) => void;
+}
+
+export interface DownloadedShard {
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface DownloadResult {
+  out: string;
+  runId: Bytes32;
+  round: number;
+  root: Bytes32;
+  manifestUri: string;
+  shards: DownloadedShard[];
+  totalBytes: number;
+  /** Bytes kept from an interrupted earlier download instead of fetched again. */
+  resumedBytes: number;
+  seconds: number;
+}
+
+export const CHECKSUMS_FILE = "SHA256SUMS";
+const STATE_FILE = ".daotrain-download.json";
+
+/** Where partial files wait: beside the output, so the final rename stays on one filesystem. */
+export function stagingDirectory(out: string): string {
+  return join(dirname(resolve(out)), `${basename(resolve(out))}.partial`);
+}
+
+async function isAbsentOrEmpty(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length === 0;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return true;
+    throw error;
+  }
+}
+
+function storeFailure(error: unknown): never {
+  if (error instanceof StoreUnavailableError || error instanceof ObjectNotFoundError) {
+    throw new StoreUnreachableError(error.message, { cause: error });
+  }
+  throw error;
+}
+
+function parseManifest(bytes: Uint8Array, uri: string): CheckpointManifest {
+  let data: unknown;
+  try {
+    data = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch (error) {
+    throw new ManifestInvalidError(`manifest ${uri} is not JSON: ${(error as Error).message}`);
+  }
+  const parsed = CheckpointManifestSchema.safeParse(data);
+  if (!parsed.success) {
+    throw new ManifestInvalidError(`manifest ${uri} is invalid: ${formatZodError(parsed.error).join("; ")}`);
+  }
+  return parsed.data;
+}
+
+/** The manifest must be the one the chain committed: same run and round, shards that hash to its root. */
+function checkManifestAgainstChain(manifest: CheckpointManifest, chain: ChainCheckpoint): void {
+  if (manifest.runId !== chain.runId || manifest.round !== chain.round) {
+    throw new ManifestInvalidError(
+      `manifest ${chain.manifestUri} is for run ${manifest.runId} round ${manifest.round}, not run ${chain.runId} round ${chain.round}`,
+    );
+  }
+  if (manifest.root !== chain.root) {
+    throw new RootMismatchError(
+      `manifest ${chain.manifestUri} has root ${manifest.root} but the chain committed ${chain.root}; the store does not hold the checkpoint the DAO released`,
+    );
+  }
+  const listed = merkleRoot(manifest.shards.map((shard) => shard.sha256));
+  if (listed !== chain.root) {
+    throw new RootMismatchError(
+      `manifest ${chain.manifestUri}: its shard hashes give root ${listed}, not the committed ${chain.root}`,
+    );
+  }
+}
+
+/** Size checks before any byte moves: a truncated or grown shard is refused at once. */
+async function checkShardSizes(store: CheckpointStore, manifest: CheckpointManifest): Promise<void> {
+  const problems: string[] = [];
+  for (const shard of manifest.shards) {
+    const object = await store.stat(shard.path);
+    if (!object) problems.push(`${shard.path} is missing from the store`);
+    else if (object.bytes < shard.bytes) {
+      problems.push(
+        `${shard.path} is truncated: ${object.bytes} bytes in the store, the manifest says ${shard.bytes}`,
+      );
+    } else if (object.bytes > shard.bytes) {
+      problems.push(
+        `${shard.path} has ${object.bytes} bytes in the store, more than the manifest's ${shard.bytes}`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new ShardCorruptError(store.uri, problems);
+}
+
+/** Partial files belong to one root; leftovers of another checkpoint are cleared. */
+async function prepareStaging(staging: string, root: Bytes32): Promise<void> {
+  const stateFile = join(staging, STATE_FILE);
+  const previous = await readFile(stateFile, "utf8").then(
+    (text) => (JSON.parse(text) as { root?: string }).root,
+    () => undefined,
+  );
+  if (previous !== root) await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  await writeFile(stateFile, `${JSON.stringify({ root })}\n`);
+}
+
+async function fetchShards(
+  store: CheckpointStore,
+  manifest: CheckpointManifest,
+  staging: string,
+  options: DownloadCheckpointOptions,
+  progress: DownloadProgress,
+  started: number,
+): Promise<void> {
+  const report = () => {
+    progress.elapsedSeconds = (Date.now() - started) / 1000;
+    options.onProgress?.(progress);
+  };
+  const queue = [...manifest.shards];
+  const worker = async () => {
+    for (let shard = queue.shift(); shard; shard = queue.shift()) {
+      let counted = 0;
+      const result = await store.downloadToFile(shard.path, join(staging, shard.path), {
+        signal: options.signal,
+        onBytes: (bytes) => {
+          counted += bytes;
+          progress.doneBytes += bytes;
+          report();
+        },
+      });
+      progress.resumedBytes += result.resumedFrom;
+      progress.doneBytes += result.resumedFrom;
+      // A store that cannot report chunks (a local copy) is accounted when the shard is done.
+      progress.doneBytes += result.bytes - result.resumedFrom - counted;
+      report();
+    }
+  };
+  const workers = Math.max(1, Math.min(options.concurrency ?? 4, manifest.shards.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+}
+
+function checksumsFile(shards: readonly DownloadedShard[], manifestBytes: Uint8Array): string {
+  const manifestHash = createHash("sha256").update(manifestBytes).digest("hex");
+  const lines = [
+    ...shards.map((shard) => `${shard.sha256}  ${shard.path}`),
+    `${manifestHash}  ${MANIFEST_FILE}`,
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Downloads a released checkpoint into `out` and proves it is the one the chain committed:
+ * refuses an unreleased round, checks the manifest against the chain's root, fetches the shards
+ * in parallel into `<out>.partial/` (resuming what an interrupted run left there), verifies every
+ * shard's size and sha256 and the root, writes SHA256SUMS, and only then renames the directory
+ * into place. On failure `out` is left as it was; partial files stay for a resume unless the
+ * store's bytes proved corrupt.
+ */
+export async function downloadCheckpoint(options: DownloadCheckpointOptions): Promise<DownloadResult> {
+  const { checkpoint: chain } = options;
+  const started = Date.now();
+  if (!chain.released) {
+    throw new CheckpointNotReleasedError(chain.runId, chain.round, await options.releasedRounds());
+  }
+  const out = resolve(options.out);
+  if (!(await isAbsentOrEmpty(out))) throw new OutputExistsError(out);
+
+  const { storeUri, key } = splitObjectUri(chain.manifestUri);
+  const store = openStore(storeUri, options.store);
+  const manifestBytes = await store.getBytes(key).catch(storeFailure);
+  const manifest = parseManifest(manifestBytes, chain.manifestUri);
+  checkManifestAgainstChain(manifest, chain);
+  await checkShardSizes(store, manifest).catch(storeFailure);
+
+  const staging = stagingDirectory(out);
+  await prepareStaging(staging, chain.root);
+  const totalBytes = manifest.shards.reduce((sum, shard) => sum + shard.bytes, 0);
+  const progress: DownloadProgress = { totalBytes, doneBytes: 0, resumedBytes: 0, elapsedSeconds: 0 };
+  await fetchShards(store, manifest, staging, options, progress, started).catch(storeFailure);
+
+  await writeFile(join(staging, MANIFEST_FILE), manifestBytes);
+  const verification = await verifyCheckpoint(staging, chain.root);
+  if (!verification.ok) {
+    // These bytes are what the store serves: resuming them would only fail again.
+    await rm(staging, { recursive: true, force: true });
+    throw new ShardCorruptError(store.uri, verification.problems);
+  }
+  const shards = verification.shards.map(({ path, bytes, sha256 }) => ({ path, bytes, sha256 }));
+  await writeFile(join(staging, CHECKSUMS_FILE), checksumsFile(shards, manifestBytes));
+  await rm(join(staging, STATE_FILE));
+  await rmdir(out).catch(() => {});
+  await rename(staging, out);
+  return {
+    out,
+    runId: chain.runId,
+    round: chain.round,
+    root: chain.root,
+    manifestUri: chain.manifestUri,
+    shards,
+    totalBytes,
+    resumedBytes: progress.resumedBytes,
+    seconds: (Date.now() - started) / 1000,
+  };
+}
