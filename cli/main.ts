@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from "commander";
+import { register as registerCluster } from "./commands/cluster.ts";
 import { runProgram, withUsageErrors } from "./program.ts";
 
 // Each verb group lives in cli/commands/<group>.ts and exports `register(program)`.
@@ -10,7 +11,7 @@ const program = new Command("daotrain")
   .version("0.1.0")
   .showSuggestionAfterError(true);
 
-const groups: Array<(program: Command) => void> = [];
+const groups: Array<(program: Command) => void> = [registerCluster];
 for (const register of groups) register(program);
 
 process.exitCode = await runProgram(withUsageErrors(program), process.argv);

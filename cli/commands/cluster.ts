@@ -1,0 +1,93 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { type Command, InvalidArgumentError } from "commander";
+import { type AccessCheck, checkAccess, onboardContributor } from "../../k8s/contributor/onboard.ts";
+import { CliError } from "../program.ts";
+
+function count(value: string): number {
+  if (!/^[0-9]+$/.test(value)) throw new InvalidArgumentError("must be a whole number");
+  return Number(value);
+}
+
+function port(value: string, previous: number[] = []): number[] {
+  const n = count(value);
+  if (n < 1 || n > 65_535) throw new InvalidArgumentError("must be a TCP port (1-65535)");
+  return [...previous, n];
+}
+
+async function readKubeconfig(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    throw new CliError(`cannot read kubeconfig ${path}: ${(error as Error).message}`);
+  }
+}
+
+function printChecks(checks: AccessCheck[]): void {
+  for (const check of checks) {
+    const mark = check.ok ? "ok  " : "FAIL";
+    process.stdout.write(`${mark} ${check.expected.padEnd(9)} ${check.description} (is ${check.actual})\n`);
+  }
+}
+
+export function register(program: Command): void {
+  const cluster = program
+    .command("cluster")
+    .description("contribute a Kubernetes cluster's GPUs to daotrain");
+
+  cluster
+    .command("onboard")
+    .description(
+      "apply the contributor bundle (namespace, ServiceAccount, Role, GPU quota, limits, network policy) " +
+        "with server-side apply, and write the orchestrator's ServiceAccount kubeconfig",
+    )
+    .requiredOption("--kubeconfig <path>", "an admin kubeconfig of the cluster you contribute")
+    .requiredOption("--gpus <n>", "GPUs you donate (ResourceQuota on requests.nvidia.com/gpu)", count)
+    .option("--namespace <name>", "namespace for daotrain's Jobs", "daotrain")
+    .option("--egress-port <port>", "TCP port trainers may reach outside (repeatable; default 443)", port)
+    .option("--out <path>", "where to write the ServiceAccount kubeconfig", "daotrain-sa.kubeconfig")
+    .option("--json", "print the result as JSON")
+    .action(
+      async (options: {
+        kubeconfig: string;
+        gpus: number;
+        namespace: string;
+        egressPort?: number[];
+        out: string;
+        json?: boolean;
+      }) => {
+        const admin = await readKubeconfig(options.kubeconfig);
+        const result = await onboardContributor(admin, {
+          namespace: options.namespace,
+          gpus: options.gpus,
+          ...(options.egressPort ? { egressPorts: options.egressPort } : {}),
+        });
+        await writeFile(options.out, result.serviceAccountKubeconfig, { mode: 0o600 });
+        if (options.json) {
+          const { serviceAccountKubeconfig: _secret, ...visible } = result;
+          process.stdout.write(`${JSON.stringify({ ...visible, kubeconfig: options.out })}\n`);
+        } else {
+          process.stdout.write(
+            `applied ${result.applied.length} objects in namespace ${result.namespace} (${result.gpus} GPUs donated)\n` +
+              `wrote the orchestrator's kubeconfig to ${options.out}; check it with: daotrain cluster check --kubeconfig ${options.out}\n`,
+          );
+        }
+      },
+    );
+
+  cluster
+    .command("check")
+    .description("prove with the apiserver's authorizer what a ServiceAccount kubeconfig can and cannot do")
+    .requiredOption("--kubeconfig <path>", "the kubeconfig written by `daotrain cluster onboard`")
+    .option("--namespace <name>", "the contributor namespace (default: the kubeconfig context's)")
+    .option("--json", "print the checks as JSON")
+    .action(async (options: { kubeconfig: string; namespace?: string; json?: boolean }) => {
+      const checks = await checkAccess(await readKubeconfig(options.kubeconfig), options.namespace);
+      if (options.json) process.stdout.write(`${JSON.stringify(checks)}\n`);
+      else printChecks(checks);
+      const wrong = checks.filter((c) => !c.ok);
+      if (wrong.length > 0)
+        throw new CliError(
+          `${wrong.length} permission(s) differ from the contributor bundle: ${wrong.map((c) => c.description).join("; ")}; re-run daotrain cluster onboard`,
+        );
+    });
+}

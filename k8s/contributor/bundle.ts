@@ -1,0 +1,169 @@
+import type {
+  KubernetesObject,
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1LimitRange,
+  V1Namespace,
+  V1NetworkPolicy,
+  V1ResourceQuota,
+  V1Role,
+  V1RoleBinding,
+  V1Secret,
+  V1ServiceAccount,
+} from "@kubernetes/client-node";
+import { z } from "zod";
+import { parseWith } from "../../spec/errors.ts";
+import { MANAGED_BY_LABEL } from "../roundJob.ts";
+
+/**
+ * The contributor bundle: everything a cluster owner grants daotrain, and nothing more. The
+ * orchestrator's ServiceAccount may run Jobs and read their pods and logs in one namespace, capped
+ * by a ResourceQuota on `requests.nvidia.com/gpu` (the donation). Its one cluster-scoped grant is
+ * reading Nodes, without which it could not tell how many GPUs are free.
+ */
+export const BundleOptions = z
+  .object({
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS label (lowercase letters, digits, '-')")
+      .default("daotrain"),
+    gpus: z.number().int().min(0).max(100_000),
+    /** TCP ports trainers may reach outside the cluster (object store, dataset mirrors). */
+    egressPorts: z.array(z.number().int().min(1).max(65_535)).default([443]),
+  })
+  .strict();
+export type BundleOptions = z.infer<typeof BundleOptions>;
+
+export const SERVICE_ACCOUNT = "daotrain-orchestrator";
+/** The long-lived token the orchestrator's kubeconfig carries; deleting it revokes access. */
+export const TOKEN_SECRET = "daotrain-orchestrator-token";
+export const GPU_QUOTA = "daotrain-gpus";
+const ROLE = "daotrain-orchestrator";
+const NODE_READER = "daotrain-node-reader";
+
+const labels = { [MANAGED_BY_LABEL]: "daotrain" };
+
+export function parseBundleOptions(input: unknown): BundleOptions {
+  return parseWith(BundleOptions, input, "contributor bundle options");
+}
+
+/** The bundle's objects in apply order (namespace first, the token Secret after its account). */
+export function contributorBundle(options: BundleOptions): KubernetesObject[] {
+  const { namespace } = options;
+  const meta = (name: string) => ({ name, namespace, labels });
+  const ns: V1Namespace = {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: {
+      name: namespace,
+      labels: {
+        ...labels,
+        // Pod Security Admission: the namespace only admits pods as locked down as the trainer's.
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+      },
+    },
+  };
+  const account: V1ServiceAccount = {
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    metadata: meta(SERVICE_ACCOUNT),
+    automountServiceAccountToken: false,
+  };
+  const token: V1Secret = {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "kubernetes.io/service-account-token",
+    metadata: {
+      ...meta(TOKEN_SECRET),
+      annotations: { "kubernetes.io/service-account.name": SERVICE_ACCOUNT },
+    },
+  };
+  const rw = ["get", "list", "watch", "create", "update", "patch", "delete"];
+  const read = ["get", "list", "watch"];
+  const role: V1Role = {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "Role",
+    metadata: meta(ROLE),
+    rules: [
+      { apiGroups: ["batch"], resources: ["jobs"], verbs: rw },
+      { apiGroups: [""], resources: ["pods"], verbs: read },
+      { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+      // Secrets and ConfigMaps: the namespace is daotrain's own, so "those it creates" are all there are.
+      { apiGroups: [""], resources: ["services", "configmaps", "secrets"], verbs: rw },
+      { apiGroups: [""], resources: ["resourcequotas", "limitranges", "events"], verbs: read },
+    ],
+  };
+  const binding: V1RoleBinding = {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: meta(ROLE),
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: ROLE },
+    subjects: [{ kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace }],
+  };
+  const nodeReader: V1ClusterRole = {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRole",
+    metadata: { name: `${NODE_READER}-${namespace}`, labels },
+    rules: [{ apiGroups: [""], resources: ["nodes"], verbs: read }],
+  };
+  const nodeReaderBinding: V1ClusterRoleBinding = {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRoleBinding",
+    metadata: { name: `${NODE_READER}-${namespace}`, labels },
+    roleRef: {
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: `${NODE_READER}-${namespace}`,
+    },
+    subjects: [{ kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace }],
+  };
+  const quota: V1ResourceQuota = {
+    apiVersion: "v1",
+    kind: "ResourceQuota",
+    metadata: meta(GPU_QUOTA),
+    spec: { hard: { "requests.nvidia.com/gpu": String(options.gpus) } },
+  };
+  const limits: V1LimitRange = {
+    apiVersion: "v1",
+    kind: "LimitRange",
+    metadata: meta("daotrain-defaults"),
+    spec: {
+      limits: [
+        {
+          type: "Container",
+          defaultRequest: { cpu: "500m", memory: "1Gi" },
+          _default: { cpu: "2", memory: "4Gi" },
+        },
+      ],
+    },
+  };
+  const denyAll: V1NetworkPolicy = {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: meta("default-deny"),
+    spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+  };
+  const trainer: V1NetworkPolicy = {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: meta("daotrain-trainer"),
+    spec: {
+      podSelector: { matchLabels: labels },
+      policyTypes: ["Ingress", "Egress"],
+      // Replicas of one round rendezvous with each other and with nothing else.
+      ingress: [{ _from: [{ podSelector: { matchLabels: labels } }] }],
+      egress: [
+        { to: [{ podSelector: { matchLabels: labels } }] },
+        {
+          ports: [
+            { protocol: "UDP", port: 53 },
+            { protocol: "TCP", port: 53 },
+          ],
+        },
+        { ports: options.egressPorts.map((port) => ({ protocol: "TCP", port })) },
+      ],
+    },
+  };
+  return [ns, account, token, role, binding, nodeReader, nodeReaderBinding, quota, limits, denyAll, trainer];
+}
