@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { register as registerCluster } from "./commands/cluster.ts";
+import { register as registerDownload } from "./commands/download.ts";
 import { runProgram, withUsageErrors } from "./program.ts";
 
 // Each verb group lives in cli/commands/<group>.ts and exports `register(program)`.
@@ -11,7 +12,7 @@ const program = new Command("daotrain")
   .version("0.1.0")
   .showSuggestionAfterError(true);
 
-const groups: Array<(program: Command) => void> = [registerCluster];
+const groups: Array<(program: Command) => void> = [registerCluster, registerDownload];
 for (const register of groups) register(program);
 
 process.exitCode = await runProgram(withUsageErrors(program), process.argv);

@@ -1,0 +1,147 @@
+import { type Command, InvalidArgumentError } from "commander";
+import { checkpointRegistryAbi } from "../../contracts/abi/index.ts";
+import {
+  type ChainCheckpoint,
+  DownloadError,
+  DownloadExitCode,
+  type DownloadProgress,
+  type DownloadResult,
+  downloadCheckpoint,
+  progressBar,
+} from "../../download/index.ts";
+import { connect, type Governance } from "../../governance/chain.ts";
+import { parseWith } from "../../spec/errors.ts";
+import { Bytes32 } from "../../spec/runSpec.ts";
+import { CliError } from "../program.ts";
+
+function roundNumber(value: string): number {
+  if (!/^[0-9]+$/.test(value)) throw new InvalidArgumentError("must be a whole number");
+  return Number(value);
+}
+
+// The chain reads a download needs, through governance's session and the registry's as-const ABI.
+async function releasedRounds(governance: Governance, runId: Bytes32): Promise<number[]> {
+  const rounds = await governance.publicClient.readContract({
+    address: governance.deployment.contracts.checkpointRegistry,
+    abi: checkpointRegistryAbi,
+    functionName: "releasedRounds",
+    args: [runId],
+  });
+  return rounds.map(Number);
+}
+
+async function chainCheckpoint(
+  governance: Governance,
+  runId: Bytes32,
+  round: number,
+): Promise<ChainCheckpoint> {
+  const committed = await governance.publicClient.readContract({
+    address: governance.deployment.contracts.checkpointRegistry,
+    abi: checkpointRegistryAbi,
+    functionName: "isCommitted",
+    args: [runId, BigInt(round)],
+  });
+  if (!committed) {
+    throw new CliError(
+      `run ${runId} has no checkpoint committed for round ${round}; released rounds: ${(await releasedRounds(governance, runId)).join(", ") || "none"}`,
+      DownloadExitCode.notReleased,
+    );
+  }
+  const checkpoint = await governance.publicClient.readContract({
+    address: governance.deployment.contracts.checkpointRegistry,
+    abi: checkpointRegistryAbi,
+    functionName: "getCheckpoint",
+    args: [runId, BigInt(round)],
+  });
+  return {
+    runId,
+    round,
+    root: checkpoint.root,
+    manifestUri: checkpoint.manifestUri,
+    released: checkpoint.released,
+  };
+}
+
+/** The round asked for, or the latest released one. */
+async function pickRound(governance: Governance, runId: Bytes32, round: number | undefined): Promise<number> {
+  if (round !== undefined) return round;
+  const released = await releasedRounds(governance, runId);
+  if (released.length === 0) {
+    throw new CliError(
+      `run ${runId} has no released checkpoint yet; the DAO releases one by voting on releaseCheckpoint`,
+      DownloadExitCode.notReleased,
+    );
+  }
+  return Math.max(...released);
+}
+
+function printResult(result: DownloadResult, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return;
+  }
+  const resumed = result.resumedBytes > 0 ? `, ${result.resumedBytes} resumed` : "";
+  process.stdout.write(
+    `verified run ${result.runId} round ${result.round}: root ${result.root}\n` +
+      `${result.shards.length} shard(s), ${result.totalBytes} bytes${resumed}, in ${result.seconds.toFixed(1)} s\n` +
+      `written to ${result.out} (check with: cd ${result.out} && sha256sum -c SHA256SUMS)\n`,
+  );
+}
+
+interface DownloadOptions {
+  round?: number;
+  out?: string;
+  rpc?: string;
+  deployment?: string;
+  concurrency: number;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command("download")
+    .description(
+      "download a released checkpoint: read its root from the chain, fetch the shards in parallel " +
+        "(resuming a partial download), verify every shard and the root, then write the files",
+    )
+    .argument("<runId>", "the run id (0x + 64 hex digits)")
+    .option("--round <n>", "the round to download (default: the latest released)", roundNumber)
+    .option("--out <dir>", "directory to create (default: ./<run>-round-<n>)")
+    .option("--rpc <url>", "chain RPC URL (default: the deployment's)")
+    .option("--deployment <file>", "daotrain deployment file (default: .daotrain/deployment.json)")
+    .option("--concurrency <n>", "shards fetched at once", roundNumber, 4)
+    .option("--json", "print the result as JSON and no progress bar")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 verified and written, 1 failed, 2 wrong command line, 3 not released,\n" +
+        "4 manifest root differs from the chain, 5 shard corrupt or truncated, 6 manifest invalid,\n" +
+        "7 store unavailable, 8 output directory not empty.\n" +
+        "S3 stores: AWS_ENDPOINT_URL_S3 (self-hosted), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.",
+    )
+    .action(async (runIdArgument: string, options: DownloadOptions) => {
+      const runId = parseWith(Bytes32, runIdArgument, "runId");
+      const governance = await connect({ rpcUrl: options.rpc, deploymentFile: options.deployment });
+      const round = await pickRound(governance, runId, options.round);
+      const checkpoint = await chainCheckpoint(governance, runId, round);
+      const bar = options.json ? undefined : progressBar(process.stderr);
+      let last: DownloadProgress | undefined;
+      let result: DownloadResult;
+      try {
+        result = await downloadCheckpoint({
+          checkpoint,
+          releasedRounds: () => releasedRounds(governance, runId),
+          out: options.out ?? `${runId.slice(0, 10)}-round-${round}`,
+          concurrency: options.concurrency,
+          onProgress: (progress) => {
+            last = progress;
+            bar?.update(progress);
+          },
+        });
+      } catch (error) {
+        if (error instanceof DownloadError) throw new CliError(error.message, error.exitCode);
+        throw error;
+      }
+      if (bar && last) bar.finish(last);
+      printResult(result, options.json === true);
+    });
+}
