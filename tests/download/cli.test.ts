@@ -1,0 +1,180 @@
+import { execFile } from "node:child_process";
+import { access, mkdtemp, open, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CheckpointManifest } from "../../checkpoints/index.ts";
+import { checkpointRegistryAbi, runRegistryAbi } from "../../contracts/abi/index.ts";
+import { DownloadExitCode } from "../../download/index.ts";
+import { connect, type Governance, send } from "../../governance/chain.ts";
+import { deployLocalDao } from "../../governance/deploy.ts";
+import { increaseTime } from "../../governance/localChain.ts";
+import {
+  approveDatasetProposal,
+  approveRunProposal,
+  type ProposalDraft,
+  releaseCheckpointProposal,
+} from "../../governance/proposals.ts";
+import { execute, propose, vote } from "../../governance/voting.ts";
+import type { Bytes32 } from "../../spec/runSpec.ts";
+import { openStore, putDirectory } from "../../storage/index.ts";
+import { type Anvil, startAnvil } from "../harness/anvil.ts";
+import { type S3Server, startS3Server } from "../harness/s3.ts";
+import { randomRoot, writeTestCheckpoint } from "./fixtures.ts";
+
+const cli = join(import.meta.dirname, "../../cli/main.ts");
+const runId: Bytes32 = randomRoot();
+
+let anvil: Anvil;
+let server: S3Server;
+let work: string;
+let deploymentFile: string;
+const checkpoints = new Map<number, { dir: string; manifest: CheckpointManifest; prefix: string }>();
+
+/** Proposes, has two of three members vote yes, lets the vote end, and executes. */
+async function pass(proposer: Governance, second: Governance, draft: ProposalDraft): Promise<void> {
+  const { proposalId } = await propose(proposer, draft);
+  await vote(proposer, proposalId, "yes");
+  await vote(second, proposalId, "yes");
+  await increaseTime(proposer, 2 * 3600);
+  await execute(proposer, proposalId);
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "daotrain-download-cli-"));
+  [anvil, server] = await Promise.all([startAnvil(), startS3Server()]);
+  await server.createBucket("public");
+  const [deployer, a, b, c, operator] = anvil.accounts;
+  deploymentFile = join(work, "deployment.json");
+  const deployment = await deployLocalDao({
+    rpcUrl: anvil.rpcUrl,
+    deployerKey: deployer!.privateKey,
+    members: [a!, b!, c!].map((m) => ({ address: m.address, votingPower: 100n * 10n ** 18n })),
+    operator: operator!.address,
+    deploymentFile,
+  });
+  const alice = await connect({ deployment, privateKey: a!.privateKey });
+  const bob = await connect({ deployment, privateKey: b!.privateKey });
+  const orchestrator = await connect({ deployment, privateKey: operator!.privateKey });
+
+  const datasetRoot = randomRoot();
+  await pass(
+    alice,
+    bob,
+    approveDatasetProposal(deployment.contracts, {
+      root: datasetRoot,
+      uri: "file:///data",
+      license: "CC0-1.0",
+    }),
+  );
+  const budget = { gpuSecondsBudget: 3600n, rewardPerGpuHour: 10n ** 18n };
+  const escrow = await alice.publicClient.readContract({
+    address: deployment.contracts.runRegistry,
+    abi: runRegistryAbi,
+    functionName: "escrowFor",
+    args: [budget.gpuSecondsBudget, budget.rewardPerGpuHour],
+  });
+  await pass(
+    alice,
+    bob,
+    approveRunProposal(deployment, { runId, datasetRoot, ...budget, specUri: "file:///spec.json" }, escrow),
+  );
+
+  // The orchestrator publishes and commits rounds 1 and 2; the DAO releases round 1 only.
+  const store = openStore("s3://public/daotrain", { s3: server.storeOptions });
+  for (const round of [1, 2]) {
+    const { dir, manifest } = await writeTestCheckpoint(work, runId, round, 2);
+    const prefix = `runs/${runId}/round-${round}`;
+    await putDirectory(store, dir, prefix);
+    checkpoints.set(round, { dir, manifest, prefix });
+    await send(orchestrator, {
+      address: deployment.contracts.checkpointRegistry,
+      abi: checkpointRegistryAbi,
+      functionName: "commitCheckpoint",
+      args: [
+        runId,
+        BigInt(round),
+        manifest.root,
+        store.uriOf(`${prefix}/manifest.json`),
+        { loss: 2n, valLoss: 3n, tokens: 1000n, steps: 10n },
+      ],
+    });
+  }
+  await pass(alice, bob, releaseCheckpointProposal(deployment.contracts, runId, 1n));
+}, 300_000);
+
+afterAll(async () => {
+  await Promise.all([anvil?.stop(), server?.stop()]);
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+async function daotrain(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = {
+    ...process.env,
+    AWS_ENDPOINT_URL_S3: server.endpoint,
+    AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+    AWS_REGION: "us-east-1",
+  };
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [cli, "download", runId, "--deployment", deploymentFile, ...args],
+      { env },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+describe("daotrain download against a real chain and S3 server", () => {
+  it("downloads the latest released round, prints JSON without a progress bar, and sha256sum -c accepts it", async () => {
+    const out = join(work, "latest");
+    const result = await daotrain("--out", out, "--json");
+    expect(result.code, result.stderr).toBe(0);
+    const printed = JSON.parse(result.stdout) as { round: number; root: string };
+    expect(printed.round).toBe(1);
+    expect(printed.root).toBe(checkpoints.get(1)!.manifest.root);
+    expect(result.stderr).toBe("");
+    const { stdout } = await promisify(execFile)("sha256sum", ["-c", "SHA256SUMS"], { cwd: out });
+    expect(stdout).not.toContain("FAILED");
+  });
+
+  it("shows progress with bytes, rate and ETA on stderr", async () => {
+    const result = await daotrain("--round", "1", "--out", join(work, "with-progress"));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/\[#+\] [0-9.]+ MiB \/ [0-9.]+ MiB {2}[0-9.]+ [KMG]?i?B\/s {2}ETA /);
+    expect(result.stdout).toContain(`verified run ${runId} round 1`);
+  });
+
+  it("refuses a committed but unreleased round with exit 3, listing the released rounds", async () => {
+    const out = join(work, "unreleased");
+    const result = await daotrain("--round", "2", "--out", out);
+    expect(result.code).toBe(DownloadExitCode.notReleased);
+    expect(result.stderr).toContain("round 2 is not released by the DAO; released rounds: 1");
+    expect(await exists(out)).toBe(false);
+  });
+
+  it("refuses a shard tampered with in the store with exit 5 and writes nothing", async () => {
+    const { manifest, prefix } = checkpoints.get(1)!;
+    const shard = manifest.shards[0]!;
+    const file = await open(join(server.dataDir, "public", "daotrain", prefix, shard.path), "r+");
+    await file.write(Buffer.from([0xff, 0xff]), 0, 2, 100);
+    await file.close();
+    const out = join(work, "tampered");
+    const result = await daotrain("--out", out);
+    expect(result.code).toBe(DownloadExitCode.shardCorrupt);
+    expect(result.stderr).toContain(`${shard.path}: sha256`);
+    expect(await exists(out)).toBe(false);
+    expect((await readdir(work)).filter((name) => name.startsWith("tampered"))).toEqual([]);
+  });
+});
