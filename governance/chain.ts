@@ -1,0 +1,153 @@
+import {
+  type Abi,
+  type Account,
+  type Address,
+  BaseError,
+  type Chain,
+  type ContractFunctionArgs,
+  type ContractFunctionName,
+  ContractFunctionRevertedError,
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  getAddress,
+  type Hex,
+  http,
+  type PublicClient,
+  type TransactionReceipt,
+  type Transport,
+  type WalletClient,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { type Deployment, readDeployment } from "./deployment.ts";
+import { ChainMismatchError, ContractRevertError, WalletRequiredError } from "./errors.ts";
+import { revertHint } from "./revertHints.ts";
+
+export type Wallet = WalletClient<Transport, Chain, Account>;
+
+/** A connection to one chain: reads always, writes when a key was given. */
+export interface ChainSession {
+  rpcUrl: string;
+  chain: Chain;
+  publicClient: PublicClient<Transport, Chain>;
+  wallet: Wallet | undefined;
+}
+
+/** A session bound to a daotrain deployment: what every governance call takes. */
+export interface Governance extends ChainSession {
+  deployment: Deployment;
+  /** The private key behind `wallet`, for the Aragon SDK's ethers signer. */
+  privateKey: Hex | undefined;
+}
+
+// Local chains mine on demand; polling at viem's default 4 s would make every step slow.
+const POLLING_MS = 100;
+
+export async function openChain(rpcUrl: string, privateKey?: Hex): Promise<ChainSession> {
+  const probe = createPublicClient({ transport: http(rpcUrl) });
+  const chainId = await probe.getChainId();
+  const chain = defineChain({
+    id: chainId,
+    name: `chain-${chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  });
+  const transport = http(rpcUrl);
+  const publicClient = createPublicClient({ chain, transport, pollingInterval: POLLING_MS });
+  const wallet = privateKey
+    ? createWalletClient({
+        chain,
+        transport,
+        account: privateKeyToAccount(privateKey),
+        pollingInterval: POLLING_MS,
+      })
+    : undefined;
+  return { rpcUrl, chain, publicClient, wallet };
+}
+
+export interface ConnectOptions {
+  deployment?: Deployment;
+  /** Read when `deployment` is not given; see deploymentPath(). */
+  deploymentFile?: string;
+  /** Defaults to the URL recorded in the deployment. */
+  rpcUrl?: string;
+  privateKey?: Hex;
+}
+
+export async function connect(options: ConnectOptions = {}): Promise<Governance> {
+  const deployment = options.deployment ?? (await readDeployment(options.deploymentFile));
+  const rpcUrl = options.rpcUrl ?? deployment.rpcUrl;
+  const session = await openChain(rpcUrl, options.privateKey);
+  if (session.chain.id !== deployment.chainId) {
+    throw new ChainMismatchError(rpcUrl, deployment.chainId, session.chain.id);
+  }
+  return { ...session, deployment, privateKey: options.privateKey };
+}
+
+export function requireWallet(session: ChainSession, action: string): Wallet {
+  if (!session.wallet) throw new WalletRequiredError(action);
+  return session.wallet;
+}
+
+export interface WriteRequest<
+  abi extends Abi,
+  name extends ContractFunctionName<abi, "nonpayable" | "payable">,
+> {
+  address: Address;
+  abi: abi;
+  functionName: name;
+  args: ContractFunctionArgs<abi, "nonpayable" | "payable", name>;
+}
+
+/**
+ * Sends one contract call and waits for its receipt. A revert surfaces as ContractRevertError
+ * naming the contract's error, with what to do about it.
+ */
+export async function send<abi extends Abi, name extends ContractFunctionName<abi, "nonpayable" | "payable">>(
+  session: ChainSession,
+  request: WriteRequest<abi, name>,
+): Promise<TransactionReceipt> {
+  const wallet = requireWallet(session, request.functionName);
+  try {
+    // The generic request does not narrow to writeContract's overloads; the fields are the same.
+    const hash = await wallet.writeContract(request as never);
+    return await confirm(session, hash, request.functionName);
+  } catch (error) {
+    throw decodeRevert(request.functionName, error);
+  }
+}
+
+export async function deploy(
+  session: ChainSession,
+  contract: { abi: Abi; bytecode: Hex; args?: readonly unknown[]; name: string },
+): Promise<Address> {
+  const wallet = requireWallet(session, `deploying ${contract.name}`);
+  try {
+    const hash = await wallet.deployContract({
+      abi: contract.abi,
+      bytecode: contract.bytecode,
+      args: contract.args ?? [],
+    } as never);
+    const receipt = await confirm(session, hash, `deploying ${contract.name}`);
+    if (!receipt.contractAddress)
+      throw new Error(`deploying ${contract.name}: the receipt has no contract address`);
+    return getAddress(receipt.contractAddress);
+  } catch (error) {
+    throw decodeRevert(`deploying ${contract.name}`, error);
+  }
+}
+
+async function confirm(session: ChainSession, hash: Hex, action: string): Promise<TransactionReceipt> {
+  const receipt = await session.publicClient.waitForTransactionReceipt({ hash, pollingInterval: POLLING_MS });
+  if (receipt.status !== "success") throw new Error(`${action}: transaction ${hash} reverted`);
+  return receipt;
+}
+
+/** Turns viem's revert into ContractRevertError when the ABI named the error; else passes it on. */
+export function decodeRevert(action: string, error: unknown): unknown {
+  if (!(error instanceof BaseError)) return error;
+  const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
+  if (!(reverted instanceof ContractFunctionRevertedError) || !reverted.data?.errorName) return error;
+  const { errorName, args = [] } = reverted.data;
+  return new ContractRevertError(action, errorName, args, revertHint(errorName));
+}

@@ -1,0 +1,224 @@
+import type { Address, Hex } from "viem";
+import {
+  checkpointRegistryAbi,
+  clusterRegistryAbi,
+  daoTrainTokenAbi,
+  datasetRegistryAbi,
+  runRegistryAbi,
+} from "../contracts/abi/index.ts";
+import type { Governance } from "./chain.ts";
+import { type CheckpointMetrics, decodeMetrics } from "./metrics.ts";
+
+// Typed reads of daotrain's registries, straight from the contracts (no indexer needed).
+
+export const CLUSTER_STATUSES = ["none", "registered", "admitted", "suspended", "removed"] as const;
+export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
+export const RUN_STATUSES = ["none", "approved", "completed", "cancelled"] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+const statusName = <T extends readonly string[]>(names: T, value: number): T[number] => {
+  const name = names[value];
+  if (name === undefined)
+    throw new RangeError(`unknown status ${value}; expected one of ${names.join(", ")}`);
+  return name;
+};
+
+export interface DatasetView {
+  root: Hex;
+  uri: string;
+  license: string;
+  approved: boolean;
+  /** Unix seconds; 0 if never approved. */
+  approvedAt: bigint;
+}
+
+export async function getDataset(governance: Governance, root: Hex): Promise<DatasetView> {
+  const dataset = await governance.publicClient.readContract({
+    address: governance.deployment.contracts.datasetRegistry,
+    abi: datasetRegistryAbi,
+    functionName: "getDataset",
+    args: [root],
+  });
+  return {
+    root,
+    uri: dataset.uri,
+    license: dataset.license,
+    approved: dataset.approved,
+    approvedAt: dataset.approvedAt,
+  };
+}
+
+export interface ClusterView {
+  clusterId: Hex;
+  owner: Address;
+  status: ClusterStatus;
+  gpuCapacity: number;
+  gpuProduct: string;
+  metadata: string;
+  registeredAt: bigint;
+}
+
+export async function getCluster(governance: Governance, clusterId: Hex): Promise<ClusterView> {
+  const cluster = await governance.publicClient.readContract({
+    address: governance.deployment.contracts.clusterRegistry,
+    abi: clusterRegistryAbi,
+    functionName: "getCluster",
+    args: [clusterId],
+  });
+  return {
+    clusterId,
+    owner: cluster.owner,
+    status: statusName(CLUSTER_STATUSES, cluster.status),
+    gpuCapacity: cluster.gpuCapacity,
+    gpuProduct: cluster.gpuProduct,
+    metadata: cluster.metadata,
+    registeredAt: cluster.registeredAt,
+  };
+}
+
+export async function listClusters(governance: Governance): Promise<ClusterView[]> {
+  const ids = await governance.publicClient.readContract({
+    address: governance.deployment.contracts.clusterRegistry,
+    abi: clusterRegistryAbi,
+    functionName: "clusterIds",
+  });
+  return Promise.all(ids.map((id) => getCluster(governance, id)));
+}
+
+export interface RunView {
+  runId: Hex;
+  status: RunStatus;
+  datasetRoot: Hex;
+  gpuSecondsBudget: bigint;
+  gpuSecondsRecorded: bigint;
+  rewardPerGpuHour: bigint;
+  specUri: string;
+  approvedAt: bigint;
+  /** Escrow accounting: paid + refunded + escrowBalance = funded; paid ≤ credited ≤ funded. */
+  escrow: { funded: bigint; credited: bigint; paid: bigint; refunded: bigint; balance: bigint };
+}
+
+export async function getRun(governance: Governance, runId: Hex): Promise<RunView> {
+  const registry = { address: governance.deployment.contracts.runRegistry, abi: runRegistryAbi } as const;
+  const [run, balance] = await Promise.all([
+    governance.publicClient.readContract({ ...registry, functionName: "getRun", args: [runId] }),
+    governance.publicClient.readContract({ ...registry, functionName: "escrowBalance", args: [runId] }),
+  ]);
+  return {
+    runId,
+    status: statusName(RUN_STATUSES, run.status),
+    datasetRoot: run.datasetRoot,
+    gpuSecondsBudget: run.gpuSecondsBudget,
+    gpuSecondsRecorded: run.gpuSecondsRecorded,
+    rewardPerGpuHour: run.rewardPerGpuHour,
+    specUri: run.specUri,
+    approvedAt: run.approvedAt,
+    escrow: { funded: run.funded, credited: run.credited, paid: run.paid, refunded: run.refunded, balance },
+  };
+}
+
+/** RunRegistry.escrowFor: what approving a run with this budget and rate moves into escrow. */
+export async function escrowFor(
+  governance: Governance,
+  gpuSecondsBudget: bigint,
+  rewardPerGpuHour: bigint,
+): Promise<bigint> {
+  return governance.publicClient.readContract({
+    address: governance.deployment.contracts.runRegistry,
+    abi: runRegistryAbi,
+    functionName: "escrowFor",
+    args: [gpuSecondsBudget, rewardPerGpuHour],
+  });
+}
+
+export interface LedgerView {
+  /** Everything the ledger credited the account in this run. */
+  earned: bigint;
+  claimed: bigint;
+  /** Owed and not yet claimed: earned − claimed. */
+  claimable: bigint;
+}
+
+export async function getLedger(governance: Governance, runId: Hex, account: Address): Promise<LedgerView> {
+  const registry = { address: governance.deployment.contracts.runRegistry, abi: runRegistryAbi } as const;
+  const [earned, claimed] = await Promise.all([
+    governance.publicClient.readContract({ ...registry, functionName: "earned", args: [runId, account] }),
+    governance.publicClient.readContract({ ...registry, functionName: "claimed", args: [runId, account] }),
+  ]);
+  return { earned, claimed, claimable: earned - claimed };
+}
+
+export type CheckpointView =
+  | { runId: Hex; round: bigint; committed: false }
+  | {
+      runId: Hex;
+      round: bigint;
+      committed: true;
+      root: Hex;
+      manifestUri: string;
+      metrics: CheckpointMetrics;
+      released: boolean;
+      committedAt: bigint;
+    };
+
+export async function getCheckpoint(
+  governance: Governance,
+  runId: Hex,
+  round: bigint,
+): Promise<CheckpointView> {
+  const registry = {
+    address: governance.deployment.contracts.checkpointRegistry,
+    abi: checkpointRegistryAbi,
+  } as const;
+  const committed = await governance.publicClient.readContract({
+    ...registry,
+    functionName: "isCommitted",
+    args: [runId, round],
+  });
+  if (!committed) return { runId, round, committed: false };
+  const checkpoint = await governance.publicClient.readContract({
+    ...registry,
+    functionName: "getCheckpoint",
+    args: [runId, round],
+  });
+  return {
+    runId,
+    round,
+    committed: true,
+    root: checkpoint.root,
+    manifestUri: checkpoint.manifestUri,
+    metrics: decodeMetrics(checkpoint.metrics),
+    released: checkpoint.released,
+    committedAt: checkpoint.committedAt,
+  };
+}
+
+/** The rounds of a run the DAO released, in the order it released them. */
+export async function releasedRounds(governance: Governance, runId: Hex): Promise<readonly bigint[]> {
+  return governance.publicClient.readContract({
+    address: governance.deployment.contracts.checkpointRegistry,
+    abi: checkpointRegistryAbi,
+    functionName: "releasedRounds",
+    args: [runId],
+  });
+}
+
+/** The highest released round of a run, or undefined if none is released: what a download fetches. */
+export async function latestReleasedRound(governance: Governance, runId: Hex): Promise<bigint | undefined> {
+  const latest = await governance.publicClient.readContract({
+    address: governance.deployment.contracts.checkpointRegistry,
+    abi: checkpointRegistryAbi,
+    functionName: "latestReleasedRound",
+    args: [runId],
+  });
+  return latest.exists ? latest.round : undefined;
+}
+
+export async function tokenBalance(governance: Governance, account: Address): Promise<bigint> {
+  return governance.publicClient.readContract({
+    address: governance.deployment.dao.token,
+    abi: daoTrainTokenAbi,
+    functionName: "balanceOf",
+    args: [account],
+  });
+}
