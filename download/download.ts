@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import {
   type CheckpointManifest,
@@ -170,9 +170,22 @@ async function fetchShards(
     progress.elapsedSeconds = (Date.now() - started) / 1000;
     options.onProgress?.(progress);
   };
-  const queue = [...manifest.shards];
+  // Count what an interrupted run left before fetching, so the bar starts where it stopped.
+  const kept = await Promise.all(
+    manifest.shards.map(async (shard) => {
+      const length = await stat(join(staging, shard.path)).then(
+        (info) => info.size,
+        () => 0,
+      );
+      return length <= shard.bytes ? length : 0;
+    }),
+  );
+  progress.resumedBytes = kept.reduce((sum, bytes) => sum + bytes, 0);
+  progress.doneBytes = progress.resumedBytes;
+  const queue = manifest.shards.map((shard, index) => ({ shard, kept: kept[index]! }));
   const worker = async () => {
-    for (let shard = queue.shift(); shard; shard = queue.shift()) {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const { shard } = next;
       let counted = 0;
       const result = await store.downloadToFile(shard.path, join(staging, shard.path), {
         signal: options.signal,
@@ -182,10 +195,10 @@ async function fetchShards(
           report();
         },
       });
-      progress.resumedBytes += result.resumedFrom;
-      progress.doneBytes += result.resumedFrom;
-      // A store that cannot report chunks (a local copy) is accounted when the shard is done.
-      progress.doneBytes += result.bytes - result.resumedFrom - counted;
+      // The store decides what it resumes from; a store that cannot report chunks as they land
+      // (a local copy) is accounted when the shard is done.
+      progress.resumedBytes += result.resumedFrom - next.kept;
+      progress.doneBytes += result.bytes - next.kept - counted;
       report();
     }
   };

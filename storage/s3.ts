@@ -99,7 +99,7 @@ export class S3Store implements CheckpointStore {
   readonly uri: string;
   readonly bucket: string;
   readonly prefix: string;
-  readonly client: S3Client;
+  private readonly client: S3Client;
   private readonly partBytes: number;
   private readonly concurrency: number;
   private readonly retry: RetryPolicy;
@@ -134,14 +134,18 @@ export class S3Store implements CheckpointStore {
 
   /** Runs one request; a transport failure becomes StoreUnavailableError naming the object. */
   private async call<T>(key: string, request: () => Promise<T>): Promise<T> {
+    return this.callOn(this.uriOf(key), request);
+  }
+
+  /** Like call, for a request about `uri` rather than one object (a listing). */
+  private async callOn<T>(uri: string, request: () => Promise<T>): Promise<T> {
     try {
       return await request();
     } catch (error) {
-      if (statusOf(error) === 404 || (error as Error).name === "NoSuchKey") {
-        throw new ObjectNotFoundError(this.uriOf(key));
-      }
+      if (statusOf(error) === 404 || (error as Error).name === "NoSuchKey")
+        throw new ObjectNotFoundError(uri);
       if ((error as Error).name === "AbortError") throw error;
-      throw new StoreUnavailableError(this.uriOf(key), error);
+      throw new StoreUnavailableError(uri, error);
     }
   }
 
@@ -328,7 +332,7 @@ export class S3Store implements CheckpointStore {
     const objects: ObjectInfo[] = [];
     let ContinuationToken: string | undefined;
     do {
-      const page = await this.call(prefix || ".", () =>
+      const page = await this.callOn(`${this.uri}/${prefix}`, () =>
         this.client.send(
           new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${base}${prefix}`, ContinuationToken }),
         ),

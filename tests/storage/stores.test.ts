@@ -132,5 +132,6 @@ describe("S3 store against a server that has stopped", () => {
     const failure = store.stat("runs/a/manifest.json");
     await expect(failure).rejects.toThrow(StoreUnavailableError);
     await expect(failure).rejects.toThrow("s3://checkpoints/runs/a/manifest.json");
+    await expect(store.list()).rejects.toThrow(StoreUnavailableError);
   });
 });
