@@ -9,6 +9,7 @@ import {
   ContractFunctionRevertedError,
   createPublicClient,
   createWalletClient,
+  decodeErrorResult,
   defineChain,
   getAddress,
   type Hex,
@@ -19,6 +20,14 @@ import {
   type WalletClient,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import {
+  checkpointRegistryAbi,
+  clusterRegistryAbi,
+  daoTrainTokenAbi,
+  datasetRegistryAbi,
+  runRegistryAbi,
+} from "../contracts/abi/index.ts";
+import { daoAbi, tokenVotingAbi } from "./aragon.ts";
 import { type Deployment, readDeployment } from "./deployment.ts";
 import { ChainMismatchError, ContractRevertError, WalletRequiredError } from "./errors.ts";
 import { revertHint } from "./revertHints.ts";
@@ -143,11 +152,46 @@ async function confirm(session: ChainSession, hash: Hex, action: string): Promis
   return receipt;
 }
 
-/** Turns viem's revert into ContractRevertError when the ABI named the error; else passes it on. */
+// Every named error daotrain's and OSx's contracts can revert with, for errors that reach us
+// without an ABI (the Aragon SDK's ethers calls).
+const knownErrors = [
+  ...datasetRegistryAbi,
+  ...clusterRegistryAbi,
+  ...runRegistryAbi,
+  ...checkpointRegistryAbi,
+  ...daoTrainTokenAbi,
+  ...tokenVotingAbi,
+  ...daoAbi,
+].filter((item) => item.type === "error");
+
+/** The revert data inside an ethers v5 error: a hex `data` string somewhere in its `error` chain. */
+function ethersRevertData(error: unknown): Hex | undefined {
+  for (
+    let e = error as { data?: unknown; error?: unknown } | undefined;
+    e && typeof e === "object";
+    e = e.error as never
+  ) {
+    if (typeof e.data === "string" && /^0x[0-9a-fA-F]{8}/.test(e.data)) return e.data as Hex;
+  }
+  return undefined;
+}
+
+/** Turns a revert into ContractRevertError when a known ABI names the error; else passes it on. */
 export function decodeRevert(action: string, error: unknown): unknown {
-  if (!(error instanceof BaseError)) return error;
-  const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
-  if (!(reverted instanceof ContractFunctionRevertedError) || !reverted.data?.errorName) return error;
-  const { errorName, args = [] } = reverted.data;
-  return new ContractRevertError(action, errorName, args, revertHint(errorName));
+  if (error instanceof BaseError) {
+    const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
+    if (reverted instanceof ContractFunctionRevertedError && reverted.data?.errorName) {
+      const { errorName, args = [] } = reverted.data;
+      return new ContractRevertError(action, errorName, args, revertHint(errorName));
+    }
+    return error;
+  }
+  const data = ethersRevertData(error);
+  if (!data) return error;
+  try {
+    const { errorName, args = [] } = decodeErrorResult({ abi: knownErrors, data });
+    return new ContractRevertError(action, errorName, args, revertHint(errorName));
+  } catch {
+    return error;
+  }
 }

@@ -166,6 +166,15 @@ describe("DAO governance on anvil (three members, TokenVoting v1.0.0 over OSx 1.
     expect(await latestReleasedRound(alice, runId)).toBe(0n);
   });
 
+  it("refuses a proposal from an account without voting power with TokenVoting's named error", async () => {
+    const stranger = dao.others[5]!;
+    const attempt = propose(stranger, releaseCheckpointProposal(dao.deployment.contracts, runId, 0n));
+    await expect(attempt).rejects.toMatchObject({
+      name: "ContractRevertError",
+      errorName: "ProposalCreationForbidden",
+    });
+  });
+
   it("refuses a vote from an account that held no tokens at the snapshot", async () => {
     const [alice] = dao.members;
     const stranger = dao.others[5]!;
