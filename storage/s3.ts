@@ -48,14 +48,15 @@ function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 }
 
-/** A body that broke off mid-read; the request itself was already retried by the client. */
-function isBrokenBody(error: unknown): boolean {
-  const name = (error as Error).name;
-  return (
-    name !== "AbortError" &&
-    !(error instanceof StoreUnavailableError) &&
-    !(error instanceof ObjectNotFoundError)
-  );
+function isMissing(error: unknown): boolean {
+  return statusOf(error) === 404 || (error as Error).name === "NoSuchKey";
+}
+
+/** Worth another try: no answer at all (connection refused or reset, a body cut short), 408, 429, 5xx. */
+function isTransient(error: unknown): boolean {
+  if ((error as Error).name === "AbortError" || isMissing(error)) return false;
+  const status = statusOf(error);
+  return status === undefined || status === 408 || status === 429 || status >= 500;
 }
 
 /** [start, end) byte ranges of `partBytes` covering from `offset` to `total`. */
@@ -116,7 +117,8 @@ export class S3Store implements CheckpointStore {
       region: options.region ?? process.env.AWS_REGION ?? "us-east-1",
       credentials: options.credentials,
       forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
-      maxAttempts: this.retry.attempts,
+      // One policy for every request, including those whose body is read after the answer.
+      maxAttempts: 1,
       // Checksums beyond what S3 requires are an AWS extension that not every S3-compatible
       // server implements; integrity is checked end to end by the manifest's sha256 anyway.
       requestChecksumCalculation: "WHEN_REQUIRED",
@@ -132,18 +134,21 @@ export class S3Store implements CheckpointStore {
     return this.prefix ? `${this.prefix}/${checkKey(key)}` : checkKey(key);
   }
 
-  /** Runs one request; a transport failure becomes StoreUnavailableError naming the object. */
-  private async call<T>(key: string, request: () => Promise<T>): Promise<T> {
-    return this.callOn(this.uriOf(key), request);
+  /**
+   * Runs one request with retries; what still fails becomes ObjectNotFoundError or
+   * StoreUnavailableError naming the object. The request may read the response body too, so a
+   * body that breaks off mid-read is retried like a refused connection.
+   */
+  private call<T>(key: string, request: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.callOn(this.uriOf(key), request, signal);
   }
 
   /** Like call, for a request about `uri` rather than one object (a listing). */
-  private async callOn<T>(uri: string, request: () => Promise<T>): Promise<T> {
+  private async callOn<T>(uri: string, request: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     try {
-      return await request();
+      return await withRetries(this.retry, signal, isTransient, request);
     } catch (error) {
-      if (statusOf(error) === 404 || (error as Error).name === "NoSuchKey")
-        throw new ObjectNotFoundError(uri);
+      if (isMissing(error)) throw new ObjectNotFoundError(uri);
       if ((error as Error).name === "AbortError") throw error;
       throw new StoreUnavailableError(uri, error);
     }
@@ -162,13 +167,16 @@ export class S3Store implements CheckpointStore {
     try {
       if (bytes <= this.partBytes) {
         const body = await readRange(file, 0, bytes);
-        await this.call(key, () =>
-          this.client.send(
-            new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body }),
-            {
-              abortSignal: options.signal,
-            },
-          ),
+        await this.call(
+          key,
+          () =>
+            this.client.send(
+              new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body }),
+              {
+                abortSignal: options.signal,
+              },
+            ),
+          options.signal,
         );
         options.onBytes?.(bytes);
       } else {
@@ -180,7 +188,7 @@ export class S3Store implements CheckpointStore {
     return { key, bytes };
   }
 
-  /** Parts are read into memory one window at a time, so the SDK can replay a failed part. */
+  /** Parts are read into memory one window at a time, so that a failed part can be sent again. */
   private async putMultipart(
     key: string,
     file: Awaited<ReturnType<typeof open>>,
@@ -203,13 +211,16 @@ export class S3Store implements CheckpointStore {
           const [start, end] = ranges[index]!;
           const body = await readRange(file, start, end - start);
           const PartNumber = index + 1;
-          const answer = await this.call(key, () =>
-            this.client.send(
-              new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body: body }),
-              {
-                abortSignal: options.signal,
-              },
-            ),
+          const answer = await this.call(
+            key,
+            () =>
+              this.client.send(
+                new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body: body }),
+                {
+                  abortSignal: options.signal,
+                },
+              ),
+            options.signal,
           );
           if (!answer.ETag)
             throw new StoreUnavailableError(this.uriOf(key), new Error(`no ETag for part ${PartNumber}`));
@@ -274,18 +285,17 @@ export class S3Store implements CheckpointStore {
     signal: AbortSignal | undefined,
   ): Promise<Uint8Array> {
     if (end <= start) return new Uint8Array();
-    try {
-      return await withRetries(this.retry, signal, isBrokenBody, async () => {
-        const answer = await this.call(key, () =>
-          this.client.send(
-            new GetObjectCommand({
-              Bucket: this.bucket,
-              Key: this.objectKey(key),
-              Range: `bytes=${start}-${end - 1}`,
-              IfMatch: etag,
-            }),
-            { abortSignal: signal },
-          ),
+    return await this.call(
+      key,
+      async () => {
+        const answer = await this.client.send(
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: this.objectKey(key),
+            Range: `bytes=${start}-${end - 1}`,
+            IfMatch: etag,
+          }),
+          { abortSignal: signal },
         );
         const body = await answer.Body?.transformToByteArray();
         if (!body || body.length !== end - start) {
@@ -294,12 +304,9 @@ export class S3Store implements CheckpointStore {
           );
         }
         return body;
-      });
-    } catch (error) {
-      if (error instanceof StoreUnavailableError || error instanceof ObjectNotFoundError) throw error;
-      if ((error as Error).name === "AbortError") throw error;
-      throw new StoreUnavailableError(this.uriOf(key), error);
-    }
+      },
+      signal,
+    );
   }
 
   async downloadToFile(key: string, path: string, options: TransferOptions = {}): Promise<DownloadResult> {

@@ -135,3 +135,29 @@ describe("S3 store against a server that has stopped", () => {
     await expect(store.list()).rejects.toThrow(StoreUnavailableError);
   });
 });
+
+describe("S3 store when the server restarts mid-transfer", () => {
+  it("retries the interrupted parts and completes the download with the same bytes", async () => {
+    const store = openStore("s3://checkpoints/flaky", {
+      s3: {
+        ...server.storeOptions,
+        partBytes: 5 * MiB,
+        concurrency: 2,
+        retry: { attempts: 8, initialDelayMs: 100 },
+      },
+    });
+    await store.putFile("model.safetensors", source);
+    const target = join(work, "restarted.bin");
+    const before = server.process.pid;
+    let restart: Promise<void> | undefined;
+    const result = await store.downloadToFile("model.safetensors", target, {
+      onBytes: () => {
+        restart ??= server.restart(300);
+      },
+    });
+    await restart;
+    expect(server.process.pid).not.toBe(before);
+    expect(result.bytes).toBe(objectBytes);
+    expect((await readFile(target)).equals(data)).toBe(true);
+  });
+});
