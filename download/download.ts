@@ -8,7 +8,7 @@ import {
   merkleRoot,
   verifyCheckpoint,
 } from "../checkpoints/index.ts";
-import { formatZodError } from "../spec/errors.ts";
+import { formatZodError, InvalidInputError } from "../spec/errors.ts";
 import type { Bytes32 } from "../spec/runSpec.ts";
 import {
   type CheckpointStore,
@@ -91,6 +91,21 @@ function storeFailure(error: unknown): never {
     throw new StoreUnreachableError(error.message, { cause: error });
   }
   throw error;
+}
+
+/** The chain's manifest URI is untrusted input too: one daotrain cannot read is refused as invalid. */
+function openManifestStore(
+  uri: string,
+  options: OpenStoreOptions | undefined,
+): { store: CheckpointStore; key: string } {
+  try {
+    const { storeUri, key } = splitObjectUri(uri);
+    return { store: openStore(storeUri, options), key };
+  } catch (error) {
+    if (error instanceof InvalidInputError)
+      throw new ManifestInvalidError(`the chain's manifest URI: ${error.message}`);
+    throw error;
+  }
 }
 
 function parseManifest(bytes: Uint8Array, uri: string): CheckpointManifest {
@@ -232,8 +247,7 @@ export async function downloadCheckpoint(options: DownloadCheckpointOptions): Pr
   const out = resolve(options.out);
   if (!(await isAbsentOrEmpty(out))) throw new OutputExistsError(out);
 
-  const { storeUri, key } = splitObjectUri(chain.manifestUri);
-  const store = openStore(storeUri, options.store);
+  const { store, key } = openManifestStore(chain.manifestUri, options.store);
   const manifestBytes = await store.getBytes(key).catch(storeFailure);
   const manifest = parseManifest(manifestBytes, chain.manifestUri);
   checkManifestAgainstChain(manifest, chain);

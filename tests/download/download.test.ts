@@ -10,6 +10,7 @@ import {
   CheckpointNotReleasedError,
   DownloadExitCode,
   downloadCheckpoint,
+  ManifestInvalidError,
   OutputExistsError,
   RootMismatchError,
   ShardCorruptError,
@@ -194,6 +195,26 @@ describe.each(stores)("download from a $kind store", (target) => {
     const failure = download();
     await expect(failure).rejects.toThrow(OutputExistsError);
     expect(await readdir(out)).toEqual(["mine.txt"]);
+  });
+});
+
+describe("download of a checkpoint whose chain record names an unusable manifest URI", () => {
+  it("refuses it as an invalid manifest and writes nothing", async () => {
+    const out = join(work, "bad-uri");
+    const failure = downloadCheckpoint({
+      checkpoint: {
+        runId,
+        round,
+        root: source.manifest.root,
+        manifestUri: "https://example.org/m.json",
+        released: true,
+      },
+      releasedRounds: async () => [round],
+      out,
+    });
+    await expect(failure).rejects.toThrow(ManifestInvalidError);
+    await expect(failure).rejects.toThrow(/unsupported scheme https/);
+    expect(await exists(out)).toBe(false);
   });
 });
 
