@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {DaoUnauthorized} from "@aragon/osx-commons-contracts/src/permission/auth/auth.sol";
+import {CheckpointRegistry} from "../src/CheckpointRegistry.sol";
+import {AlreadyCommitted, AlreadyReleased, NotCommitted, RunNotApproved} from "../src/Errors.sol";
+import {RunRegistry} from "../src/RunRegistry.sol";
+import {DaoTrainFixture} from "./utils/DaoTrainFixture.sol";
+import {vm} from "./utils/Vm.sol";
+
+contract CheckpointRegistryTest is DaoTrainFixture {
+    bytes32 internal constant RUN = keccak256("run spec");
+    bytes32 internal constant ROOT = keccak256("checkpoint root");
+
+    function setUp() public override {
+        super.setUp();
+        _approveDataset(DATASET);
+        _approveRun(RUN, 100 hours, 1 ether);
+    }
+
+    function _commit(uint64 round, bytes32 root) internal {
+        vm.prank(operator);
+        checkpoints.commitCheckpoint(RUN, round, root, "s3://ckpt/manifest.json", _metrics());
+    }
+
+    function _release(uint64 round) internal {
+        _execute(address(checkpoints), abi.encodeCall(CheckpointRegistry.releaseCheckpoint, (RUN, round)));
+    }
+
+    function test_committedCheckpointReadsBackWithMetricsUnreleased() public {
+        vm.warp(1_700_000_000);
+        vm.expectEmit(address(checkpoints));
+        emit CheckpointRegistry.CheckpointCommitted(RUN, 0, ROOT, "s3://ckpt/manifest.json", _metrics());
+        _commit(0, ROOT);
+
+        CheckpointRegistry.Checkpoint memory checkpoint = checkpoints.getCheckpoint(RUN, 0);
+        vm.assertEq(checkpoint.root, ROOT, "root");
+        vm.assertEq(checkpoint.manifestUri, "s3://ckpt/manifest.json", "manifest");
+        vm.assertEq(uint256(checkpoint.metrics.loss), 2_500_000_000, "loss");
+        vm.assertEq(uint256(checkpoint.metrics.valLoss), 2_600_000_000, "valLoss");
+        vm.assertEq(uint256(checkpoint.committedAt), 1_700_000_000, "committedAt");
+        vm.assertFalse(checkpoint.released, "unreleased");
+        vm.assertTrue(checkpoints.isCommitted(RUN, 0), "isCommitted");
+    }
+
+    function test_secondCommitForSameRunAndRoundRevertsEvenWithSameRoot() public {
+        _commit(3, ROOT);
+        vm.startPrank(operator);
+        vm.expectRevert(abi.encodeWithSelector(AlreadyCommitted.selector, RUN, uint64(3)));
+        checkpoints.commitCheckpoint(RUN, 3, ROOT, "s3://ckpt/manifest.json", _metrics());
+        vm.expectRevert(abi.encodeWithSelector(AlreadyCommitted.selector, RUN, uint64(3)));
+        checkpoints.commitCheckpoint(RUN, 3, keccak256("other"), "s3://other", _metrics());
+        vm.stopPrank();
+        vm.assertEq(checkpoints.getCheckpoint(RUN, 3).root, ROOT, "first root stands");
+    }
+
+    function test_commitNeedsAnApprovedRun() public {
+        bytes32 unknown = keccak256("unknown run");
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(RunNotApproved.selector, unknown));
+        checkpoints.commitCheckpoint(unknown, 0, ROOT, "u", _metrics());
+
+        _execute(address(runs), abi.encodeCall(RunRegistry.cancelRun, (RUN)));
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(RunNotApproved.selector, RUN));
+        checkpoints.commitCheckpoint(RUN, 0, ROOT, "u", _metrics());
+    }
+
+    function test_daoReleasesACommittedCheckpointOnce() public {
+        _commit(0, ROOT);
+        vm.expectEmit(address(checkpoints));
+        emit CheckpointRegistry.CheckpointReleased(RUN, 0, ROOT, "s3://ckpt/manifest.json");
+        _release(0);
+        vm.assertTrue(checkpoints.getCheckpoint(RUN, 0).released, "released");
+
+        vm.prank(address(dao));
+        vm.expectRevert(abi.encodeWithSelector(AlreadyReleased.selector, RUN, uint64(0)));
+        checkpoints.releaseCheckpoint(RUN, 0);
+    }
+
+    function test_releasingAnUncommittedRoundRevertsNotCommitted() public {
+        vm.prank(address(dao));
+        vm.expectRevert(abi.encodeWithSelector(NotCommitted.selector, RUN, uint64(7)));
+        checkpoints.releaseCheckpoint(RUN, 7);
+        vm.expectRevert(abi.encodeWithSelector(NotCommitted.selector, RUN, uint64(7)));
+        checkpoints.getCheckpoint(RUN, 7);
+    }
+
+    function test_latestRoundsTrackTheHighestCommittedAndReleased() public {
+        vm.assertFalse(checkpoints.latestRound(RUN).exists, "none committed");
+        _commit(0, ROOT);
+        CheckpointRegistry.LatestRound memory latest = checkpoints.latestRound(RUN);
+        vm.assertTrue(latest.exists, "round 0 exists");
+        vm.assertEq(uint256(latest.round), 0, "round 0");
+        _commit(2, keccak256("r2"));
+        _commit(1, keccak256("r1"));
+        vm.assertEq(uint256(checkpoints.latestRound(RUN).round), 2, "highest committed");
+
+        _release(2);
+        _release(0);
+        uint64[] memory released = checkpoints.releasedRounds(RUN);
+        vm.assertEq(released.length, 2, "two released");
+        vm.assertEq(uint256(released[0]), 2, "release order kept");
+        vm.assertEq(uint256(released[1]), 0, "release order kept");
+        vm.assertEq(uint256(checkpoints.latestReleasedRound(RUN).round), 2, "highest released");
+    }
+
+    function test_releaseStillWorksAfterTheRunWasCancelled() public {
+        _commit(0, ROOT);
+        _execute(address(runs), abi.encodeCall(RunRegistry.cancelRun, (RUN)));
+        _release(0);
+        vm.assertTrue(checkpoints.getCheckpoint(RUN, 0).released, "released after cancel");
+    }
+
+    function testFuzz_onlyTheOperatorCommits(address caller, uint64 round, bytes32 root) public {
+        vm.assume(caller != operator && root != bytes32(0));
+        bytes32 permission = checkpoints.OPERATOR_PERMISSION_ID();
+        vm.prank(caller);
+        vm.expectRevert(
+            abi.encodeWithSelector(DaoUnauthorized.selector, address(dao), address(checkpoints), caller, permission)
+        );
+        checkpoints.commitCheckpoint(RUN, round, root, "u", _metrics());
+    }
+
+    function testFuzz_onlyTheDaoReleases(address caller, uint64 round) public {
+        vm.assume(caller != address(dao));
+        _commit(round, ROOT);
+        bytes32 permission = checkpoints.GOVERNANCE_PERMISSION_ID();
+        vm.prank(caller);
+        vm.expectRevert(
+            abi.encodeWithSelector(DaoUnauthorized.selector, address(dao), address(checkpoints), caller, permission)
+        );
+        checkpoints.releaseCheckpoint(RUN, round);
+    }
+
+    function testFuzz_anyRoundCommitsOnceAndReadsBack(uint64 round, bytes32 root, bytes32 second) public {
+        vm.assume(root != bytes32(0) && second != bytes32(0));
+        _commit(round, root);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(AlreadyCommitted.selector, RUN, round));
+        checkpoints.commitCheckpoint(RUN, round, second, "u", _metrics());
+        vm.assertEq(checkpoints.getCheckpoint(RUN, round).root, root, "root");
+        vm.assertEq(uint256(checkpoints.latestRound(RUN).round), round, "latest");
+    }
+}

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {ClusterRegistry} from "../../src/ClusterRegistry.sol";
+import {RunRegistry} from "../../src/RunRegistry.sol";
+import {EXECUTE_PERMISSION_ID} from "../utils/OsxDao.sol";
+import {DaoTrainFixture} from "../utils/DaoTrainFixture.sol";
+import {vm} from "../utils/Vm.sol";
+import {DaoTrainHandler} from "./DaoTrainHandler.sol";
+
+/// @notice Invariants of the whole system under random sequences of proposals, operator calls,
+/// claims and unauthorized attempts (foundry.toml: 256 runs × depth 50).
+contract DaoTrainInvariants is DaoTrainFixture {
+    DaoTrainHandler internal handler;
+    bytes32[] internal runIds;
+    bytes32[] internal clusterIds;
+    address[] internal owners;
+
+    function setUp() public override {
+        super.setUp();
+        _approveDataset(DATASET);
+        for (uint256 i = 0; i < 6; i++) {
+            runIds.push(keccak256(abi.encode("run", i)));
+        }
+        for (uint256 i = 0; i < 4; i++) {
+            clusterIds.push(keccak256(abi.encode("cluster", i)));
+            owners.push(vm.addr(0xC0 + i));
+            _registerAndAdmit(owners[i], clusterIds[i], 8);
+        }
+        handler = new DaoTrainHandler(
+            DaoTrainHandler.System({
+                dao: dao,
+                token: token,
+                datasets: datasets,
+                clusters: clusters,
+                runs: runs,
+                checkpoints: checkpoints,
+                operator: operator,
+                dataset: DATASET
+            }),
+            runIds,
+            clusterIds
+        );
+        dao.grant(address(dao), address(handler), EXECUTE_PERMISSION_ID);
+        // Two runs are live from the first call on; the fuzzer approves the other four.
+        handler.approveRun(100 hours, 1 ether);
+        handler.approveRun(300 hours, 7 ether);
+    }
+
+    /// forge fuzzes only the handler's functions, never the contracts directly.
+    function targetContracts() public view returns (address[] memory targets) {
+        targets = new address[](1);
+        targets[0] = address(handler);
+    }
+
+    function invariant_escrowIsConserved() public view {
+        uint256 held;
+        for (uint256 i = 0; i < runIds.length; i++) {
+            RunRegistry.Run memory run = runs.getRun(runIds[i]);
+            uint256 balance = runs.escrowBalance(runIds[i]);
+            vm.assertEq(run.paid + run.refunded + balance, run.funded, "paid + refunded + remaining = funded");
+            vm.assertEq(run.paid, handler.ghostPaid(runIds[i]), "paid = sum of claims observed");
+            vm.assertLe(run.paid, run.credited, "paid <= credited");
+            vm.assertLe(run.credited, run.funded, "credited <= funded");
+            vm.assertLe(uint256(run.gpuSecondsRecorded), uint256(run.gpuSecondsBudget), "within GPU budget");
+            held += balance;
+        }
+        vm.assertEq(token.balanceOf(address(runs)), held, "registry holds exactly the escrows");
+        uint256 paidOut;
+        for (uint256 i = 0; i < owners.length; i++) {
+            paidOut += token.balanceOf(owners[i]);
+        }
+        vm.assertEq(token.balanceOf(address(dao)) + held + paidOut, TREASURY, "no token created or lost");
+    }
+
+    function invariant_claimsNeverExceedTheLedger() public view {
+        for (uint256 r = 0; r < runIds.length; r++) {
+            uint256 earnedSum;
+            for (uint256 o = 0; o < owners.length; o++) {
+                uint256 earned = runs.earned(runIds[r], owners[o]);
+                vm.assertLe(runs.claimed(runIds[r], owners[o]), earned, "claimed <= earned");
+                earnedSum += earned;
+            }
+            vm.assertEq(earnedSum, runs.getRun(runIds[r]).credited, "ledger sums to credited");
+        }
+    }
+
+    function invariant_atMostOneCommitPerRunAndRound() public view {
+        vm.assertEq(handler.doubleCommits(), 0, "a second commit succeeded");
+        for (uint256 r = 0; r < runIds.length; r++) {
+            for (uint64 round = 0; round <= 7; round++) {
+                bytes32 first = handler.firstRoot(runIds[r], round);
+                vm.assertEq(checkpoints.isCommitted(runIds[r], round), first != bytes32(0), "committed iff observed");
+                if (first != bytes32(0)) {
+                    vm.assertEq(checkpoints.getCheckpoint(runIds[r], round).root, first, "first root stands");
+                }
+            }
+        }
+    }
+
+    function invariant_onlyTheDaoApprovesAdmitsAndReleases() public view {
+        vm.assertEq(handler.unauthorizedGovernance(), 0, "a non-DAO caller governed");
+        uint256 approved;
+        uint256 released;
+        for (uint256 r = 0; r < runIds.length; r++) {
+            if (runs.runStatus(runIds[r]) != RunRegistry.RunStatus.None) approved++;
+            released += checkpoints.releasedRounds(runIds[r]).length;
+        }
+        vm.assertEq(approved, handler.daoApprovedRuns(), "every run came from a DAO proposal");
+        vm.assertEq(released, handler.daoReleases(), "every release came from a DAO proposal");
+        vm.assertTrue(datasets.isDatasetApproved(DATASET), "dataset still approved");
+    }
+
+    function invariant_onlyTheOperatorCommitsAndRecords() public view {
+        vm.assertEq(handler.unauthorizedOperations(), 0, "a non-operator committed, recorded or completed");
+    }
+
+    function invariant_removedOrSuspendedClustersEarnNothing() public view {
+        vm.assertEq(handler.creditsToUnadmitted(), 0, "an unadmitted cluster was credited");
+        for (uint256 i = 0; i < clusterIds.length; i++) {
+            if (clusters.getCluster(clusterIds[i]).status != ClusterRegistry.ClusterStatus.Removed) continue;
+            vm.assertEq(
+                handler.totalEarned(owners[i]), handler.earnedAtRemoval(clusterIds[i]), "earned after removal"
+            );
+        }
+    }
+}
