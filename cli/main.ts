@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { register as registerCluster } from "./commands/cluster.ts";
+import { register as registerDao } from "./commands/dao.ts";
+import { register as registerDataset } from "./commands/dataset.ts";
 import { register as registerDownload } from "./commands/download.ts";
+import { register as registerPropose } from "./commands/propose.ts";
+import { register as registerVote } from "./commands/vote.ts";
 import { runProgram, withUsageErrors } from "./program.ts";
 
 // Each verb group lives in cli/commands/<group>.ts and exports `register(program)`.
@@ -12,7 +16,14 @@ const program = new Command("daotrain")
   .version("0.1.0")
   .showSuggestionAfterError(true);
 
-const groups: Array<(program: Command) => void> = [registerCluster, registerDownload];
+const groups: Array<(program: Command) => void> = [
+  registerCluster,
+  registerDownload,
+  registerDao,
+  registerDataset,
+  registerPropose,
+  registerVote,
+];
 for (const register of groups) register(program);
 
 process.exitCode = await runProgram(withUsageErrors(program), process.argv);

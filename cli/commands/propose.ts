@@ -1,0 +1,133 @@
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type Command, InvalidArgumentError } from "commander";
+import type { Address, Hex } from "viem";
+import type { Governance } from "../../governance/chain.ts";
+import {
+  approveDatasetProposal,
+  approveRunProposal,
+  CLUSTER_DECISIONS,
+  type ClusterDecision,
+  clusterProposal,
+  grantOperatorProposal,
+  type ProposalDraft,
+  releaseCheckpointProposal,
+  revokeOperatorProposal,
+} from "../../governance/proposals.ts";
+import { escrowFor } from "../../governance/reads.ts";
+import { propose } from "../../governance/voting.ts";
+import { readRunSpecFile, runIdOf } from "../../spec/runSpec.ts";
+import {
+  address,
+  bytes32,
+  type ChainOptions,
+  connectFrom,
+  printJson,
+  tokens,
+  wholeNumber,
+  withChainOptions,
+} from "./governanceOptions.ts";
+
+function clusterDecision(value: string): ClusterDecision {
+  const decision = CLUSTER_DECISIONS.find((d) => d === value);
+  if (!decision) throw new InvalidArgumentError(`must be one of ${CLUSTER_DECISIONS.join(", ")}`);
+  return decision;
+}
+
+async function submit(
+  options: ChainOptions,
+  build: (governance: Governance) => Promise<ProposalDraft> | ProposalDraft,
+) {
+  const governance = await connectFrom(options);
+  const draft = await build(governance);
+  const { proposalId, txHash } = await propose(governance, draft);
+  if (options.json) return printJson({ proposalId, txHash, title: draft.title, actions: draft.actions });
+  process.stdout.write(
+    `proposal ${proposalId}: ${draft.title}\nvote with: daotrain vote ${proposalId} yes|no|abstain\n`,
+  );
+}
+
+export function register(program: Command): void {
+  const proposeCommand = program
+    .command("propose")
+    .description(
+      "open a DAO vote: approve a dataset, decide on a cluster, approve and fund a run, release a checkpoint, (re)appoint the operator",
+    );
+
+  withChainOptions(
+    proposeCommand
+      .command("dataset")
+      .description("approve a dataset for training runs")
+      .argument("<root>", "the dataset's Merkle root", bytes32)
+      .requiredOption("--uri <uri>", "where the dataset's shards and manifest live")
+      .requiredOption("--license <license>", "the dataset's license (SPDX id)"),
+    { write: true },
+  ).action((root: Hex, options: ChainOptions & { uri: string; license: string }) =>
+    submit(options, (g) =>
+      approveDatasetProposal(g.deployment.contracts, { root, uri: options.uri, license: options.license }),
+    ),
+  );
+
+  withChainOptions(
+    proposeCommand
+      .command("cluster")
+      .description("admit, suspend or remove a registered cluster")
+      .argument("<decision>", CLUSTER_DECISIONS.join("|"), clusterDecision)
+      .argument("<cluster-id>", "the cluster's id (bytes32)", bytes32),
+    { write: true },
+  ).action((decision: ClusterDecision, clusterId: Hex, options: ChainOptions) =>
+    submit(options, (g) => clusterProposal(g.deployment.contracts, decision, clusterId)),
+  );
+
+  withChainOptions(
+    proposeCommand
+      .command("run")
+      .description(
+        "approve a run spec and move its GPU-hour budget × reward rate from the treasury into its escrow",
+      )
+      .argument("<spec>", "run spec file (YAML or JSON)")
+      .option("--spec-uri <uri>", "where members can read the spec (default: the file's file:// URL)"),
+    { write: true },
+  ).action(async (specFile: string, options: ChainOptions & { specUri?: string }) => {
+    const spec = await readRunSpecFile(specFile);
+    const run = {
+      runId: runIdOf(spec),
+      datasetRoot: spec.dataset,
+      gpuSecondsBudget: BigInt(Math.round(spec.gpuHourBudget * 3600)),
+      rewardPerGpuHour: BigInt(spec.rewardPerGpuHour),
+      specUri: options.specUri ?? pathToFileURL(resolve(specFile)).href,
+    };
+    await submit(options, async (g) => {
+      const escrow = await escrowFor(g, run.gpuSecondsBudget, run.rewardPerGpuHour);
+      if (!options.json)
+        process.stderr.write(`run ${run.runId}: escrow ${tokens(escrow)} tokens from the treasury\n`);
+      return approveRunProposal(g.deployment, run, escrow);
+    });
+  });
+
+  withChainOptions(
+    proposeCommand
+      .command("release")
+      .description("release a run's committed checkpoint for public download")
+      .argument("<run-id>", "the run's id (spec hash)", bytes32)
+      .argument("<round>", "the round whose checkpoint to release", wholeNumber),
+    { write: true },
+  ).action((runId: Hex, round: bigint, options: ChainOptions) =>
+    submit(options, (g) => releaseCheckpointProposal(g.deployment.contracts, runId, round)),
+  );
+
+  withChainOptions(
+    proposeCommand
+      .command("operator")
+      .description("grant (or with --revoke, revoke) the orchestrator's OPERATOR_PERMISSION")
+      .argument("<address>", "the orchestrator's address", address)
+      .option("--revoke", "revoke instead of grant"),
+    { write: true },
+  ).action((operator: Address, options: ChainOptions & { revoke?: boolean }) =>
+    submit(options, (g) =>
+      options.revoke
+        ? revokeOperatorProposal(g.deployment, operator)
+        : grantOperatorProposal(g.deployment, operator),
+    ),
+  );
+}
