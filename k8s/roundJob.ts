@@ -70,7 +70,7 @@ function templateEnv(envs: Record<string, string>[]): V1EnvVar[] {
 
 /** Kubernetes expands `$(VAR)` in command and args; a trainer argument must reach it verbatim. */
 function escapeExpansion(arg: string): string {
-  return arg.replaceAll("$(", "$$(");
+  return arg.replaceAll("$(", () => "$$(");
 }
 
 /**
@@ -136,7 +136,7 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
               env: templateEnv(replicaEnvs(spec)),
               resources: {
                 requests: { cpu: spec.cpu, memory: spec.memory, ...gpus },
-                limits: { memory: spec.memory, ...gpus },
+                limits: { cpu: spec.cpu, memory: spec.memory, ...gpus },
               },
               securityContext: {
                 allowPrivilegeEscalation: false,

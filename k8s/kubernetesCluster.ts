@@ -1,0 +1,384 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  ApiException,
+  BatchV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type V1Job,
+  type V1Node,
+  type V1Pod,
+  Watch,
+} from "@kubernetes/client-node";
+import {
+  type ClusterCapacity,
+  type ComputeCluster,
+  type GpuQuota,
+  isTerminal,
+  parseRoundJobSpec,
+  QuotaExceededError,
+  type RoundJobSpecInput,
+  RoundNotFoundError,
+  type RoundRef,
+  type RoundStatus,
+  type WatchOptions,
+} from "./cluster.ts";
+import { completionIndex, jobReplicas, replicaStates } from "./replicaState.ts";
+import { buildRoundJob, GPU_PRODUCT_LABEL, GPU_RESOURCE, TRAINER_CONTAINER } from "./roundJob.ts";
+
+const QUOTA_RESOURCE = `requests.${GPU_RESOURCE}`;
+const JOB_NAME_LABEL = "batch.kubernetes.io/job-name";
+
+export interface KubernetesClusterOptions {
+  /** The cluster's registered name (what RoundRef.cluster says). */
+  name: string;
+  /** The contributor's ServiceAccount kubeconfig (YAML), or a loaded KubeConfig. */
+  kubeconfig: string | KubeConfig;
+  /** The contributor namespace; defaults to the kubeconfig context's namespace. */
+  namespace?: string;
+  /** How often a watch re-checks that running pods' nodes still exist. */
+  nodeCheckIntervalMs?: number;
+}
+
+export class ClusterApiError extends Error {
+  override readonly name = "ClusterApiError";
+}
+
+function statusCode(error: unknown): number | undefined {
+  if (error instanceof ApiException) return error.code;
+  const code = (error as { statusCode?: unknown; code?: unknown } | undefined)?.statusCode;
+  return typeof code === "number" ? code : undefined;
+}
+
+async function ignoreNotFound<T>(call: Promise<T>): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (error) {
+    if (statusCode(error) === 404) return undefined;
+    throw error;
+  }
+}
+
+async function ignoreConflict<T>(call: Promise<T>): Promise<void> {
+  try {
+    await call;
+  } catch (error) {
+    if (statusCode(error) !== 409) throw error;
+  }
+}
+
+function quantity(value: string | undefined): number {
+  if (!value) return 0;
+  const n = Number(value);
+  if (Number.isNaN(n)) throw new ClusterApiError(`unexpected GPU quantity "${value}"`);
+  return n;
+}
+
+function podGpus(pod: V1Pod): number {
+  return (pod.spec?.containers ?? []).reduce(
+    (sum, c) => sum + quantity(c.resources?.requests?.[GPU_RESOURCE] ?? c.resources?.limits?.[GPU_RESOURCE]),
+    0,
+  );
+}
+
+/** A node a GPU Job could land on: Ready, not cordoned, no NoSchedule taint but the GPU one. */
+function schedulable(node: V1Node): boolean {
+  const ready = node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+  const blocking = (node.spec?.taints ?? []).some(
+    (t) => (t.effect === "NoSchedule" || t.effect === "NoExecute") && t.key !== GPU_RESOURCE,
+  );
+  return ready && !node.spec?.unschedulable && !blocking;
+}
+
+/** The contributed cluster, reached with the contributor's ServiceAccount kubeconfig. */
+export class KubernetesCluster implements ComputeCluster {
+  readonly name: string;
+  readonly namespace: string;
+  readonly kubeConfig: KubeConfig;
+  private readonly core: CoreV1Api;
+  private readonly batch: BatchV1Api;
+  private readonly nodeCheckIntervalMs: number;
+
+  constructor(options: KubernetesClusterOptions) {
+    this.name = options.name;
+    if (typeof options.kubeconfig === "string") {
+      this.kubeConfig = new KubeConfig();
+      this.kubeConfig.loadFromString(options.kubeconfig);
+    } else {
+      this.kubeConfig = options.kubeconfig;
+    }
+    const contextNamespace = this.kubeConfig.getContextObject(this.kubeConfig.getCurrentContext())?.namespace;
+    this.namespace = options.namespace ?? contextNamespace ?? "default";
+    this.core = this.kubeConfig.makeApiClient(CoreV1Api);
+    this.batch = this.kubeConfig.makeApiClient(BatchV1Api);
+    this.nodeCheckIntervalMs = options.nodeCheckIntervalMs ?? 2_000;
+  }
+
+  async capacity(): Promise<ClusterCapacity> {
+    const [nodes, pods, quota] = await Promise.all([
+      this.core.listNode(),
+      this.activePods(),
+      this.gpuQuota(),
+    ]);
+    const usedByNode = new Map<string, number>();
+    for (const pod of pods) {
+      const node = pod.spec?.nodeName;
+      if (node) usedByNode.set(node, (usedByNode.get(node) ?? 0) + podGpus(pod));
+    }
+    const freeGpusByProduct: Record<string, number> = {};
+    let free = 0;
+    for (const node of nodes.items.filter(schedulable)) {
+      const allocatable = quantity(node.status?.allocatable?.[GPU_RESOURCE]);
+      const nodeFree = Math.max(0, allocatable - (usedByNode.get(node.metadata?.name ?? "") ?? 0));
+      if (allocatable === 0) continue;
+      const product = node.metadata?.labels?.[GPU_PRODUCT_LABEL] ?? "unknown";
+      freeGpusByProduct[product] = (freeGpusByProduct[product] ?? 0) + nodeFree;
+      free += nodeFree;
+    }
+    const freeGpus = quota ? Math.min(free, Math.max(0, quota.hard - quota.used)) : free;
+    return { freeGpus, freeGpusByProduct, quota };
+  }
+
+  /**
+   * Non-terminal pods whose GPU requests hold node capacity: cluster-wide when the kubeconfig may
+   * list them (an admin), else the contributor namespace (the ServiceAccount sees only its own).
+   */
+  private async activePods(): Promise<V1Pod[]> {
+    const fieldSelector = "status.phase!=Succeeded,status.phase!=Failed";
+    try {
+      return (await this.core.listPodForAllNamespaces({ fieldSelector })).items;
+    } catch (error) {
+      if (statusCode(error) !== 403) throw error;
+      return (await this.core.listNamespacedPod({ namespace: this.namespace, fieldSelector })).items;
+    }
+  }
+
+  /** The tightest ResourceQuota on `requests.nvidia.com/gpu` in the namespace. */
+  private async gpuQuota(): Promise<GpuQuota | undefined> {
+    const quotas = await this.core.listNamespacedResourceQuota({ namespace: this.namespace });
+    let tightest: GpuQuota | undefined;
+    for (const q of quotas.items) {
+      const hardText = q.status?.hard?.[QUOTA_RESOURCE] ?? q.spec?.hard?.[QUOTA_RESOURCE];
+      if (hardText === undefined) continue;
+      const quota = {
+        name: q.metadata?.name ?? "",
+        hard: quantity(hardText),
+        used: quantity(q.status?.used?.[QUOTA_RESOURCE]),
+      };
+      if (!tightest || quota.hard - quota.used < tightest.hard - tightest.used) tightest = quota;
+    }
+    return tightest;
+  }
+
+  async launchRound(input: RoundJobSpecInput): Promise<RoundRef> {
+    const spec = parseRoundJobSpec(input);
+    const { name, job, service } = buildRoundJob(spec, this.namespace);
+    const ref = { cluster: this.name, name };
+    let existing = await ignoreNotFound(this.batch.readNamespacedJob({ name, namespace: this.namespace }));
+    if (!existing) {
+      const requested = spec.gpusPerReplica * spec.replicas.length;
+      const quota = await this.gpuQuota();
+      if (quota && requested > quota.hard - quota.used)
+        throw new QuotaExceededError(quota.name, requested, Math.max(0, quota.hard - quota.used));
+      try {
+        existing = await this.batch.createNamespacedJob({ namespace: this.namespace, body: job });
+      } catch (error) {
+        if (statusCode(error) !== 409) throw error;
+        existing = await this.batch.readNamespacedJob({ name, namespace: this.namespace });
+      }
+    }
+    // The Service belongs to the Job, so deleting the Job (or its TTL) removes it too.
+    service.metadata = {
+      ...service.metadata,
+      ownerReferences: [
+        { apiVersion: "batch/v1", kind: "Job", name, uid: existing.metadata?.uid ?? "", controller: true },
+      ],
+    };
+    await ignoreConflict(this.core.createNamespacedService({ namespace: this.namespace, body: service }));
+    return ref;
+  }
+
+  private async readJob(ref: RoundRef): Promise<V1Job> {
+    const job = await ignoreNotFound(
+      this.batch.readNamespacedJob({ name: ref.name, namespace: this.namespace }),
+    );
+    if (!job) throw new RoundNotFoundError(ref);
+    return job;
+  }
+
+  private async listPods(ref: RoundRef) {
+    return await this.core.listNamespacedPod({
+      namespace: this.namespace,
+      labelSelector: `${JOB_NAME_LABEL}=${ref.name}`,
+    });
+  }
+
+  /** Which of the nodes still exist; undefined answers when nodes may not be read. */
+  private async nodePresence(names: Iterable<string>): Promise<(node: string) => boolean | undefined> {
+    const present = new Map<string, boolean>();
+    for (const node of new Set(names)) {
+      try {
+        await this.core.readNode({ name: node });
+        present.set(node, true);
+      } catch (error) {
+        const code = statusCode(error);
+        if (code === 404) present.set(node, false);
+        else if (code !== 403) throw error;
+      }
+    }
+    return (node) => present.get(node);
+  }
+
+  private async status(ref: RoundRef, job: V1Job, pods: readonly V1Pod[]): Promise<RoundStatus> {
+    const running = pods.filter((p) => p.status?.phase === "Running" && p.spec?.nodeName);
+    const nodeExists = await this.nodePresence(running.map((p) => p.spec?.nodeName ?? ""));
+    const replicas = replicaStates(job, pods, nodeExists);
+    return { ref, replicas, done: replicas.every(isTerminal) };
+  }
+
+  async roundStatus(ref: RoundRef): Promise<RoundStatus> {
+    const job = await this.readJob(ref);
+    return await this.status(ref, job, (await this.listPods(ref)).items);
+  }
+
+  async *watchRound(
+    ref: RoundRef,
+    options: WatchOptions = {},
+  ): AsyncGenerator<RoundStatus, RoundStatus | undefined> {
+    const { signal } = options;
+    const pods = new Map<string, V1Pod>();
+    let resourceVersion: string | undefined;
+    let last: string | undefined;
+    let wake: () => void = () => {};
+    let changed = true;
+    const notify = () => {
+      changed = true;
+      wake();
+    };
+    const onAbort = () => wake();
+    signal?.addEventListener("abort", onAbort);
+    let stream: AbortController | undefined;
+    let streamDone = true;
+    let openedAt = 0;
+    const watch = new Watch(this.kubeConfig);
+    const openStream = async () => {
+      streamDone = false;
+      stream = await watch.watch(
+        `/api/v1/namespaces/${this.namespace}/pods`,
+        {
+          labelSelector: `${JOB_NAME_LABEL}=${ref.name}`,
+          resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds: 60,
+        },
+        (type, object: V1Pod) => {
+          if (type === "ERROR") {
+            // 410 Gone: our resourceVersion was compacted away; relist.
+            resourceVersion = undefined;
+            return;
+          }
+          resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
+          if (type === "BOOKMARK") return;
+          const uid = object.metadata?.uid ?? "";
+          if (type === "DELETED") pods.delete(uid);
+          else pods.set(uid, object);
+          notify();
+        },
+        () => {
+          streamDone = true;
+          notify();
+        },
+      );
+    };
+    let current: RoundStatus | undefined;
+    try {
+      while (!signal?.aborted) {
+        try {
+          if (streamDone) {
+            // A stream that ended at once (apiserver restarting) is not reopened in a hot loop.
+            if (Date.now() - openedAt < 1_000) await sleep(500, undefined, { signal }).catch(() => {});
+            openedAt = Date.now();
+            if (resourceVersion === undefined) {
+              const list = await this.listPods(ref);
+              pods.clear();
+              for (const pod of list.items) pods.set(pod.metadata?.uid ?? "", pod);
+              resourceVersion = list.metadata?.resourceVersion;
+            }
+            await openStream();
+          }
+          if (changed || current?.replicas.some((r) => r.state === "running")) {
+            changed = false;
+            const job = await this.readJob(ref);
+            current = await this.status(ref, job, [...pods.values()]);
+            const key = JSON.stringify(current.replicas);
+            if (key !== last) {
+              last = key;
+              yield current;
+            }
+            if (current.done) return current;
+          }
+        } catch (error) {
+          if (error instanceof RoundNotFoundError) throw error;
+          // The apiserver is unreachable (restart, cut connection): retry from the last version.
+          stream?.abort();
+          streamDone = true;
+          await sleep(500, undefined, { signal }).catch(() => {});
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (changed || signal?.aborted || streamDone) resolve();
+          else setTimeout(resolve, this.nodeCheckIntervalMs).unref();
+        });
+      }
+      return current;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      stream?.abort();
+    }
+  }
+
+  async logs(ref: RoundRef, replica: number, options: { tailLines?: number } = {}): Promise<string> {
+    const job = await this.readJob(ref);
+    const index = jobReplicas(job).indexOf(replica);
+    const pods = (await this.listPods(ref)).items
+      .filter((p) => completionIndex(p) === index)
+      .sort((a, b) =>
+        String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)),
+      );
+    const pod = pods.at(-1);
+    if (index < 0 || !pod?.metadata?.name)
+      throw new ClusterApiError(`replica ${replica} of round ${ref.name} has no pod on ${this.name}`);
+    return await this.core.readNamespacedPodLog({
+      name: pod.metadata.name,
+      namespace: this.namespace,
+      container: TRAINER_CONTAINER,
+      ...(options.tailLines ? { tailLines: options.tailLines } : {}),
+    });
+  }
+
+  async cancelRound(ref: RoundRef): Promise<void> {
+    await this.deleteRound(ref, "Foreground");
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      const job = await ignoreNotFound(
+        this.batch.readNamespacedJob({ name: ref.name, namespace: this.namespace }),
+      );
+      const pods = await this.listPods(ref);
+      if (!job && pods.items.length === 0) return;
+      await sleep(250);
+    }
+    throw new ClusterApiError(
+      `round ${ref.name} on ${this.name}: Job or pods still present 120 s after cancel`,
+    );
+  }
+
+  async cleanupRound(ref: RoundRef): Promise<void> {
+    await this.deleteRound(ref, "Background");
+  }
+
+  private async deleteRound(ref: RoundRef, propagationPolicy: "Foreground" | "Background"): Promise<void> {
+    const namespace = this.namespace;
+    await ignoreNotFound(this.batch.deleteNamespacedJob({ name: ref.name, namespace, propagationPolicy }));
+    await ignoreNotFound(this.core.deleteNamespacedService({ name: ref.name, namespace }));
+  }
+}

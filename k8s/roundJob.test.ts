@@ -1,0 +1,97 @@
+import { execFileSync } from "node:child_process";
+import { expect, test } from "vitest";
+import { parseRoundJobSpec, type RoundJobSpecInput } from "./cluster.ts";
+import { buildRoundJob, GPU_PRODUCT_LABEL } from "./roundJob.ts";
+
+const hex = (digit: string) => `0x${digit.repeat(64)}`;
+const input: RoundJobSpecInput = {
+  runId: hex("a"),
+  round: 3,
+  image: "ghcr.io/daotrain/trainer:1",
+  command: ["node", "trainer/main.ts", "--note=$(HOME)"],
+  replicas: [
+    { replica: 4, shards: [8, 9], outputUri: "s3://ckpt/r3/4" },
+    { replica: 5, shards: [10, 11], outputUri: "s3://ckpt/r3/5" },
+  ],
+  totalReplicas: 6,
+  gpusPerReplica: 2,
+  gpuProduct: "NVIDIA-H100-80GB-HBM3",
+  initUri: "s3://ckpt/r2",
+  initRoot: hex("b"),
+  datasetUri: "s3://data",
+  datasetRoot: hex("c"),
+  innerSteps: 100,
+  seed: 1,
+  activeDeadlineSeconds: 600,
+};
+
+test("buildRoundJob gives an Indexed Job with one GPU pod per replica, locked down, on the asked GPU product", () => {
+  const { name, job, service } = buildRoundJob(parseRoundJobSpec(input), "contrib");
+  expect(name).toBe("dt-aaaaaaaaaaaa-r3-a0");
+  expect(job.spec).toMatchObject({
+    completionMode: "Indexed",
+    completions: 2,
+    parallelism: 2,
+    backoffLimitPerIndex: 0,
+    activeDeadlineSeconds: 600,
+    ttlSecondsAfterFinished: 86_400,
+  });
+  const pod = job.spec?.template.spec;
+  expect(pod?.restartPolicy).toBe("Never");
+  expect(pod?.nodeSelector).toEqual({ [GPU_PRODUCT_LABEL]: "NVIDIA-H100-80GB-HBM3" });
+  expect(pod?.tolerations).toEqual([{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]);
+  expect(pod?.securityContext).toMatchObject({
+    runAsNonRoot: true,
+    seccompProfile: { type: "RuntimeDefault" },
+  });
+  const container = pod?.containers[0];
+  expect(container?.securityContext).toMatchObject({
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ["ALL"] },
+  });
+  expect(container?.resources?.requests?.["nvidia.com/gpu"]).toBe("2");
+  expect(container?.resources?.limits?.["nvidia.com/gpu"]).toBe("2");
+  expect(pod?.subdomain).toBe(name);
+  expect(service.spec?.clusterIP).toBe("None");
+  expect(service.spec?.selector).toEqual(
+    job.spec?.template.metadata?.labels && { "daotrain.io/round-name": name },
+  );
+  // The same spec always builds the same Job: what makes launch idempotent by name.
+  expect(buildRoundJob(parseRoundJobSpec(input), "contrib")).toEqual(
+    buildRoundJob(parseRoundJobSpec(input), "contrib"),
+  );
+});
+
+test("each completion index's shell prologue hands the trainer exactly its replica's contract env", () => {
+  const { job } = buildRoundJob(parseRoundJobSpec(input), "contrib");
+  const container = job.spec?.template.spec?.containers[0];
+  const podEnv = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value ?? ""]));
+  const [shell, ...args] = container?.command ?? [];
+  const trainerArgs = args.slice(3);
+  // Kubernetes would turn "$$(" back into "$(": the trainer argument arrives verbatim.
+  expect(trainerArgs.at(-1)).toBe("--note=$$(HOME)");
+  const show = [
+    "node",
+    "-e",
+    "const e=process.env;console.log([e.DAOTRAIN_REPLICA,e.DAOTRAIN_SHARDS,e.DAOTRAIN_OUTPUT_URI,e.DAOTRAIN_REPLICAS,e.DAOTRAIN_ROUND].join(' '))",
+  ];
+  const run = (index: number) =>
+    execFileSync(shell ?? "", [...args.slice(0, 3), ...show], {
+      env: { PATH: process.env.PATH, ...podEnv, JOB_COMPLETION_INDEX: String(index) },
+    })
+      .toString()
+      .trim();
+  expect(run(0)).toBe("4 8,9 s3://ckpt/r3/4 6 3");
+  expect(run(1)).toBe("5 10,11 s3://ckpt/r3/5 6 3");
+});
+
+test("a round spec naming a replica twice or beyond totalReplicas is refused with the field named", () => {
+  expect(() => parseRoundJobSpec({ ...input, replicas: [input.replicas[0], input.replicas[0]] })).toThrow(
+    /replicas: each replica index may appear once/,
+  );
+  expect(() => parseRoundJobSpec({ ...input, totalReplicas: 5 })).toThrow(
+    /replicas: replica indices must be below totalReplicas/,
+  );
+  expect(() => parseRoundJobSpec({ ...input, runId: "0x12" })).toThrow(/runId/);
+});
