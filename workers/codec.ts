@@ -5,9 +5,12 @@ import {
   type Payload,
   type PayloadCodec,
 } from "@temporalio/common";
-import { temporal } from "@temporalio/proto";
+import proto from "@temporalio/proto";
 import { z } from "zod";
 import { parseWith } from "../spec/errors.ts";
+
+// @temporalio/proto is CommonJS: Node's ESM loader exposes it as a default export only.
+const { temporal } = proto;
 
 // Every payload the worker and its clients exchange with Temporal is encrypted with AES-256-GCM
 // under a key only they hold, so the server's history never holds a kubeconfig, a key or a
