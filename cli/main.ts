@@ -3,9 +3,12 @@ import { Command } from "commander";
 import { register as registerCluster } from "./commands/cluster.ts";
 import { register as registerDao } from "./commands/dao.ts";
 import { register as registerDataset } from "./commands/dataset.ts";
+import { register as registerDemo } from "./commands/demo.ts";
 import { register as registerDownload } from "./commands/download.ts";
 import { register as registerPropose } from "./commands/propose.ts";
 import { register as registerVote } from "./commands/vote.ts";
+import { register as registerRun } from "./commands/run.ts";
+import { register as registerWorker } from "./commands/worker.ts";
 import { runProgram, withUsageErrors } from "./program.ts";
 
 // Each verb group lives in cli/commands/<group>.ts and exports `register(program)`.
@@ -17,13 +20,13 @@ const program = new Command("daotrain")
   .showSuggestionAfterError(true);
 
 const groups: Array<(program: Command) => void> = [
+  registerDemo,
   registerCluster,
   registerDownload,
   registerDao,
   registerDataset,
   registerPropose,
-  registerVote,
-];
+  registerVote, registerRun, registerWorker];
 for (const register of groups) register(program);
 
 process.exitCode = await runProgram(withUsageErrors(program), process.argv);
