@@ -6,8 +6,8 @@ import { register as registerDataset } from "./commands/dataset.ts";
 import { register as registerDemo } from "./commands/demo.ts";
 import { register as registerDownload } from "./commands/download.ts";
 import { register as registerPropose } from "./commands/propose.ts";
-import { register as registerVote } from "./commands/vote.ts";
 import { register as registerRun } from "./commands/run.ts";
+import { register as registerVote } from "./commands/vote.ts";
 import { register as registerWorker } from "./commands/worker.ts";
 import { runProgram, withUsageErrors } from "./program.ts";
 
@@ -26,7 +26,10 @@ const groups: Array<(program: Command) => void> = [
   registerDao,
   registerDataset,
   registerPropose,
-  registerVote, registerRun, registerWorker];
+  registerVote,
+  registerRun,
+  registerWorker,
+];
 for (const register of groups) register(program);
 
 process.exitCode = await runProgram(withUsageErrors(program), process.argv);
