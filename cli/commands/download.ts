@@ -1,5 +1,4 @@
 import { type Command, InvalidArgumentError } from "commander";
-import { checkpointRegistryAbi } from "../../contracts/abi/index.ts";
 import {
   type ChainCheckpoint,
   DownloadError,
@@ -10,6 +9,7 @@ import {
   progressBar,
 } from "../../download/index.ts";
 import { connect, type Governance } from "../../governance/chain.ts";
+import { getCheckpoint, latestReleasedRound, releasedRounds } from "../../governance/reads.ts";
 import { parseWith } from "../../spec/errors.ts";
 import { Bytes32 } from "../../spec/runSpec.ts";
 import { CliError } from "../program.ts";
@@ -19,60 +19,38 @@ function roundNumber(value: string): number {
   return Number(value);
 }
 
-// The chain reads a download needs, through governance's session and the registry's as-const ABI.
-async function releasedRounds(governance: Governance, runId: Bytes32): Promise<number[]> {
-  const rounds = await governance.publicClient.readContract({
-    address: governance.deployment.contracts.checkpointRegistry,
-    abi: checkpointRegistryAbi,
-    functionName: "releasedRounds",
-    args: [runId],
-  });
-  return rounds.map(Number);
+async function releasedRoundNumbers(governance: Governance, runId: Bytes32): Promise<number[]> {
+  return (await releasedRounds(governance, runId)).map(Number).sort((a, b) => a - b);
 }
 
+/** The checkpoint as the chain records it; a round with no commit is refused like an unreleased one. */
 async function chainCheckpoint(
   governance: Governance,
   runId: Bytes32,
   round: number,
 ): Promise<ChainCheckpoint> {
-  const committed = await governance.publicClient.readContract({
-    address: governance.deployment.contracts.checkpointRegistry,
-    abi: checkpointRegistryAbi,
-    functionName: "isCommitted",
-    args: [runId, BigInt(round)],
-  });
-  if (!committed) {
+  const view = await getCheckpoint(governance, runId, BigInt(round));
+  if (!view.committed) {
+    const released = (await releasedRoundNumbers(governance, runId)).join(", ") || "none";
     throw new CliError(
-      `run ${runId} has no checkpoint committed for round ${round}; released rounds: ${(await releasedRounds(governance, runId)).join(", ") || "none"}`,
+      `run ${runId} has no checkpoint committed for round ${round}; released rounds: ${released}`,
       DownloadExitCode.notReleased,
     );
   }
-  const checkpoint = await governance.publicClient.readContract({
-    address: governance.deployment.contracts.checkpointRegistry,
-    abi: checkpointRegistryAbi,
-    functionName: "getCheckpoint",
-    args: [runId, BigInt(round)],
-  });
-  return {
-    runId,
-    round,
-    root: checkpoint.root,
-    manifestUri: checkpoint.manifestUri,
-    released: checkpoint.released,
-  };
+  return { runId, round, root: view.root, manifestUri: view.manifestUri, released: view.released };
 }
 
 /** The round asked for, or the latest released one. */
 async function pickRound(governance: Governance, runId: Bytes32, round: number | undefined): Promise<number> {
   if (round !== undefined) return round;
-  const released = await releasedRounds(governance, runId);
-  if (released.length === 0) {
+  const latest = await latestReleasedRound(governance, runId);
+  if (latest === undefined) {
     throw new CliError(
       `run ${runId} has no released checkpoint yet; the DAO releases one by voting on releaseCheckpoint`,
       DownloadExitCode.notReleased,
     );
   }
-  return Math.max(...released);
+  return Number(latest);
 }
 
 function printResult(result: DownloadResult, json: boolean): void {
@@ -129,7 +107,7 @@ export function register(program: Command): void {
       try {
         result = await downloadCheckpoint({
           checkpoint,
-          releasedRounds: () => releasedRounds(governance, runId),
+          releasedRounds: () => releasedRoundNumbers(governance, runId),
           out: options.out ?? `${runId.slice(0, 10)}-round-${round}`,
           concurrency: options.concurrency,
           onProgress: (progress) => {

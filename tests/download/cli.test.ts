@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CheckpointManifest } from "../../checkpoints/index.ts";
-import { checkpointRegistryAbi, runRegistryAbi } from "../../contracts/abi/index.ts";
+import { runRegistryAbi } from "../../contracts/abi/index.ts";
 import { DownloadExitCode } from "../../download/index.ts";
-import { connect, type Governance, send } from "../../governance/chain.ts";
+import { connect, type Governance } from "../../governance/chain.ts";
 import { deployLocalDao } from "../../governance/deploy.ts";
 import { increaseTime } from "../../governance/localChain.ts";
 import {
@@ -17,6 +17,7 @@ import {
   releaseCheckpointProposal,
 } from "../../governance/proposals.ts";
 import { execute, propose, vote } from "../../governance/voting.ts";
+import { commitCheckpoint } from "../../governance/writes.ts";
 import type { Bytes32 } from "../../spec/runSpec.ts";
 import { openStore, putDirectory } from "../../storage/index.ts";
 import { type Anvil, startAnvil } from "../harness/anvil.ts";
@@ -88,17 +89,12 @@ beforeAll(async () => {
     const prefix = `runs/${runId}/round-${round}`;
     await putDirectory(store, dir, prefix);
     checkpoints.set(round, { dir, manifest, prefix });
-    await send(orchestrator, {
-      address: deployment.contracts.checkpointRegistry,
-      abi: checkpointRegistryAbi,
-      functionName: "commitCheckpoint",
-      args: [
-        runId,
-        BigInt(round),
-        manifest.root,
-        store.uriOf(`${prefix}/manifest.json`),
-        { loss: 2n, valLoss: 3n, tokens: 1000n, steps: 10n },
-      ],
+    await commitCheckpoint(orchestrator, {
+      runId,
+      round: BigInt(round),
+      root: manifest.root,
+      manifestUri: store.uriOf(`${prefix}/manifest.json`),
+      metrics: { loss: 2.5, valLoss: 2.7, tokens: 1000n, steps: 10n },
     });
   }
   await pass(alice, bob, releaseCheckpointProposal(deployment.contracts, runId, 1n));
