@@ -32,7 +32,10 @@ export const defaultRunOptions: RunOptions = {
   recentRounds: 5,
 };
 
-/** What one execution hands the next through continueAsNew: small and explicit. */
+/**
+ * What one execution hands the next through continueAsNew: small and explicit. Rounds count from
+ * 1; the initial checkpoint is round 0 and is never committed.
+ */
 export interface RunCarry {
   nextRound: number;
   global: CheckpointRef;
@@ -71,7 +74,7 @@ export async function trainingRun(input: TrainingRunInput): Promise<RunStatus> {
     state: pauseRequested ? "paused" : "running",
     reason: undefined,
     rounds: spec.rounds,
-    committedRounds: input.carry?.nextRound ?? 0,
+    committedRounds: (input.carry?.nextRound ?? 1) - 1,
     gpuSecondsUsed: input.carry?.gpuSecondsUsed ?? 0,
     gpuSecondsBudget,
     current: undefined,
@@ -98,7 +101,7 @@ export async function trainingRun(input: TrainingRunInput): Promise<RunStatus> {
   let carry: RunCarry = input.carry ?? (await startRun(runId, spec));
   let stopReason: string | undefined;
   let roundsThisExecution = 0;
-  while (carry.nextRound < spec.rounds && !cancel) {
+  while (carry.nextRound <= spec.rounds && !cancel) {
     if (pauseRequested) {
       await moveTo("paused");
       await condition(() => !pauseRequested || cancel !== undefined);
@@ -147,7 +150,7 @@ export async function trainingRun(input: TrainingRunInput): Promise<RunStatus> {
     }
     carry = advance(carry, outcome.summary, options.recentRounds);
     roundsThisExecution += 1;
-    status.committedRounds = carry.nextRound;
+    status.committedRounds = carry.nextRound - 1;
     status.gpuSecondsUsed = carry.gpuSecondsUsed;
     status.recent = carry.recent;
     status.current = undefined;
@@ -164,7 +167,7 @@ async function startRun(runId: Hex, spec: RunSpec): Promise<RunCarry> {
   await quick.reportRunState({ runId, from: undefined, to: "running" });
   const global = await quick.prepareRun({ runId, spec });
   return {
-    nextRound: 0,
+    nextRound: 1,
     global,
     gpuSecondsUsed: 0,
     lastRoundCost: 0,

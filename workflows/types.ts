@@ -5,7 +5,7 @@ export type Hex = `0x${string}`;
 
 /** How the worker reaches a contributed cluster. Credentials: encrypted by the payload codec. */
 export type ClusterAccess =
-  | { kind: "local"; workDir: string }
+  | { kind: "local"; workDir: string; gpus: number; gpuProduct?: string }
   | { kind: "kubernetes"; kubeconfig: string; namespace: string };
 
 /** An admitted cluster the worker holds credentials for. */

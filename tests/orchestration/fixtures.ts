@@ -6,7 +6,7 @@ export function tinySpec(overrides: Partial<RunSpecInput> = {}): RunSpec {
     name: "tiny",
     model: {
       architecture: "transformer-lm",
-      vocabSize: 64,
+      vocabSize: 256,
       contextLength: 16,
       dModel: 16,
       layers: 1,

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { Client, Connection, WorkflowFailedError } from "@temporalio/client";
+import type { Payload } from "@temporalio/common";
 import { NativeConnection, Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runIdOf } from "../../spec/runSpec.ts";
@@ -34,7 +35,9 @@ let connection: Connection;
 let workerConnection: NativeConnection;
 const simulations = new Map<string, Simulation>();
 const workers: { worker: Worker; running: Promise<void> }[] = [];
-const codec = new AesGcmCodec(randomBytes(32));
+const codecKey = randomBytes(32);
+const codecKeyBase64 = codecKey.toString("base64");
+const codec = new AesGcmCodec(codecKey);
 
 beforeAll(async () => {
   temporal = await startTemporal();
@@ -100,8 +103,8 @@ describe("trainingRun", () => {
     const status = (await handle.result()) as RunStatus;
     expect(status.state).toBe("completed");
     expect(status.committedRounds).toBe(3);
-    expect([...sim.commits.keys()]).toEqual([0, 1, 2].map((r) => `${runId}/${r}`));
-    const firstRound = sim.launches.filter((l) => l.key.includes("-r0-"));
+    expect([...sim.commits.keys()]).toEqual([1, 2, 3].map((r) => `${runId}/${r}`));
+    const firstRound = sim.launches.filter((l) => l.key.includes("-r1-"));
     expect(firstRound.map((l) => [l.key.split("-").at(-1), l.replicas.length]).sort()).toEqual([
       ["alpha", 2],
       ["beta", 2],
@@ -109,7 +112,7 @@ describe("trainingRun", () => {
     expect(sim.liveJobs.size).toBe(0);
     expect(sim.closed.has(runId)).toBe(true);
     // 4 replicas × 2 s (1.5 s rounded up) × 1 GPU per round, split evenly between the two clusters.
-    expect(sim.credits.filter((c) => c.round === 0).map((c) => c.gpuSeconds)).toEqual([4, 4]);
+    expect(sim.credits.filter((c) => c.round === 1).map((c) => c.gpuSeconds)).toEqual([4, 4]);
     expect(status.gpuSecondsUsed).toBe(24);
   });
 
@@ -118,7 +121,7 @@ describe("trainingRun", () => {
     const { runId, handle } = await startRun(taskQueue, { spec: tinySpec({ rounds: 1, minReplicas: 2 }) });
     const status = (await handle.result()) as RunStatus;
     expect(status.state).toBe("completed");
-    expect(sim.credits).toEqual([{ runId, round: 0, clusterId: idOf("good"), gpuSeconds: 4 }]);
+    expect(sim.credits).toEqual([{ runId, round: 1, clusterId: idOf("good"), gpuSeconds: 4 }]);
     const replicas = status.recent[0]?.replicas ?? [];
     expect(replicas.filter((r) => r.phase === "failed").every((r) => r.cluster === "bad")).toBe(true);
     expect(status.recent[0]?.attempts).toBe(1);
@@ -135,7 +138,7 @@ describe("trainingRun", () => {
     const summary = status.recent[0];
     expect(summary?.attempts).toBe(2);
     expect(summary?.replicas.every((r) => r.phase === "accepted" && r.cluster === "honest")).toBe(true);
-    expect(sim.credits).toEqual([{ runId, round: 0, clusterId: idOf("honest"), gpuSeconds: 8 }]);
+    expect(sim.credits).toEqual([{ runId, round: 1, clusterId: idOf("honest"), gpuSeconds: 8 }]);
     const retry = sim.launches.find((l) => l.key.includes("-a2-"));
     expect(retry?.key.endsWith("honest")).toBe(true);
   });
@@ -210,6 +213,49 @@ describe("trainingRun", () => {
     expect(sim.closed.has(runId)).toBe(true);
   });
 });
+
+describe("payload codec", () => {
+  test("history holds no kubeconfig, token or codec key in clear, yet decodes with the key", async () => {
+    const token = `secret-token-${randomBytes(8).toString("hex")}`;
+    const kubeconfig = `apiVersion: v1\nkind: Config\nusers:\n- name: sa\n  user:\n    token: ${token}\n`;
+    const { taskQueue } = await simulate([cluster("remote", { kubeconfig })]);
+    const { handle } = await startRun(taskQueue, {
+      spec: tinySpec({ rounds: 1, replicasPerRound: 2, minReplicas: 1 }),
+    });
+    await handle.result();
+
+    const raw = new Client({ connection, namespace: temporal.namespace });
+    const history = await raw.workflow.getHandle(handle.workflowId).fetchHistory();
+    const bytes = Buffer.from(JSON.stringify(history));
+    for (const secret of [token, "kind: Config", codecKeyBase64, "trainingRun input"]) {
+      expect(bytes.includes(secret)).toBe(false);
+    }
+    const payloads = collectPayloads(history);
+    expect(payloads.length).toBeGreaterThan(10);
+    expect(
+      payloads.every((p) => Buffer.from(p.metadata?.encoding ?? []).toString() === "binary/encrypted"),
+    ).toBe(true);
+    const decoded = await codec.decode(payloads);
+    expect(
+      decoded.some((p) =>
+        Buffer.from(p.data ?? [])
+          .toString()
+          .includes(token),
+      ),
+    ).toBe(true);
+  });
+});
+
+/** Every payload anywhere in a history (inputs, results, signals, heartbeats). */
+function collectPayloads(node: unknown, found: Payload[] = []): Payload[] {
+  if (Array.isArray(node)) for (const item of node) collectPayloads(item, found);
+  else if (node && typeof node === "object") {
+    const record = node as Record<string, unknown>;
+    if (record.metadata && "data" in record) found.push(record as Payload);
+    else for (const value of Object.values(record)) collectPayloads(value, found);
+  }
+  return found;
+}
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,0 +1,17 @@
+import type { Command } from "commander";
+import { parseWorkerEnv } from "../../workers/config.ts";
+import { runWorkerProcess } from "../../workers/main.ts";
+
+/** `daotrain worker`: runs the orchestrator's Temporal worker, configured by its environment. */
+export function register(program: Command): void {
+  program
+    .command("worker")
+    .description(
+      "run the orchestration worker until SIGINT/SIGTERM (env: TEMPORAL_ADDRESS, DAOTRAIN_CODEC_KEY, " +
+        "DAOTRAIN_DEPLOYMENT, DAOTRAIN_OPERATOR_KEY, DAOTRAIN_STORE_DIR, DAOTRAIN_PUBLIC_STORE_URI, " +
+        "DAOTRAIN_CLUSTERS; see workers/README.md)",
+    )
+    .action(async () => {
+      await runWorkerProcess(parseWorkerEnv());
+    });
+}

@@ -1,0 +1,196 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Client, Connection } from "@temporalio/client";
+import { bundleWorkflowCode } from "@temporalio/worker";
+import type { Hex } from "viem";
+import { stringify as toYaml } from "yaml";
+import { clusterRegistryAbi, runRegistryAbi } from "../../contracts/abi/index.ts";
+import { packDataset } from "../../datasets/index.ts";
+import { send } from "../../governance/chain.ts";
+import { dataUri } from "../../governance/framework.ts";
+import { approveDatasetProposal, approveRunProposal, clusterProposal } from "../../governance/proposals.ts";
+import { type RunSpec, type RunSpecInput, runIdOf } from "../../spec/runSpec.ts";
+import { clusterIdOf } from "../../workers/clusterDirectory.ts";
+import { AesGcmCodec, encryptedDataConverter } from "../../workers/codec.ts";
+import { parseWorkerEnv, type WorkerEnv } from "../../workers/config.ts";
+import { workflowsPath } from "../../workers/main.ts";
+import { GOVERNANCE_WATCH_ID, TASK_QUEUE } from "../../workflows/signals.ts";
+import type { RunOptions } from "../../workflows/trainingRun.ts";
+import { type DaoFixture, startDaoFixture } from "../governance/fixture.ts";
+import { startTemporal, type TemporalDevServer } from "../harness/temporal.ts";
+import { tinySpec } from "./fixtures.ts";
+
+/** Short deadlines so that a lost worker or replica costs seconds in a test, not minutes. */
+export const testRunOptions: Partial<RunOptions> = {
+  replicaDeadlineSeconds: 120,
+  heartbeatSeconds: 5,
+  noCapacityRetrySeconds: 1,
+};
+
+export interface ClusterSetup {
+  name: string;
+  gpus: number;
+  /** Which of the fixture's token-less accounts owns it. */
+  ownerIndex: number;
+}
+
+export interface ClusterEntryFile {
+  name: string;
+  local?: { workDir: string; gpus: number };
+  kubernetes?: { kubeconfig: string; namespace?: string };
+}
+
+/**
+ * Everything a run needs, once per test file: anvil with the DAO deployed (three members, the
+ * operator), a Temporal dev server, an approved dataset packed from the project's corpus, the
+ * contributed clusters registered by their owners and admitted by vote, and a worker environment.
+ */
+export interface OrchestrationStack {
+  dao: DaoFixture;
+  temporal: TemporalDevServer;
+  client: Client;
+  codec: AesGcmCodec;
+  dir: string;
+  datasetRoot: Hex;
+  env: WorkerEnv;
+  /** The env as strings, for a worker child process. */
+  processEnv: Record<string, string>;
+  owners: Record<string, Hex>;
+  /** Rewrites the clusters file the worker reads (e.g. to point at Kubernetes clusters). */
+  writeClusters(entries: ClusterEntryFile[]): Promise<void>;
+  /** A spec on the approved dataset, unique per call (its name carries a random suffix). */
+  spec(overrides?: Partial<RunSpecInput>): RunSpec;
+  /** Passes the DAO vote that approves and funds the run; returns its id. */
+  approveRun(spec: RunSpec): Promise<Hex>;
+  /** Starts the governance watcher from the deployment's first block. */
+  startWatcher(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startOrchestrationStack(clusters: ClusterSetup[]): Promise<OrchestrationStack> {
+  const dir = await mkdtemp(join(tmpdir(), "daotrain-orch-"));
+  const [dao, temporal] = await Promise.all([startDaoFixture(), startTemporal()]);
+  const codecKey = randomBytes(32).toString("base64");
+  const codec = new AesGcmCodec(Buffer.from(codecKey, "base64"));
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({
+    connection,
+    namespace: temporal.namespace,
+    dataConverter: encryptedDataConverter(codec),
+  });
+  const { contracts } = dao.deployment;
+
+  const datasetDir = join(dir, "dataset");
+  const corpus = fileURLToPath(new URL("../../datasets/corpus/fables.txt", import.meta.url));
+  const dataset = await packDataset(corpus, datasetDir, { shardTokens: 8192 });
+  const datasetRoot = dataset.root as Hex;
+  await dao.pass(
+    approveDatasetProposal(contracts, {
+      root: datasetRoot,
+      uri: pathToFileURL(datasetDir).href,
+      license: "CC0-1.0",
+    }),
+  );
+
+  const owners: Record<string, Hex> = {};
+  for (const cluster of clusters) {
+    const owner = dao.others[cluster.ownerIndex];
+    if (!owner?.wallet) throw new Error(`no account ${cluster.ownerIndex} for cluster ${cluster.name}`);
+    owners[cluster.name] = owner.wallet.account.address;
+    await send(owner, {
+      address: contracts.clusterRegistry,
+      abi: clusterRegistryAbi,
+      functionName: "registerCluster",
+      args: [clusterIdOf(cluster.name), cluster.gpus, "NVIDIA-TEST", `test cluster ${cluster.name}`],
+    });
+    await dao.pass(clusterProposal(contracts, "admit", clusterIdOf(cluster.name)));
+  }
+
+  const clustersFile = join(dir, "clusters.yaml");
+  const writeClusters = async (entries: ClusterEntryFile[]) => {
+    await writeFile(clustersFile, toYaml({ clusters: entries }));
+  };
+  await writeClusters(
+    clusters.map((c) => ({ name: c.name, local: { workDir: join(dir, "executors", c.name), gpus: c.gpus } })),
+  );
+  const deploymentFile = join(dir, "deployment.json");
+  await writeFile(deploymentFile, JSON.stringify(dao.deployment));
+  await mkdir(join(dir, "store"), { recursive: true });
+  const bundlePath = join(dir, "workflows.bundle.js");
+  const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  await writeFile(bundlePath, code);
+
+  const operatorKey = dao.anvil.accounts[4]?.privateKey;
+  if (!operatorKey) throw new Error("anvil has no operator account");
+  const processEnv: Record<string, string> = {
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+    DAOTRAIN_CODEC_KEY: codecKey,
+    DAOTRAIN_DEPLOYMENT: deploymentFile,
+    DAOTRAIN_OPERATOR_KEY: operatorKey,
+    DAOTRAIN_STORE_DIR: join(dir, "store"),
+    DAOTRAIN_PUBLIC_STORE_URI: pathToFileURL(join(dir, "public")).href,
+    DAOTRAIN_CLUSTERS: clustersFile,
+    DAOTRAIN_WORKFLOW_BUNDLE: bundlePath,
+    DAOTRAIN_METRICS_PORT: "0",
+  };
+  const env = parseWorkerEnv(processEnv);
+
+  return {
+    dao,
+    temporal,
+    client,
+    codec,
+    dir,
+    datasetRoot,
+    env,
+    processEnv,
+    owners,
+    writeClusters,
+    spec: (overrides = {}) =>
+      tinySpec({ dataset: datasetRoot, name: `run-${randomBytes(4).toString("hex")}`, ...overrides }),
+    async approveRun(spec) {
+      const runId = runIdOf(spec);
+      const gpuSecondsBudget = BigInt(Math.round(spec.gpuHourBudget * 3600));
+      const rewardPerGpuHour = BigInt(spec.rewardPerGpuHour);
+      const escrow = await dao.operator.publicClient.readContract({
+        address: contracts.runRegistry,
+        abi: runRegistryAbi,
+        functionName: "escrowFor",
+        args: [gpuSecondsBudget, rewardPerGpuHour],
+      });
+      await dao.pass(
+        approveRunProposal(
+          dao.deployment,
+          { runId, datasetRoot: spec.dataset, gpuSecondsBudget, rewardPerGpuHour, specUri: dataUri(spec) },
+          escrow,
+        ),
+      );
+      return runId;
+    },
+    async startWatcher() {
+      await client.workflow.start("governanceWatch", {
+        taskQueue: TASK_QUEUE,
+        workflowId: GOVERNANCE_WATCH_ID,
+        args: [{ fromBlock: dao.deployment.startBlock, pollSeconds: 1, runOptions: testRunOptions }],
+      });
+    },
+    async stop() {
+      await connection.close();
+      await Promise.allSettled([dao.stop(), temporal.stop()]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const quietLogger = {
+  log() {},
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};

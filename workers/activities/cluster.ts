@@ -1,0 +1,188 @@
+import { activityInfo, Context, heartbeat } from "@temporalio/activity";
+import { ApplicationFailure } from "@temporalio/common";
+import { clusterRegistryAbi } from "../../contracts/abi/index.ts";
+import { assignShards, readDatasetManifest } from "../../datasets/index.ts";
+import type { Governance } from "../../governance/chain.ts";
+import {
+  type ComputeCluster,
+  isTerminal,
+  parseRoundJobSpec,
+  QuotaExceededError,
+  type RoundRef,
+  type RoundStatus,
+  roundName,
+} from "../../k8s/cluster.ts";
+import { localPathOf } from "../../trainer/uri.ts";
+import type { ClusterActivities } from "../../workflows/activities.ts";
+import type {
+  ClusterCandidate,
+  ClusterHealth,
+  Hex,
+  LaunchKey,
+  ReplicaResult,
+} from "../../workflows/types.ts";
+import { type ConfiguredCluster, clusterClient } from "../clusterDirectory.ts";
+import type { Metrics } from "../metrics.ts";
+import { checkpointDirOf, dirUri, type RunLayout } from "../runLayout.ts";
+import { datasetUriOf } from "./datasets.ts";
+
+export interface ClusterContext {
+  chain: Governance;
+  layout: RunLayout;
+  /** The clusters the worker can reach (DAOTRAIN_CLUSTERS), read per survey. */
+  configuredClusters: () => Promise<ConfiguredCluster[]>;
+  trainerCommand: string[];
+  /** Working directory and env of local trainer processes. */
+  cwd: string;
+  env?: Record<string, string>;
+  metrics: Metrics;
+}
+
+/**
+ * The trainer contract's DAOTRAIN_ROUND is the round of the checkpoint a replica starts from; the
+ * workflow numbers a round by the checkpoint it produces (round 1 trains from the initial one).
+ */
+function trainerRound(round: number): number {
+  return round - 1;
+}
+
+/** What an awaiting activity learnt so far; heartbeated, so a retry on another worker keeps it. */
+interface Observed {
+  started: Record<number, number>;
+  finished: Record<number, number>;
+}
+
+export function clusterActivities(ctx: ClusterContext): ClusterActivities {
+  const client = (cluster: Pick<ConfiguredCluster, "name" | "access">): ComputeCluster =>
+    clusterClient(cluster, { cwd: ctx.cwd, env: ctx.env });
+  const refOf = (key: LaunchKey): RoundRef => ({
+    cluster: key.clusterName,
+    name: roundName({ ...key, round: trainerRound(key.round) }),
+  });
+
+  return {
+    async surveyClusters() {
+      const configured = await ctx.configuredClusters();
+      const { clusterRegistry } = ctx.chain.deployment.contracts;
+      return await Promise.all(
+        configured.map(async (cluster): Promise<ClusterCandidate | undefined> => {
+          const record = await ctx.chain.publicClient.readContract({
+            address: clusterRegistry,
+            abi: clusterRegistryAbi,
+            functionName: "getCluster",
+            args: [cluster.id],
+          });
+          // Only clusters the DAO admitted are scheduled (status 2 = Admitted).
+          if (record.status !== 2) return undefined;
+          return { ...cluster, owner: record.owner as Hex, health: await healthOf(client(cluster)) };
+        }),
+      ).then((all) => all.filter((c): c is ClusterCandidate => c !== undefined));
+    },
+
+    async launchReplicas({ key, placement, spec, init }) {
+      const datasetUri = await datasetUriOf(ctx.chain, spec.dataset);
+      const dataset = await readDatasetManifest(localPathOf(datasetUri, "dataset URI"));
+      try {
+        await client(placement.cluster).launchRound(
+          parseRoundJobSpec({
+            runId: key.runId,
+            round: trainerRound(key.round),
+            attempt: key.attempt,
+            image: spec.image,
+            command: ctx.trainerCommand,
+            replicas: placement.replicas.map((replica) => ({
+              replica,
+              shards: assignShards(dataset, replica, spec.replicasPerRound),
+              outputUri: dirUri(ctx.layout.replicaDir(key.runId, key.round, replica, key.attempt)),
+            })),
+            totalReplicas: spec.replicasPerRound,
+            gpusPerReplica: spec.gpusPerReplica,
+            initUri: dirUri(checkpointDirOf(init.uri)),
+            initRoot: init.root,
+            datasetUri,
+            datasetRoot: spec.dataset,
+            innerSteps: spec.innerSteps,
+            seed: spec.seed,
+          }),
+        );
+      } catch (error) {
+        if (error instanceof QuotaExceededError) {
+          ctx.metrics.clusterFailures.inc({ cluster: key.clusterName, reason: "quota" });
+          throw ApplicationFailure.nonRetryable(error.message, error.name);
+        }
+        throw error;
+      }
+    },
+
+    async awaitReplicas({ key, placement, deadlineMs }) {
+      const cluster = client(placement.cluster);
+      const ref = refOf(key);
+      const observed: Observed = (activityInfo().heartbeatDetails as Observed | undefined) ?? {
+        started: {},
+        finished: {},
+      };
+      const note = (status: RoundStatus) => {
+        const now = Date.now();
+        for (const replica of status.replicas) {
+          if (replica.state === "running" || isTerminal(replica)) observed.started[replica.replica] ??= now;
+          if (isTerminal(replica)) observed.finished[replica.replica] ??= now;
+        }
+        heartbeat(observed);
+      };
+      const abort = new AbortController();
+      const cancelled = Context.current().cancellationSignal;
+      cancelled.addEventListener("abort", () => abort.abort(), { once: true });
+      const deadline = setTimeout(() => abort.abort(), Math.max(0, deadlineMs - Date.now()));
+      // A quiet watch still has to prove this worker is alive.
+      const pulse = setInterval(() => heartbeat(observed), 1_000);
+      let last = await cluster.roundStatus(ref);
+      note(last);
+      try {
+        if (!last.done) {
+          for await (const status of cluster.watchRound(ref, { signal: abort.signal })) {
+            last = status;
+            note(status);
+          }
+        }
+      } finally {
+        clearTimeout(deadline);
+        clearInterval(pulse);
+      }
+      // Temporal's cancellation error is the signal's reason; rethrowing it reports "cancelled".
+      if (cancelled.aborted) throw cancelled.reason;
+      return last.replicas.map((state): ReplicaResult => {
+        const base = { replica: state.replica, clusterId: placement.cluster.id };
+        if (state.state === "succeeded") {
+          const startedAtMs = observed.started[state.replica] ?? Date.now();
+          return {
+            ...base,
+            phase: "succeeded",
+            outputUri: dirUri(ctx.layout.replicaDir(key.runId, key.round, state.replica, key.attempt)),
+            startedAtMs,
+            finishedAtMs: observed.finished[state.replica] ?? startedAtMs,
+          };
+        }
+        ctx.metrics.clusterFailures.inc({
+          cluster: key.clusterName,
+          reason: state.state === "lost" ? "lost" : "failed",
+        });
+        if (state.state === "failed" || state.state === "lost")
+          return { ...base, phase: state.state, reason: state.reason };
+        return { ...base, phase: "lost", reason: `still ${state.state} at the round's deadline` };
+      });
+    },
+
+    async cancelReplicas({ key, cluster }) {
+      await client(cluster).cancelRound(refOf(key));
+    },
+  };
+}
+
+async function healthOf(cluster: ComputeCluster): Promise<ClusterHealth> {
+  try {
+    const capacity = await cluster.capacity();
+    return { healthy: true, freeGpus: capacity.freeGpus };
+  } catch (error) {
+    return { healthy: false, freeGpus: 0, reason: error instanceof Error ? error.message : String(error) };
+  }
+}

@@ -1,0 +1,87 @@
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { NativeConnection, Worker } from "@temporalio/worker";
+import { connect } from "../governance/chain.ts";
+import { openStore } from "../storage/index.ts";
+import { TASK_QUEUE } from "../workflows/signals.ts";
+import { createActivities } from "./activities/index.ts";
+import { readClusters } from "./clusterDirectory.ts";
+import { AesGcmCodec, encryptedDataConverter } from "./codec.ts";
+import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
+import { type MetricsServer, metrics, startMetricsServer } from "./metrics.ts";
+import { RunLayout } from "./runLayout.ts";
+
+export const workflowsPath = fileURLToPath(new URL("../workflows/index.ts", import.meta.url));
+const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+
+export interface RunningWorker {
+  worker: Worker;
+  metricsServer: MetricsServer;
+  /** Resolves when the worker has stopped (after `stop()` or a shutdown signal). */
+  done: Promise<void>;
+  /** Lets activities in flight finish (up to the grace time), then closes everything. */
+  stop(): Promise<void>;
+}
+
+/** Builds the worker from its environment and starts polling the daotrain task queue. */
+export async function startWorker(env: WorkerEnv): Promise<RunningWorker> {
+  const codec = new AesGcmCodec(Buffer.from(env.DAOTRAIN_CODEC_KEY, "base64"));
+  const chain = await connect({
+    deploymentFile: env.DAOTRAIN_DEPLOYMENT,
+    rpcUrl: env.DAOTRAIN_RPC_URL,
+    privateKey: env.DAOTRAIN_OPERATOR_KEY,
+  });
+  const activities = createActivities({
+    chain,
+    layout: new RunLayout(env.DAOTRAIN_STORE_DIR),
+    publicStore: openStore(env.DAOTRAIN_PUBLIC_STORE_URI),
+    configuredClusters: () => readClusters(env.DAOTRAIN_CLUSTERS),
+    trainerCommand: env.DAOTRAIN_TRAINER_COMMAND,
+    cwd: projectRoot,
+    metrics,
+  });
+  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const worker = await Worker.create({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: TASK_QUEUE,
+    ...(env.DAOTRAIN_WORKFLOW_BUNDLE
+      ? { workflowBundle: { code: await readFile(env.DAOTRAIN_WORKFLOW_BUNDLE, "utf8") } }
+      : { workflowsPath }),
+    activities,
+    dataConverter: encryptedDataConverter(codec),
+    shutdownGraceTime: "10 seconds",
+  });
+  const metricsServer = await startMetricsServer(env.DAOTRAIN_METRICS_PORT, env.DAOTRAIN_METRICS_HOST);
+  const done = worker.run().finally(async () => {
+    await metricsServer.close();
+    await connection.close();
+  });
+  return {
+    worker,
+    metricsServer,
+    done,
+    async stop() {
+      if (worker.getState() === "RUNNING") worker.shutdown();
+      await done;
+    },
+  };
+}
+
+/** The worker as a process: runs until SIGINT or SIGTERM, then drains activities and exits. */
+export async function runWorkerProcess(env: WorkerEnv): Promise<void> {
+  const running = await startWorker(env);
+  const stop = (signal: NodeJS.Signals) => {
+    process.stderr.write(`daotrain worker: ${signal}, finishing activities in flight\n`);
+    void running.stop();
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  process.stderr.write(
+    `daotrain worker: polling task queue ${TASK_QUEUE}, metrics on ${running.metricsServer.url}\n`,
+  );
+  await running.done;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1])
+  await runWorkerProcess(parseWorkerEnv());
