@@ -16,8 +16,11 @@ import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 ///
 /// Votes use the block-number clock (OZ's default), which is what TokenVoting v1.0.0 reads through
 /// getPastVotes / getPastTotalSupply. It answers ERC-165 for IERC20 and IVotes so TokenVotingSetup
-/// uses it as it is instead of wrapping it. A holder delegates to itself on first receipt, so
-/// members can vote without a separate delegate transaction; any later delegate() choice stands.
+/// uses it as it is instead of wrapping it. An account without code delegates to itself on first
+/// receipt, so members can vote without a separate delegate transaction (any later delegate()
+/// choice stands). Contracts (the DAO treasury, run escrows, smart wallets) are left undelegated:
+/// they do not vote through TokenVoting, and moving undelegated tokens skips two vote checkpoints,
+/// which makes escrow claims cheaper. A smart-wallet member calls delegate() once.
 contract DaoTrainToken is ERC20, ERC20Permit, ERC20Votes, IERC165 {
     error AllocationLengthMismatch(uint256 holders, uint256 amounts);
 
@@ -44,6 +47,6 @@ contract DaoTrainToken is ERC20, ERC20Permit, ERC20Votes, IERC165 {
 
     function _update(address from, address to, uint256 value) internal override(ERC20, ERC20Votes) {
         super._update(from, to, value);
-        if (to != address(0) && delegates(to) == address(0)) _delegate(to, to);
+        if (to != address(0) && to.code.length == 0 && delegates(to) == address(0)) _delegate(to, to);
     }
 }

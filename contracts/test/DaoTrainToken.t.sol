@@ -51,6 +51,13 @@ contract DaoTrainTokenTest {
         vm.assertEq(token.getVotes(bob), 500 ether, "bob holds carol's votes");
     }
 
+    function test_contractsAreNotAutoDelegated() public {
+        vm.prank(alice);
+        token.transfer(address(this), 100 ether);
+        vm.assertEq(token.delegates(address(this)), address(0), "contract left undelegated");
+        vm.assertEq(token.getVotes(alice), 500 ether, "alice's votes moved out with the tokens");
+    }
+
     function test_answersErc165ForErc20AndVotesSoTokenVotingSetupDoesNotWrapIt() public view {
         vm.assertTrue(token.supportsInterface(type(IERC20).interfaceId), "IERC20");
         vm.assertTrue(token.supportsInterface(type(IVotes).interfaceId), "IVotes");
