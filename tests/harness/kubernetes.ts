@@ -5,7 +5,13 @@ import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { CoreV1Api, KubeConfig, type V1Node, type V1Taint } from "@kubernetes/client-node";
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type V1Node,
+  type V1Taint,
+} from "@kubernetes/client-node";
 import { freePort, type ManagedProcess, requireTool, startProcess, waitUntilReady } from "./process.ts";
 
 /**
@@ -59,6 +65,8 @@ export const GPU_PRODUCT_LABEL = "nvidia.com/gpu.product";
 const KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node";
 /** Job pods carry this label; in pod-runner clusters KWOK leaves their status alone. */
 export const JOB_POD_LABEL = "batch.kubernetes.io/job-name";
+/** KWOK's `Logs` resource, which says where a simulated container's log file is. */
+export const KWOK_LOGS = { group: "kwok.x-k8s.io", version: "v1alpha1", plural: "logs" } as const;
 
 const run = promisify(execFile);
 
@@ -186,6 +194,43 @@ async function adminGet(server: string, path: string, pki: Pki): Promise<{ statu
     req.on("error", reject);
     req.end();
   });
+}
+
+/**
+ * KWOK serves `kubectl logs` from files named by its `Logs` objects. The pod runner creates one per
+ * pod; this is the smallest CRD that lets it (KWOK reads the fields it knows).
+ */
+async function installKwokLogsCrd(kubeConfig: KubeConfig): Promise<void> {
+  const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
+  const name = `${KWOK_LOGS.plural}.${KWOK_LOGS.group}`;
+  await api.createCustomResourceDefinition({
+    body: {
+      metadata: { name },
+      spec: {
+        group: KWOK_LOGS.group,
+        scope: "Namespaced",
+        names: { kind: "Logs", listKind: "LogsList", plural: KWOK_LOGS.plural, singular: KWOK_LOGS.plural },
+        versions: [
+          {
+            name: KWOK_LOGS.version,
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: "object", x_kubernetes_preserve_unknown_fields: true } },
+          },
+        ],
+      },
+    },
+  });
+  await waitUntilReady(
+    "KWOK Logs CRD established",
+    async () => {
+      const crd = await api.readCustomResourceDefinition({ name });
+      return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")
+        ? true
+        : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
 }
 
 function nodeObject(node: SimulatedNode): V1Node {
@@ -325,7 +370,12 @@ export async function startCluster(options: StartClusterOptions): Promise<TestCl
       `--tls-cert-file=${pki.adminCert}`,
       `--tls-private-key-file=${pki.adminKey}`,
     ];
-    if (options.podRunner) kwokArgs.push(`--disregard-status-with-label-selector=${JOB_POD_LABEL}`);
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromString(kubeconfig);
+    if (options.podRunner) {
+      await installKwokLogsCrd(kubeConfig);
+      kwokArgs.push(`--disregard-status-with-label-selector=${JOB_POD_LABEL}`, "--enable-crds=Logs");
+    }
     processes.push(
       startProcess({
         name: `${options.name}/kube-controller-manager`,
@@ -350,8 +400,6 @@ export async function startCluster(options: StartClusterOptions): Promise<TestCl
       startProcess({ name: `${options.name}/kwok`, command: kwokBin, args: kwokArgs, logFile: log("kwok") }),
     );
 
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromString(kubeconfig);
     const core = kubeConfig.makeApiClient(CoreV1Api);
 
     const addNode = async (node: SimulatedNode) => {

@@ -1,17 +1,18 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   ApiException,
   CoreV1Api,
+  CustomObjectsApi,
   type KubeConfig,
   makeInformer,
   type V1Container,
   type V1Pod,
   type V1PodStatus,
 } from "@kubernetes/client-node";
-import { JOB_POD_LABEL } from "./kubernetes.ts";
+import { JOB_POD_LABEL, KWOK_LOGS } from "./kubernetes.ts";
 import { type ManagedProcess, startProcess } from "./process.ts";
 
 /**
@@ -75,12 +76,24 @@ function containerEnv(pod: V1Pod, container: V1Container): Record<string, string
   return env;
 }
 
+/**
+ * The container runtime's log format ("<time> <stream> F <line>"), which KWOK serves. Written once
+ * the process has exited, so logs of a pod read through the apiserver are complete but not live.
+ */
+async function writeCriLog(rawLog: string, criLog: string, at: Date): Promise<void> {
+  const raw = await readFile(rawLog, "utf8").catch(() => "");
+  const lines = raw.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  await writeFile(criLog, lines.map((line) => `${at.toISOString()} stdout F ${line}\n`).join(""));
+}
+
 function statusCode(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
 }
 
 export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunner> {
   const core = options.kubeConfig.makeApiClient(CoreV1Api);
+  const custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
   const logDir = await mkdtemp(join(tmpdir(), "daotrain-pods-"));
   const cwd = options.cwd ?? logDir;
   const processes = new Map<string, ManagedProcess>();
@@ -149,13 +162,16 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
     }));
     const [command, ...args] = argv;
     if (!command) return;
+    const rawLog = join(logDir, `${namespace}_${name}.log`);
+    const criLog = join(logDir, `${namespace}_${name}.cri.log`);
+    await serveLogs(pod, container.name, criLog);
+    // The process writes its own log file, so the file is complete the moment it exits.
     const child = startProcess({
       name: key,
-      command,
-      args,
+      command: "/bin/sh",
+      args: ["-c", 'exec "$@" >"$0" 2>&1', rawLog, command, ...args],
       cwd,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env, ...env },
-      logFile: join(logDir, `${namespace}_${name}.log`),
     });
     processes.set(key, child);
     const exitCode = await child.exited;
@@ -163,6 +179,7 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
     if (stopping) return;
     const code = exitCode ?? 137;
     const finishedAt = new Date();
+    await writeCriLog(rawLog, criLog, finishedAt);
     await writeStatus(namespace, name, (status) => ({
       ...status,
       phase: code === 0 ? "Succeeded" : "Failed",
@@ -185,6 +202,22 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
         },
       ],
     }));
+  };
+
+  /** Tells KWOK (which answers the apiserver's log requests) where this pod's log file is. */
+  const serveLogs = async (pod: V1Pod, container: string, file: string) => {
+    await writeFile(file, "");
+    const { namespace = "default", name = "", uid = "" } = pod.metadata ?? {};
+    await custom.createNamespacedCustomObject({
+      ...KWOK_LOGS,
+      namespace,
+      body: {
+        apiVersion: `${KWOK_LOGS.group}/${KWOK_LOGS.version}`,
+        kind: "Logs",
+        metadata: { name, namespace, ownerReferences: [{ apiVersion: "v1", kind: "Pod", name, uid }] },
+        spec: { logs: [{ containers: [container], logsFile: file, follow: false }] },
+      },
+    });
   };
 
   /** Plays the kubelet's part of deletion: stop the process, then let the pod object go. */

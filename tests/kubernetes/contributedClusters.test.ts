@@ -1,6 +1,9 @@
+import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import {
   BatchV1Api,
   CoreV1Api,
@@ -211,7 +214,7 @@ describe("capacity and placement across two contributed clusters", () => {
 });
 
 describe("replica failures, cancel and idempotent launch", () => {
-  test("a replica exiting non-zero is failed with its exit code and one whose node disappears is lost", async () => {
+  test("a replica exiting non-zero is failed with its exit code and logs, and one whose node disappears is lost", async () => {
     const command = [
       "sh",
       "-c",
@@ -245,6 +248,8 @@ describe("replica failures, cancel and idempotent launch", () => {
       state: "lost",
       reason: `NodeLost: node ${removed} no longer exists`,
     });
+    // The failed replica's output, read through the apiserver's pods/log with the ServiceAccount.
+    expect(await betaClient.logs(ref, 0)).toBe("boom\n");
 
     await betaClient.cancelRound(ref);
     expect(await podsOf(beta, ref.name)).toEqual([]);
@@ -354,5 +359,61 @@ describe("the ServiceAccount kubeconfig from onboard", () => {
     const rbac = alpha.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
     const roles = await rbac.listNamespacedRole({ namespace: NAMESPACE });
     expect(roles.items.map((r) => r.metadata?.name)).toEqual(["daotrain-orchestrator"]);
+  });
+});
+
+describe("the daotrain cluster verbs", () => {
+  const cli = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
+  const daotrain = async (...args: string[]) =>
+    await promisify(execFile)(process.execPath, [cli, ...args]).then(
+      ({ stdout }) => ({ code: 0, stdout, stderr: "" }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+
+  test("onboard writes a working ServiceAccount kubeconfig and check passes on it but fails on an admin's", async () => {
+    const out = join(scratch, "cli-sa.kubeconfig");
+    const onboard = await daotrain(
+      "cluster",
+      "onboard",
+      "--kubeconfig",
+      beta.kubeconfigPath,
+      "--gpus",
+      "3",
+      "--namespace",
+      "cli-ns",
+      "--out",
+      out,
+      "--json",
+    );
+    expect(onboard.code).toBe(0);
+    expect(JSON.parse(onboard.stdout)).toMatchObject({ namespace: "cli-ns", gpus: 3, kubeconfig: out });
+    const token = /token: (.+)/.exec(await readFile(out, "utf8"))?.[1];
+    expect(token?.length).toBeGreaterThan(100);
+    expect(onboard.stdout).not.toContain(token);
+
+    const check = await daotrain("cluster", "check", "--kubeconfig", out, "--json");
+    expect(check.code).toBe(0);
+    expect((JSON.parse(check.stdout) as { ok: boolean }[]).every((c) => c.ok)).toBe(true);
+    const client = new KubernetesCluster({ name: "beta", kubeconfig: await readFile(out, "utf8") });
+    expect((await client.capacity()).quota).toEqual({ name: "daotrain-gpus", hard: 3, used: 0 });
+
+    // An admin kubeconfig can do what the orchestrator must not: check says so and exits 1.
+    const admin = await daotrain(
+      "cluster",
+      "check",
+      "--kubeconfig",
+      beta.kubeconfigPath,
+      "--namespace",
+      "cli-ns",
+    );
+    expect(admin.code).toBe(1);
+    expect(admin.stderr).toContain("differ from the contributor bundle");
+    expect(admin.stdout).toMatch(/FAIL forbidden +create ClusterRoles \(is allowed\)/);
+  });
+
+  test("a wrong command line exits 2 naming the argument", async () => {
+    const wrong = await daotrain("cluster", "onboard", "--kubeconfig", beta.kubeconfigPath, "--gpus", "many");
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain("--gpus");
   });
 });
