@@ -1,7 +1,9 @@
-import { execFile } from "node:child_process";
-import { access, mkdtemp, open, readdir, rm } from "node:fs/promises";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { access, mkdtemp, open, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CheckpointManifest } from "../../checkpoints/index.ts";
@@ -82,10 +84,11 @@ beforeAll(async () => {
     approveRunProposal(deployment, { runId, datasetRoot, ...budget, specUri: "file:///spec.json" }, escrow),
   );
 
-  // The orchestrator publishes and commits rounds 1 and 2; the DAO releases round 1 only.
+  // The orchestrator publishes and commits rounds 1 to 3; the DAO releases rounds 1 and 3.
+  // Round 3 is large enough for a download of it to be killed half-way.
   const store = openStore("s3://public/daotrain", { s3: server.storeOptions });
-  for (const round of [1, 2]) {
-    const { dir, manifest } = await writeTestCheckpoint(work, runId, round, 2);
+  for (const round of [1, 2, 3]) {
+    const { dir, manifest } = await writeTestCheckpoint(work, runId, round, round === 3 ? 32 : 2);
     const prefix = `runs/${runId}/round-${round}`;
     await putDirectory(store, dir, prefix);
     checkpoints.set(round, { dir, manifest, prefix });
@@ -98,6 +101,7 @@ beforeAll(async () => {
     });
   }
   await pass(alice, bob, releaseCheckpointProposal(deployment.contracts, runId, 1n));
+  await pass(alice, bob, releaseCheckpointProposal(deployment.contracts, runId, 3n));
 }, 300_000);
 
 afterAll(async () => {
@@ -105,25 +109,35 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-async function daotrain(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = {
+/** The CLI's environment: the S3 server's endpoint and keys, as a user would export them. */
+function cliEnv(): NodeJS.ProcessEnv {
+  return {
     ...process.env,
     AWS_ENDPOINT_URL_S3: server.endpoint,
     AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
     AWS_REGION: "us-east-1",
   };
+}
+
+const downloadArgs = (...args: string[]) => [cli, "download", runId, "--deployment", deploymentFile, ...args];
+
+async function daotrain(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(
-      process.execPath,
-      [cli, "download", runId, "--deployment", deploymentFile, ...args],
-      { env },
-    );
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, downloadArgs(...args), {
+      env: cliEnv(),
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
     return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
   }
+}
+
+async function stagedBytes(dir: string): Promise<number> {
+  const names = await readdir(dir).catch(() => []);
+  const sizes = await Promise.all(names.map((name) => stat(join(dir, name)).then((info) => info.size)));
+  return sizes.reduce((sum, size) => sum + size, 0);
 }
 
 const exists = (path: string) =>
@@ -138,8 +152,8 @@ describe("daotrain download against a real chain and S3 server", () => {
     const result = await daotrain("--out", out, "--json");
     expect(result.code, result.stderr).toBe(0);
     const printed = JSON.parse(result.stdout) as { round: number; root: string };
-    expect(printed.round).toBe(1);
-    expect(printed.root).toBe(checkpoints.get(1)!.manifest.root);
+    expect(printed.round).toBe(3);
+    expect(printed.root).toBe(checkpoints.get(3)!.manifest.root);
     expect(result.stderr).toBe("");
     const { stdout } = await promisify(execFile)("sha256sum", ["-c", "SHA256SUMS"], { cwd: out });
     expect(stdout).not.toContain("FAILED");
@@ -156,8 +170,37 @@ describe("daotrain download against a real chain and S3 server", () => {
     const out = join(work, "unreleased");
     const result = await daotrain("--round", "2", "--out", out);
     expect(result.code).toBe(DownloadExitCode.notReleased);
-    expect(result.stderr).toContain("round 2 is not released by the DAO; released rounds: 1");
+    expect(result.stderr).toContain("round 2 is not released by the DAO; released rounds: 1, 3");
     expect(await exists(out)).toBe(false);
+  });
+
+  it("resumes a download whose process was killed half-way, and verifies it", async () => {
+    const out = join(work, "killed");
+    const staging = `${out}.partial`;
+    const total = checkpoints.get(3)!.manifest.shards.reduce((sum, shard) => sum + shard.bytes, 0);
+    const child = spawn(
+      process.execPath,
+      downloadArgs("--round", "3", "--out", out, "--concurrency", "1", "--json"),
+      {
+        env: cliEnv(),
+        stdio: "ignore",
+      },
+    );
+    const exited = once(child, "exit");
+    while (child.exitCode === null && (await stagedBytes(staging)) < total / 3) await sleep(5);
+    child.kill("SIGKILL");
+    await exited;
+    expect(await exists(out)).toBe(false);
+    const kept = await stagedBytes(staging);
+    expect(kept).toBeGreaterThan(0);
+
+    const result = await daotrain("--round", "3", "--out", out, "--json");
+    expect(result.code, result.stderr).toBe(0);
+    const printed = JSON.parse(result.stdout) as { resumedBytes: number; totalBytes: number };
+    expect(printed.resumedBytes).toBeGreaterThan(0);
+    expect(printed.resumedBytes).toBeLessThan(printed.totalBytes);
+    await promisify(execFile)("sha256sum", ["-c", "SHA256SUMS"], { cwd: out });
+    expect(await exists(staging)).toBe(false);
   });
 
   it("refuses a shard tampered with in the store with exit 5 and writes nothing", async () => {
@@ -167,7 +210,7 @@ describe("daotrain download against a real chain and S3 server", () => {
     await file.write(Buffer.from([0xff, 0xff]), 0, 2, 100);
     await file.close();
     const out = join(work, "tampered");
-    const result = await daotrain("--out", out);
+    const result = await daotrain("--round", "1", "--out", out);
     expect(result.code).toBe(DownloadExitCode.shardCorrupt);
     expect(result.stderr).toContain(`${shard.path}: sha256`);
     expect(await exists(out)).toBe(false);
