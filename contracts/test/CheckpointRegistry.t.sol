@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 import {DaoUnauthorized} from "@aragon/osx-commons-contracts/src/permission/auth/auth.sol";
 import {CheckpointRegistry} from "../src/CheckpointRegistry.sol";
-import {AlreadyCommitted, AlreadyReleased, NotCommitted, RunNotApproved} from "../src/Errors.sol";
+import {AlreadyCommitted, AlreadyReleased, NotCommitted, RunNotApproved, ZeroId} from "../src/Errors.sol";
 import {RunRegistry} from "../src/RunRegistry.sol";
 import {DaoTrainFixture} from "./utils/DaoTrainFixture.sol";
 import {vm} from "./utils/Vm.sol";
@@ -64,6 +64,12 @@ contract CheckpointRegistryTest is DaoTrainFixture {
         vm.prank(operator);
         vm.expectRevert(abi.encodeWithSelector(RunNotApproved.selector, RUN));
         checkpoints.commitCheckpoint(RUN, 0, ROOT, "u", _metrics());
+    }
+
+    function test_aZeroRootIsRefused() public {
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(ZeroId.selector));
+        checkpoints.commitCheckpoint(RUN, 0, bytes32(0), "u", _metrics());
     }
 
     function test_daoReleasesACommittedCheckpointOnce() public {

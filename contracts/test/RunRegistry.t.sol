@@ -11,7 +11,8 @@ import {
     GpuBudgetExceeded,
     NothingToClaim,
     RunAlreadyExists,
-    RunNotApproved
+    RunNotApproved,
+    ZeroId
 } from "../src/Errors.sol";
 import {RunRegistry} from "../src/RunRegistry.sol";
 import {DaoTrainFixture} from "./utils/DaoTrainFixture.sol";
@@ -67,6 +68,12 @@ contract RunRegistryTest is DaoTrainFixture {
         vm.prank(address(dao));
         vm.expectRevert(abi.encodeWithSelector(DatasetNotApproved.selector, unknown));
         runs.approveRun(RUN, unknown, BUDGET, RATE, "u");
+    }
+
+    function test_aZeroRunIdIsRefused() public {
+        vm.prank(address(dao));
+        vm.expectRevert(abi.encodeWithSelector(ZeroId.selector));
+        runs.approveRun(bytes32(0), DATASET, BUDGET, RATE, "u");
     }
 
     function test_runIdsAreNeverReused() public {
