@@ -1,0 +1,115 @@
+import type { V1Job, V1Pod } from "@kubernetes/client-node";
+import { expect, test } from "vitest";
+import { parseIndexSet, replicaStates } from "./replicaState.ts";
+
+// Pure derivation from Job and pod objects as the apiserver returns them; the paths that need a
+// real control plane are covered in tests/kubernetes. These cover the ones a test cluster cannot
+// produce quickly (pod GC after 40 s, Job deadline, retries).
+
+function job(status: V1Job["status"] = {}, replicas = "4,5"): V1Job {
+  return { metadata: { annotations: { "daotrain.io/replicas": replicas } }, status };
+}
+
+function pod(index: number, status: V1Pod["status"], created = "2026-01-01T00:00:00Z", node = "n1"): V1Pod {
+  return {
+    metadata: {
+      annotations: { "batch.kubernetes.io/job-completion-index": String(index) },
+      creationTimestamp: new Date(created),
+    },
+    spec: { nodeName: node, containers: [] },
+    status,
+  };
+}
+
+test("parseIndexSet reads the Job's compressed index lists", () => {
+  expect([...parseIndexSet("0,2-4,7")]).toEqual([0, 2, 3, 4, 7]);
+  expect([...parseIndexSet(undefined)]).toEqual([]);
+});
+
+test("a pod the pod garbage collector took away is lost, with the condition's reason", () => {
+  const gone = pod(0, {
+    phase: "Failed",
+    conditions: [
+      {
+        type: "DisruptionTarget",
+        status: "True",
+        reason: "DeletionByPodGC",
+        message: "PodGC: node no longer exists",
+      },
+    ],
+  });
+  const states = replicaStates(job({ failedIndexes: "0" }), [gone, pod(1, { phase: "Running" })]);
+  expect(states).toEqual([
+    { replica: 4, state: "lost", reason: "DeletionByPodGC: PodGC: node no longer exists" },
+    { replica: 5, state: "running", node: "n1" },
+  ]);
+});
+
+test("a failed pod whose index still has retries is pending, and the newest pod of an index decides", () => {
+  const failed = pod(0, {
+    phase: "Failed",
+    containerStatuses: [
+      {
+        name: "trainer",
+        image: "",
+        imageID: "",
+        ready: false,
+        restartCount: 0,
+        state: { terminated: { exitCode: 1, reason: "Error" } },
+      },
+    ],
+  });
+  expect(replicaStates(job(), [failed])[0]).toEqual({
+    replica: 4,
+    state: "pending",
+    reason: "retrying after: trainer exited with code 1 (Error)",
+  });
+  const retry = pod(0, { phase: "Running" }, "2026-01-01T00:01:00Z", "n2");
+  expect(replicaStates(job(), [failed, retry])[0]).toEqual({ replica: 4, state: "running", node: "n2" });
+});
+
+test("replicas still running when the Job hits its deadline are failed with the Job's reason", () => {
+  const deadline = job({
+    completedIndexes: "1",
+    conditions: [
+      {
+        type: "Failed",
+        status: "True",
+        reason: "DeadlineExceeded",
+        message: "Job was active longer than specified deadline",
+      },
+    ],
+  });
+  expect(replicaStates(deadline, [pod(1, { phase: "Succeeded" })])).toEqual([
+    {
+      replica: 4,
+      state: "failed",
+      reason: "Job failed: DeadlineExceeded: Job was active longer than specified deadline",
+    },
+    { replica: 5, state: "succeeded" },
+  ]);
+});
+
+test("an unschedulable pod is pending with the scheduler's message; a running pod on a vanished node is lost", () => {
+  const unschedulable = pod(
+    0,
+    {
+      phase: "Pending",
+      conditions: [
+        {
+          type: "PodScheduled",
+          status: "False",
+          reason: "Unschedulable",
+          message: "0/2 nodes: Insufficient nvidia.com/gpu",
+        },
+      ],
+    },
+    undefined,
+    "",
+  );
+  const orphan = pod(1, { phase: "Running" }, undefined, "gone-node");
+  expect(replicaStates(job(), [unschedulable, orphan], (node) => node !== "gone-node")).toEqual([
+    { replica: 4, state: "pending", reason: "Unschedulable: 0/2 nodes: Insufficient nvidia.com/gpu" },
+    { replica: 5, state: "lost", reason: "NodeLost: node gone-node no longer exists" },
+  ]);
+});
