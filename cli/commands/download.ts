@@ -68,6 +68,7 @@ function printResult(result: DownloadResult, json: boolean): void {
 
 interface DownloadOptions {
   round?: number;
+  manifest?: string;
   out?: string;
   rpc?: string;
   deployment?: string;
@@ -87,6 +88,11 @@ export function register(program: Command): void {
     .option("--out <dir>", "directory to create (default: ./<run>-round-<n>)")
     .option("--rpc <url>", "chain RPC URL (default: the deployment's)")
     .option("--deployment <file>", "daotrain deployment file (default: .daotrain/deployment.json)")
+    .option(
+      "--manifest <uri>",
+      "fetch from this copy of the manifest (file:// or s3://, shards beside it) instead of the URI on-chain; " +
+        "it is verified against the chain's root all the same",
+    )
     .option("--concurrency <n>", "shards fetched at once", roundNumber, 4)
     .option("--json", "print the result as JSON and no progress bar")
     .addHelpText(
@@ -100,7 +106,9 @@ export function register(program: Command): void {
       const runId = parseWith(Bytes32, runIdArgument, "runId");
       const governance = await connect({ rpcUrl: options.rpc, deploymentFile: options.deployment });
       const round = await pickRound(governance, runId, options.round);
-      const checkpoint = await chainCheckpoint(governance, runId, round);
+      const recorded = await chainCheckpoint(governance, runId, round);
+      // A mirror is as good as the original: only the chain's root is trusted.
+      const checkpoint = { ...recorded, manifestUri: options.manifest ?? recorded.manifestUri };
       const bar = options.json ? undefined : progressBar(process.stderr);
       let last: DownloadProgress | undefined;
       let result: DownloadResult;

@@ -166,6 +166,37 @@ describe("daotrain download against a real chain and S3 server", () => {
     expect(result.stdout).toContain(`verified run ${runId} round 1`);
   });
 
+  it("downloads from a mirror given with --manifest, verified against the chain's root", async () => {
+    const { dir, manifest } = checkpoints.get(1)!;
+    const mirror = openStore(`file://${join(work, "mirror")}`);
+    await putDirectory(mirror, dir, "round-1");
+    const out = join(work, "from-mirror");
+    const result = await daotrain(
+      "--round",
+      "1",
+      "--manifest",
+      mirror.uriOf("round-1/manifest.json"),
+      "--out",
+      out,
+      "--json",
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect((JSON.parse(result.stdout) as { root: string }).root).toBe(manifest.root);
+
+    const other = checkpoints.get(3)!;
+    await putDirectory(mirror, other.dir, "round-3");
+    const wrong = await daotrain(
+      "--round",
+      "1",
+      "--manifest",
+      mirror.uriOf("round-3/manifest.json"),
+      "--out",
+      join(work, "wrong-mirror"),
+    );
+    expect(wrong.code).toBe(DownloadExitCode.manifestInvalid);
+    expect(wrong.stderr).toContain("round 3, not run");
+  });
+
   it("refuses a committed but unreleased round with exit 3, listing the released rounds", async () => {
     const out = join(work, "unreleased");
     const result = await daotrain("--round", "2", "--out", out);
