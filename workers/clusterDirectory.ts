@@ -25,6 +25,7 @@ const ClusterEntry = z
         workDir: absolutePath,
         gpus: z.number().int().min(0),
         gpuProduct: z.string().min(1).optional(),
+        env: z.record(z.string(), z.string()).optional(),
       })
       .strict()
       .optional(),
@@ -91,7 +92,7 @@ export function clusterClient(
       gpus: access.gpus,
       gpuProduct: access.gpuProduct,
       cwd: options.cwd,
-      env: options.env,
+      env: { ...options.env, ...access.env },
     });
   }
   return new KubernetesCluster({

@@ -5,7 +5,14 @@ export type Hex = `0x${string}`;
 
 /** How the worker reaches a contributed cluster. Credentials: encrypted by the payload codec. */
 export type ClusterAccess =
-  | { kind: "local"; workDir: string; gpus: number; gpuProduct?: string }
+  | {
+      kind: "local";
+      workDir: string;
+      gpus: number;
+      gpuProduct?: string;
+      /** Extra env for this executor's trainer processes (the trainer contract's keys win). */
+      env?: Record<string, string>;
+    }
   | { kind: "kubernetes"; kubeconfig: string; namespace: string };
 
 /** An admitted cluster the worker holds credentials for. */

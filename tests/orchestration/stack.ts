@@ -7,11 +7,11 @@ import { Client, Connection } from "@temporalio/client";
 import { bundleWorkflowCode } from "@temporalio/worker";
 import type { Hex } from "viem";
 import { stringify as toYaml } from "yaml";
-import { clusterRegistryAbi, runRegistryAbi } from "../../contracts/abi/index.ts";
 import { packDataset } from "../../datasets/index.ts";
-import { send } from "../../governance/chain.ts";
 import { dataUri } from "../../governance/framework.ts";
 import { approveDatasetProposal, approveRunProposal, clusterProposal } from "../../governance/proposals.ts";
+import { escrowFor } from "../../governance/reads.ts";
+import { registerCluster } from "../../governance/writes.ts";
 import { type RunSpec, type RunSpecInput, runIdOf } from "../../spec/runSpec.ts";
 import { clusterIdOf } from "../../workers/clusterDirectory.ts";
 import { AesGcmCodec, encryptedDataConverter } from "../../workers/codec.ts";
@@ -20,6 +20,7 @@ import { workflowsPath } from "../../workers/main.ts";
 import { GOVERNANCE_WATCH_ID, TASK_QUEUE } from "../../workflows/signals.ts";
 import type { RunOptions } from "../../workflows/trainingRun.ts";
 import { type DaoFixture, startDaoFixture } from "../governance/fixture.ts";
+import { type ManagedProcess, startProcess, waitUntilReady } from "../harness/process.ts";
 import { startTemporal, type TemporalDevServer } from "../harness/temporal.ts";
 import { tinySpec } from "./fixtures.ts";
 
@@ -39,7 +40,7 @@ export interface ClusterSetup {
 
 export interface ClusterEntryFile {
   name: string;
-  local?: { workDir: string; gpus: number };
+  local?: { workDir: string; gpus: number; env?: Record<string, string> };
   kubernetes?: { kubeconfig: string; namespace?: string };
 }
 
@@ -65,8 +66,12 @@ export interface OrchestrationStack {
   spec(overrides?: Partial<RunSpecInput>): RunSpec;
   /** Passes the DAO vote that approves and funds the run; returns its id. */
   approveRun(spec: RunSpec): Promise<Hex>;
+  /** The local-executor entry of a cluster set up here, with extra trainer env. */
+  localCluster(name: string, env?: Record<string, string>): ClusterEntryFile;
   /** Starts the governance watcher from the deployment's first block. */
   startWatcher(): Promise<void>;
+  /** Runs the worker as its own process (`node workers/main.ts`), which a test may kill. */
+  startWorkerProcess(overrides?: Record<string, string>): Promise<ManagedProcess>;
   stop(): Promise<void>;
 }
 
@@ -100,11 +105,11 @@ export async function startOrchestrationStack(clusters: ClusterSetup[]): Promise
     const owner = dao.others[cluster.ownerIndex];
     if (!owner?.wallet) throw new Error(`no account ${cluster.ownerIndex} for cluster ${cluster.name}`);
     owners[cluster.name] = owner.wallet.account.address;
-    await send(owner, {
-      address: contracts.clusterRegistry,
-      abi: clusterRegistryAbi,
-      functionName: "registerCluster",
-      args: [clusterIdOf(cluster.name), cluster.gpus, "NVIDIA-TEST", `test cluster ${cluster.name}`],
+    await registerCluster(owner, {
+      clusterId: clusterIdOf(cluster.name),
+      gpuCapacity: cluster.gpus,
+      gpuProduct: "NVIDIA-TEST",
+      metadata: `test cluster ${cluster.name}`,
     });
     await dao.pass(clusterProposal(contracts, "admit", clusterIdOf(cluster.name)));
   }
@@ -113,9 +118,12 @@ export async function startOrchestrationStack(clusters: ClusterSetup[]): Promise
   const writeClusters = async (entries: ClusterEntryFile[]) => {
     await writeFile(clustersFile, toYaml({ clusters: entries }));
   };
-  await writeClusters(
-    clusters.map((c) => ({ name: c.name, local: { workDir: join(dir, "executors", c.name), gpus: c.gpus } })),
-  );
+  const gpusOf = new Map(clusters.map((c) => [c.name, c.gpus]));
+  const localCluster = (name: string, env?: Record<string, string>): ClusterEntryFile => ({
+    name,
+    local: { workDir: join(dir, "executors", name), gpus: gpusOf.get(name) ?? 0, ...(env ? { env } : {}) },
+  });
+  await writeClusters(clusters.map((c) => localCluster(c.name)));
   const deploymentFile = join(dir, "deployment.json");
   await writeFile(deploymentFile, JSON.stringify(dao.deployment));
   await mkdir(join(dir, "store"), { recursive: true });
@@ -156,12 +164,7 @@ export async function startOrchestrationStack(clusters: ClusterSetup[]): Promise
       const runId = runIdOf(spec);
       const gpuSecondsBudget = BigInt(Math.round(spec.gpuHourBudget * 3600));
       const rewardPerGpuHour = BigInt(spec.rewardPerGpuHour);
-      const escrow = await dao.operator.publicClient.readContract({
-        address: contracts.runRegistry,
-        abi: runRegistryAbi,
-        functionName: "escrowFor",
-        args: [gpuSecondsBudget, rewardPerGpuHour],
-      });
+      const escrow = await escrowFor(dao.operator, gpuSecondsBudget, rewardPerGpuHour);
       await dao.pass(
         approveRunProposal(
           dao.deployment,
@@ -170,6 +173,26 @@ export async function startOrchestrationStack(clusters: ClusterSetup[]): Promise
         ),
       );
       return runId;
+    },
+    localCluster,
+    async startWorkerProcess(overrides = {}) {
+      const worker = startProcess({
+        name: "worker",
+        command: process.execPath,
+        args: [fileURLToPath(new URL("../../workers/main.ts", import.meta.url))],
+        cwd: fileURLToPath(new URL("../..", import.meta.url)),
+        env: { ...process.env, ...processEnv, ...overrides },
+        logFile: join(dir, "worker.log"),
+      });
+      await waitUntilReady(
+        "worker",
+        async () => (worker.recentOutput().includes("polling task queue") ? true : undefined),
+        {
+          timeoutMs: 60_000,
+          process: worker,
+        },
+      );
+      return worker;
     },
     async startWatcher() {
       await client.workflow.start("governanceWatch", {

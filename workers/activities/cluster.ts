@@ -1,8 +1,8 @@
 import { activityInfo, Context, heartbeat } from "@temporalio/activity";
 import { ApplicationFailure } from "@temporalio/common";
-import { clusterRegistryAbi } from "../../contracts/abi/index.ts";
 import { assignShards, readDatasetManifest } from "../../datasets/index.ts";
 import type { Governance } from "../../governance/chain.ts";
+import { getCluster } from "../../governance/reads.ts";
 import {
   type ComputeCluster,
   isTerminal,
@@ -63,17 +63,10 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
   return {
     async surveyClusters() {
       const configured = await ctx.configuredClusters();
-      const { clusterRegistry } = ctx.chain.deployment.contracts;
       return await Promise.all(
         configured.map(async (cluster): Promise<ClusterCandidate | undefined> => {
-          const record = await ctx.chain.publicClient.readContract({
-            address: clusterRegistry,
-            abi: clusterRegistryAbi,
-            functionName: "getCluster",
-            args: [cluster.id],
-          });
-          // Only clusters the DAO admitted are scheduled (status 2 = Admitted).
-          if (record.status !== 2) return undefined;
+          const record = await getCluster(ctx.chain, cluster.id);
+          if (record.status !== "admitted") return undefined;
           return { ...cluster, owner: record.owner as Hex, health: await healthOf(client(cluster)) };
         }),
       ).then((all) => all.filter((c): c is ClusterCandidate => c !== undefined));

@@ -1,58 +1,17 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { ApplicationFailure } from "@temporalio/common";
-import { checkpointRegistryAbi, runRegistryAbi } from "../../contracts/abi/index.ts";
 import type { Governance } from "../../governance/chain.ts";
+import { type GovernanceEvent as ChainEvent, pollEvents } from "../../governance/watcher.ts";
 import { parseRunSpec, runIdOf } from "../../spec/runSpec.ts";
 import { openStore, splitObjectUri } from "../../storage/index.ts";
 import type { GovernanceActivities, GovernanceEvent } from "../../workflows/activities.ts";
 
-/** Blocks read per poll, so a watcher far behind the head catches up in bounded steps. */
-const MAX_BLOCKS_PER_POLL = 5_000n;
-
 export function governanceActivities(chain: Governance): GovernanceActivities {
-  const { runRegistry, checkpointRegistry } = chain.deployment.contracts;
   return {
     async pollGovernance({ fromBlock }) {
-      const head = await chain.publicClient.getBlockNumber();
-      const from = BigInt(fromBlock);
-      if (from > head) return { events: [], nextBlock: fromBlock };
-      const to = head - from >= MAX_BLOCKS_PER_POLL ? from + MAX_BLOCKS_PER_POLL - 1n : head;
-      const range = { fromBlock: from, toBlock: to, strict: true } as const;
-      const [runs, checkpoints] = await Promise.all([
-        chain.publicClient.getContractEvents({ address: runRegistry, abi: runRegistryAbi, ...range }),
-        chain.publicClient.getContractEvents({
-          address: checkpointRegistry,
-          abi: checkpointRegistryAbi,
-          ...range,
-        }),
-      ]);
-      const events: (GovernanceEvent & { logIndex: number })[] = [];
-      for (const log of [...runs, ...checkpoints]) {
-        const block = Number(log.blockNumber);
-        const logIndex = log.logIndex;
-        if (log.eventName === "RunApproved") {
-          events.push({
-            kind: "runApproved",
-            runId: log.args.runId,
-            specUri: log.args.specUri,
-            block,
-            logIndex,
-          });
-        } else if (log.eventName === "RunCancelled") {
-          events.push({ kind: "runCancelled", runId: log.args.runId, block, logIndex });
-        } else if (log.eventName === "CheckpointReleased") {
-          events.push({
-            kind: "checkpointReleased",
-            runId: log.args.runId,
-            round: Number(log.args.round),
-            block,
-            logIndex,
-          });
-        }
-      }
-      events.sort((a, b) => a.block - b.block || a.logIndex - b.logIndex);
-      return { events: events.map(({ logIndex: _, ...event }) => event), nextBlock: Number(to) + 1 };
+      const { events, cursor } = await pollEvents(chain, { cursor: { nextBlock: fromBlock } });
+      return { events: events.flatMap(toGovernanceEvent), nextBlock: cursor.nextBlock };
     },
 
     async fetchRunSpec({ runId, specUri }) {
@@ -80,4 +39,21 @@ async function readSpecText(uri: string): Promise<string> {
   if (uri.startsWith("file:")) return await readFile(fileURLToPath(uri), "utf8");
   const { storeUri, key } = splitObjectUri(uri);
   return Buffer.from(await openStore(storeUri).getBytes(key)).toString("utf8");
+}
+
+/** The events the orchestration acts on; every other governance event is skipped. */
+function toGovernanceEvent(event: ChainEvent): GovernanceEvent[] {
+  const block = Number(event.blockNumber);
+  switch (event.eventName) {
+    case "RunApproved":
+      return [{ kind: "runApproved", runId: event.args.runId, specUri: event.args.specUri, block }];
+    case "RunCancelled":
+      return [{ kind: "runCancelled", runId: event.args.runId, block }];
+    case "CheckpointReleased":
+      return [
+        { kind: "checkpointReleased", runId: event.args.runId, round: Number(event.args.round), block },
+      ];
+    default:
+      return [];
+  }
 }

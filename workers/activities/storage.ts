@@ -7,8 +7,8 @@ import {
   verifyCheckpoint,
   writeCheckpoint,
 } from "../../checkpoints/index.ts";
-import { checkpointRegistryAbi } from "../../contracts/abi/index.ts";
 import type { Governance } from "../../governance/chain.ts";
+import { getCheckpoint } from "../../governance/reads.ts";
 import { runIdOf } from "../../spec/runSpec.ts";
 import type { CheckpointStore } from "../../storage/index.ts";
 import { initialCheckpoint } from "../../trainer/index.ts";
@@ -40,12 +40,13 @@ export function storageActivities(ctx: StorageContext): StorageActivities {
     },
 
     async publishCheckpoint({ runId, round }) {
-      const committed = await ctx.chain.publicClient.readContract({
-        address: ctx.chain.deployment.contracts.checkpointRegistry,
-        abi: checkpointRegistryAbi,
-        functionName: "getCheckpoint",
-        args: [runId, BigInt(round)],
-      });
+      const committed = await getCheckpoint(ctx.chain, runId, BigInt(round));
+      if (!committed.committed) {
+        throw ApplicationFailure.nonRetryable(
+          `round ${round} of run ${runId} is not committed; nothing to publish`,
+          "NotCommitted",
+        );
+      }
       const dir = checkpointDirOf(committed.manifestUri);
       const started = performance.now();
       const verification = await verifyCheckpoint(dir, committed.root);
