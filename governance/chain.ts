@@ -27,9 +27,9 @@ import {
   datasetRegistryAbi,
   runRegistryAbi,
 } from "../contracts/abi/index.ts";
-import { daoAbi, tokenVotingAbi } from "./aragon.ts";
 import { type Deployment, readDeployment } from "./deployment.ts";
 import { ChainMismatchError, ContractRevertError, WalletRequiredError } from "./errors.ts";
+import { daoPermissionsAbi, tokenVotingAbi } from "./osxAbi.ts";
 import { revertHint } from "./revertHints.ts";
 
 export type Wallet = WalletClient<Transport, Chain, Account>;
@@ -161,7 +161,7 @@ const knownErrors = [
   ...checkpointRegistryAbi,
   ...daoTrainTokenAbi,
   ...tokenVotingAbi,
-  ...daoAbi,
+  ...daoPermissionsAbi,
 ].filter((item) => item.type === "error");
 
 /** The revert data inside an ethers v5 error: a hex `data` string somewhere in its `error` chain. */

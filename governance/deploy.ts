@@ -23,8 +23,9 @@ import { parseWith } from "../spec/errors.ts";
 import { daoFactoryAbi, daoRegistryAbi, pluginSetupProcessorAbi, VOTING_MODES } from "./aragon.ts";
 import { type ChainSession, connect, deploy, openChain, requireWallet, send } from "./chain.ts";
 import { Deployment, type VotingSettings, writeDeployment } from "./deployment.ts";
-import { DAO_DOMAIN, dataUri, deployFramework, type OsxAddresses, publishTokenVoting } from "./framework.ts";
+import { DAO_DOMAIN, deployFramework, type OsxAddresses, publishTokenVoting } from "./framework.ts";
 import { increaseTime } from "./localChain.ts";
+import { dataUri } from "./metadata.ts";
 import { bindContractsProposal } from "./proposals.ts";
 import { execute, propose, vote } from "./voting.ts";
 

@@ -38,6 +38,10 @@ import {
 import { type ChainSession, deploy, requireWallet, send } from "./chain.ts";
 import type { Deployment } from "./deployment.ts";
 import { installOversizedContract } from "./localChain.ts";
+import { dataUri } from "./metadata.ts";
+
+// Re-exported for callers that build metadata next to framework calls.
+export { dataUri };
 
 // The deployment follows OSx v1.4.0's own scripts (packages/contracts/deploy/new/): a management
 // DAO owned by the deployer, ENS with the dao.eth and plugin.dao.eth domains handed to it,
@@ -311,11 +315,6 @@ export async function deployFramework(
     pluginSetupProcessor,
     daoFactory,
   };
-}
-
-/** A metadata URI without IPFS: the JSON itself, inline. */
-export function dataUri(value: unknown): string {
-  return `data:application/json;base64,${Buffer.from(JSON.stringify(value)).toString("base64")}`;
 }
 
 /** Publishes TokenVoting v1.0.0 as release 1 build 1 of a plugin repo at token-voting.plugin.dao.eth. */

@@ -1,8 +1,8 @@
-import { type Address, type Hex, hexToString } from "viem";
-import { z } from "zod";
-import { tokenVotingAbi } from "./aragon.ts";
+import type { Address, Hex } from "viem";
 import type { Governance } from "./chain.ts";
 import { ProposalNotFoundError } from "./errors.ts";
+import { decodeMetadata } from "./metadata.ts";
+import { tokenVotingAbi } from "./osxAbi.ts";
 import type { DaoAction } from "./proposals.ts";
 
 // Proposals read straight from TokenVoting and its ProposalCreated events: the SDK's readers
@@ -27,19 +27,6 @@ export interface ProposalView {
   /** Parts per million of yes among yes + no needed to pass. */
   supportThreshold: number;
   actions: DaoAction[];
-}
-
-const Metadata = z.object({ title: z.string(), summary: z.string().default("") });
-
-/** Proposal metadata is a data: URI of {title, summary}; anything else is shown as its text. */
-export function decodeMetadata(metadata: Hex): { title: string; summary: string } {
-  const text = hexToString(metadata);
-  const match = /^data:application\/json;base64,(.*)$/.exec(text);
-  if (match?.[1]) {
-    const parsed = Metadata.safeParse(JSON.parse(Buffer.from(match[1], "base64").toString("utf8")));
-    if (parsed.success) return parsed.data;
-  }
-  return { title: text, summary: "" };
 }
 
 export function stateOf(

@@ -7,8 +7,8 @@ import {
   runRegistryAbi,
 } from "../contracts/abi/index.ts";
 import { GOVERNANCE_PERMISSION_ID, OPERATOR_PERMISSION_ID } from "../contracts/permissions.ts";
-import { daoAbi } from "./aragon.ts";
 import type { Deployment } from "./deployment.ts";
+import { daoPermissionsAbi } from "./osxAbi.ts";
 
 // Proposal builders: plain functions from what the DAO should decide to the actions it will
 // execute. They read nothing from the chain, so they are tested on their output.
@@ -164,9 +164,15 @@ export function releaseCheckpointProposal(contracts: Contracts, runId: Hex, roun
 }
 
 const grant = (dao: Address, where: Address, who: Address, permissionId: Hex): DaoAction =>
-  call(dao, encodeFunctionData({ abi: daoAbi, functionName: "grant", args: [where, who, permissionId] }));
+  call(
+    dao,
+    encodeFunctionData({ abi: daoPermissionsAbi, functionName: "grant", args: [where, who, permissionId] }),
+  );
 const revoke = (dao: Address, where: Address, who: Address, permissionId: Hex): DaoAction =>
-  call(dao, encodeFunctionData({ abi: daoAbi, functionName: "revoke", args: [where, who, permissionId] }));
+  call(
+    dao,
+    encodeFunctionData({ abi: daoPermissionsAbi, functionName: "revoke", args: [where, who, permissionId] }),
+  );
 
 /** Lets `operator` commit checkpoints and record compute (RunRegistry and CheckpointRegistry). */
 export function grantOperatorProposal(deployment: Deployment, operator: Address): ProposalDraft {

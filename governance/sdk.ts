@@ -1,16 +1,31 @@
-import { Context, TokenVotingClient } from "@aragon/sdk-client";
-import { JsonRpcProvider } from "@ethersproject/providers";
-import { Wallet } from "@ethersproject/wallet";
+import type { TokenVotingClient } from "@aragon/sdk-client";
 import type { Governance } from "./chain.ts";
 import { WalletRequiredError } from "./errors.ts";
+
+type Sdk = typeof import("@aragon/sdk-client");
+let sdk: Promise<Sdk> | undefined;
+
+/**
+ * The SDK brings ethers v5 and Aragon's contract artifacts, about a second of loading; it is
+ * loaded on the first vote, proposal or execution, not by every process that reads the chain.
+ */
+export function loadSdk(): Promise<Sdk> {
+  sdk ??= import("@aragon/sdk-client");
+  return sdk;
+}
 
 /**
  * Aragon's SDK (ethers v5 inside) pointed at this deployment's contracts instead of Aragon's
  * published ones. Only its chain-calling methods are used: the ones that read proposals go
  * through Aragon's subgraph, which a local chain does not have (see README).
  */
-export function tokenVotingClient(governance: Governance, action: string): TokenVotingClient {
+export async function tokenVotingClient(governance: Governance, action: string): Promise<TokenVotingClient> {
   if (!governance.privateKey) throw new WalletRequiredError(action);
+  const [{ Context, TokenVotingClient }, { JsonRpcProvider }, { Wallet }] = await Promise.all([
+    loadSdk(),
+    import("@ethersproject/providers"),
+    import("@ethersproject/wallet"),
+  ]);
   const { osx } = governance.deployment;
   // osx-commons-configs knows chain 31337 as "local"; the name only selects defaults we override.
   const network = { name: "local", chainId: governance.chain.id };

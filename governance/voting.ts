@@ -1,20 +1,17 @@
-import { ExecuteProposalStep, ProposalCreationSteps, VoteProposalStep, VoteValues } from "@aragon/sdk-client";
 import type { Hex } from "viem";
 import type { Governance } from "./chain.ts";
 import { decodeRevert, requireWallet } from "./chain.ts";
 import { CannotVoteError, ProposalNotExecutableError } from "./errors.ts";
-import { dataUri } from "./framework.ts";
+import { dataUri } from "./metadata.ts";
 import { getProposal } from "./proposalReads.ts";
 import type { ProposalDraft } from "./proposals.ts";
-import { sdkProposalId, tokenVotingClient } from "./sdk.ts";
+import { loadSdk, sdkProposalId, tokenVotingClient } from "./sdk.ts";
 
 // Proposal creation, votes and execution go through Aragon's SDK: these only call TokenVoting,
 // which the SDK does against any addresses its Context names.
 
 export const VOTE_CHOICES = ["yes", "no", "abstain"] as const;
 export type VoteChoice = (typeof VOTE_CHOICES)[number];
-
-const voteValues = { yes: VoteValues.YES, no: VoteValues.NO, abstain: VoteValues.ABSTAIN } as const;
 
 export interface ProposeOptions {
   /** When the vote ends; by default the DAO's minimum duration after it starts. */
@@ -32,7 +29,8 @@ export async function propose(
   draft: ProposalDraft,
   options: ProposeOptions = {},
 ): Promise<Submitted> {
-  const client = tokenVotingClient(governance, "proposing");
+  const client = await tokenVotingClient(governance, "proposing");
+  const { ProposalCreationSteps } = await loadSdk();
   let txHash: Hex | undefined;
   try {
     for await (const step of client.methods.createProposal({
@@ -56,7 +54,9 @@ export async function propose(
 
 export async function vote(governance: Governance, proposalId: bigint, choice: VoteChoice): Promise<Hex> {
   const voter = requireWallet(governance, "voting").account.address;
-  const client = tokenVotingClient(governance, "voting");
+  const client = await tokenVotingClient(governance, "voting");
+  const { VoteProposalStep, VoteValues } = await loadSdk();
+  const voteValues = { yes: VoteValues.YES, no: VoteValues.NO, abstain: VoteValues.ABSTAIN } as const;
   const id = sdkProposalId(governance.deployment.dao.tokenVoting, proposalId);
   const proposal = await getProposal(governance, proposalId);
   if (proposal.state !== "active") {
@@ -79,7 +79,8 @@ export async function vote(governance: Governance, proposalId: bigint, choice: V
 }
 
 export async function execute(governance: Governance, proposalId: bigint): Promise<Hex> {
-  const client = tokenVotingClient(governance, "executing");
+  const client = await tokenVotingClient(governance, "executing");
+  const { ExecuteProposalStep } = await loadSdk();
   const id = sdkProposalId(governance.deployment.dao.tokenVoting, proposalId);
   if (!(await client.methods.canExecute(id))) {
     const proposal = await getProposal(governance, proposalId);

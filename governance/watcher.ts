@@ -5,9 +5,9 @@ import {
   datasetRegistryAbi,
   runRegistryAbi,
 } from "../contracts/abi/index.ts";
-import { tokenVotingAbi } from "./aragon.ts";
 import type { Governance } from "./chain.ts";
 import type { Deployment } from "./deployment.ts";
+import { tokenVotingAbi } from "./osxAbi.ts";
 
 // Event paging for the governance watcher. Each call reads one closed block range
 // [cursor.nextBlock, to] and returns its events and the cursor after it, so a caller that

@@ -1,6 +1,5 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { type Address, type Hex, parseUnits } from "viem";
-import { deployLocalDao, LOCAL_VOTING } from "../../governance/deploy.ts";
 import { deploymentPath } from "../../governance/deployment.ts";
 import { increaseTime } from "../../governance/localChain.ts";
 import { proposalCount } from "../../governance/proposalReads.ts";
@@ -77,6 +76,8 @@ export function register(program: Command): void {
         if (!key)
           throw new CliError("dao deploy needs the deployer's key: pass --key or set DAOTRAIN_KEY", 2);
         const file = deploymentPath(options.deployment);
+        // Loaded here: deploying needs Aragon's contract artifacts, which no other verb does.
+        const { deployLocalDao } = await import("../../governance/deploy.ts");
         const deployment = await deployLocalDao({
           rpcUrl: options.rpc,
           deployerKey: key,
@@ -90,7 +91,7 @@ export function register(program: Command): void {
           `${[
             `DAO ${deployment.dao.address} (${deployment.dao.ensName}) with TokenVoting ${deployment.dao.tokenVoting}`,
             `token ${deployment.dao.token}; operator ${deployment.operator}`,
-            `votes last ${LOCAL_VOTING.minDurationSeconds / 3600} h; support > ${LOCAL_VOTING.supportThreshold / 10_000}%, participation ≥ ${LOCAL_VOTING.minParticipation / 10_000}%`,
+            `votes last ${deployment.dao.voting.minDurationSeconds / 3600} h; support > ${deployment.dao.voting.supportThreshold / 10_000}%, participation ≥ ${deployment.dao.voting.minParticipation / 10_000}%`,
             `wrote ${file}`,
           ].join("\n")}\n`,
         );

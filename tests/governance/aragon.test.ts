@@ -1,8 +1,9 @@
 import { type AbiParameter, toEventSelector, toFunctionSelector } from "viem";
 import { describe, expect, it } from "vitest";
-import { tokenVotingAbi, tokenVotingPackageAbi } from "../../governance/aragon.ts";
+import { daoAbi, tokenVotingPackageAbi } from "../../governance/aragon.ts";
+import { daoPermissionsAbi, tokenVotingAbi } from "../../governance/osxAbi.ts";
 
-// The typed TokenVoting ABI is written by hand; this checks it against the published package.
+// osxAbi.ts declares the Aragon ABIs daotrain calls by hand; this checks them against the packages.
 
 type Entry = {
   type: string;
@@ -19,10 +20,17 @@ const key = (entry: Entry): string =>
     ? toEventSelector(entry as never)
     : `${entry.type}:${toFunctionSelector(entry as never)}:${JSON.stringify(shape(entry.outputs))}`;
 
-describe("TokenVoting v1.0.0 typed ABI", () => {
-  it("matches @aragon/osx-ethers@1.0.0 in every function, event and error it declares", () => {
-    const published = new Set((tokenVotingPackageAbi as readonly Entry[]).filter((e) => e.name).map(key));
-    const declared = (tokenVotingAbi as readonly Entry[]).map((e) => [e.name, key(e)] as const);
-    expect(declared.filter(([, k]) => !published.has(k)).map(([name]) => name)).toEqual([]);
+const missing = (declared: readonly unknown[], published: readonly unknown[]) => {
+  const keys = new Set((published as readonly Entry[]).filter((e) => e.name).map(key));
+  return (declared as readonly Entry[]).filter((e) => !keys.has(key(e))).map((e) => e.name);
+};
+
+describe("hand-typed Aragon ABIs", () => {
+  it("TokenVoting's match @aragon/osx-ethers@1.0.0 in every function, event and error declared", () => {
+    expect(missing(tokenVotingAbi, tokenVotingPackageAbi)).toEqual([]);
+  });
+
+  it("the DAO's match @aragon/osx-ethers@1.4.0 in every function and error declared", () => {
+    expect(missing(daoPermissionsAbi, daoAbi)).toEqual([]);
   });
 });

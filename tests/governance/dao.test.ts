@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkpointRegistryAbi } from "../../contracts/abi/index.ts";
 import { GOVERNANCE_PERMISSION_ID, OPERATOR_PERMISSION_ID } from "../../contracts/permissions.ts";
-import { daoAbi } from "../../governance/aragon.ts";
 import { send } from "../../governance/chain.ts";
 import { CannotVoteError, ContractRevertError, ProposalNotExecutableError } from "../../governance/errors.ts";
 import { increaseTime } from "../../governance/localChain.ts";
+import { daoPermissionsAbi } from "../../governance/osxAbi.ts";
 import { getProposal, listProposals } from "../../governance/proposalReads.ts";
 import {
   approveDatasetProposal,
@@ -91,7 +91,7 @@ describe("DAO governance on anvil (three members, TokenVoting v1.0.0 over OSx 1.
     const has = (where: `0x${string}`, who: `0x${string}`, permission: `0x${string}`) =>
       deployer.publicClient.readContract({
         address: deployment.dao.address,
-        abi: daoAbi,
+        abi: daoPermissionsAbi,
         functionName: "hasPermission",
         args: [where, who, permission, "0x"],
       });

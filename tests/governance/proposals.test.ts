@@ -2,11 +2,11 @@ import { decodeFunctionData, getAddress, type Hex, hexToString, stringToHex } fr
 import { describe, expect, it } from "vitest";
 import { daoTrainTokenAbi, runRegistryAbi } from "../../contracts/abi/index.ts";
 import { GOVERNANCE_PERMISSION_ID, OPERATOR_PERMISSION_ID } from "../../contracts/permissions.ts";
-import { daoAbi } from "../../governance/aragon.ts";
 import { LOCAL_VOTING } from "../../governance/deploy.ts";
 import type { Deployment } from "../../governance/deployment.ts";
-import { dataUri } from "../../governance/framework.ts";
-import { decodeMetadata, stateOf } from "../../governance/proposalReads.ts";
+import { dataUri, decodeMetadata } from "../../governance/metadata.ts";
+import { daoPermissionsAbi } from "../../governance/osxAbi.ts";
+import { stateOf } from "../../governance/proposalReads.ts";
 import { approveRunProposal, bindContractsProposal } from "../../governance/proposals.ts";
 import { id } from "./fixture.ts";
 
@@ -53,7 +53,7 @@ describe("proposal builders", () => {
   it("the binding proposal gives the DAO governance of all four registries and the operator its two permissions", () => {
     const grants = bindContractsProposal(deployment).actions.map((a) => {
       expect(a.to).toBe(deployment.dao.address);
-      const { functionName, args } = decodeFunctionData({ abi: daoAbi, data: a.data });
+      const { functionName, args } = decodeFunctionData({ abi: daoPermissionsAbi, data: a.data });
       expect(functionName).toBe("grant");
       return args;
     });
