@@ -1,0 +1,275 @@
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
+import { formatUnits } from "viem";
+import { parse as parseYaml } from "yaml";
+import type { LocalStack } from "../../localstack/stack.ts";
+import { startLocalStack } from "../../localstack/stack.ts";
+import {
+  approveDataset,
+  approveRun,
+  chainRecord,
+  claimAll,
+  downloadRelease,
+  followRun,
+  onboardLocalContributors,
+  releaseCheckpoint,
+} from "../../localstack/story.ts";
+import { parseRunSpec, type RunSpec } from "../../spec/runSpec.ts";
+import type { RunStatus } from "../../workflows/types.ts";
+import { CliError } from "../program.ts";
+import { type DemoSummary, printSummary } from "./demoSummary.ts";
+
+const projectFile = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+const CORPUS = projectFile("datasets/corpus/fables.txt");
+const DEMO_SPEC = projectFile("examples/demo-run.yaml");
+/** Small shards, so that every replica of a round trains on shards of its own. */
+const SHARD_TOKENS = 16_384;
+const CONTRIBUTORS = [
+  { name: "contributor-a", gpus: 2, gpuProduct: "NVIDIA-H100-80GB-HBM3" },
+  { name: "contributor-b", gpus: 2, gpuProduct: "NVIDIA-A100-SXM4-40GB" },
+] as const;
+
+interface DemoOptions {
+  workDir?: string;
+  rounds: number;
+  reduced: boolean;
+  json: boolean;
+  keepRunning: boolean;
+}
+
+function positive(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1)
+      throw new CliError(`${name} must be a whole number ≥ 1, got '${value}'`, 2);
+    return n;
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command("demo")
+    .description(
+      "tell the whole daotrain story on this machine: local chain + DAO, Temporal, two contributors, a funded run of real training, release, verified download, rewards",
+    )
+    .option(
+      "--work-dir <dir>",
+      "where the demo keeps its chain deployment, stores and downloads (default: a fresh .daotrain/demo/<time>)",
+    )
+    .option("--rounds <n>", "training rounds", positive("--rounds"), 3)
+    .option("--reduced", "a smaller model and fewer steps (what the tests run)", false)
+    .option("--json", "print the summary as JSON on stdout (progress stays on stderr)", false)
+    .option("--keep-running", "leave the stack up after the summary, until Ctrl-C", false)
+    .action(async (options: DemoOptions) => {
+      await runDemo(options);
+    });
+
+  program
+    .command("up")
+    .description(
+      "start the local stack (anvil + DAO, Temporal with its UI, a worker) and keep it running for the other verbs",
+    )
+    .option("--work-dir <dir>", "where the stack keeps its files (default: .daotrain/up)")
+    .action(async (options: { workDir?: string }) => {
+      const workDir = resolve(options.workDir ?? ".daotrain/up");
+      await rm(workDir, { recursive: true, force: true });
+      await mkdir(workDir, { recursive: true });
+      const stack = await startLocalStack({ workDir, ui: true, metricsPort: 0, log: progress });
+      printWhereToLook(stack);
+      process.stderr.write(
+        `\nThe stack's environment is in ${stack.envFile}:\n  source ${stack.envFile}\nthen run other daotrain verbs. Ctrl-C stops everything.\n`,
+      );
+      await untilInterrupted();
+      await stack.stop();
+    });
+}
+
+function progress(line: string): void {
+  process.stderr.write(`  ${line}\n`);
+}
+
+async function untilInterrupted(): Promise<void> {
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+}
+
+function printWhereToLook(stack: LocalStack): void {
+  process.stderr.write(
+    [
+      "",
+      "Where to look:",
+      `  Temporal UI      ${stack.temporal.uiUrl ?? "(headless)"}`,
+      `  worker metrics   ${stack.worker.metricsServer.url}`,
+      `  chain RPC        ${stack.anvil.rpcUrl} (chain id ${stack.anvil.chainId})`,
+      `  DAO              ${stack.dao.deployment.dao.address}`,
+      `  files            ${stack.workDir}`,
+      "",
+    ].join("\n"),
+  );
+}
+
+async function demoSpec(options: DemoOptions, dataset: `0x${string}`): Promise<RunSpec> {
+  const base = parseYaml(await readFile(DEMO_SPEC, "utf8")) as Record<string, unknown>;
+  const reduced = options.reduced
+    ? {
+        model: {
+          architecture: "transformer-lm",
+          vocabSize: 256,
+          contextLength: 32,
+          dModel: 32,
+          layers: 1,
+          heads: 2,
+        },
+        innerSteps: 8,
+        inner: { optimizer: "adamw", lr: 0.005, batch: 4 },
+        validation: { batches: 2, tolerance: 0.5 },
+      }
+    : {};
+  return parseRunSpec({ ...base, ...reduced, rounds: options.rounds, dataset }, DEMO_SPEC);
+}
+
+async function runDemo(options: DemoOptions): Promise<DemoSummary> {
+  const workDir = resolve(
+    options.workDir ?? join(".daotrain", "demo", new Date().toISOString().replace(/[:.]/g, "-")),
+  );
+  await mkdir(workDir, { recursive: true });
+  const steps = 9;
+  let n = 0;
+  const step = async <T>(title: string, body: () => Promise<T>): Promise<T> => {
+    n += 1;
+    const started = performance.now();
+    process.stderr.write(`\n[${n}/${steps}] ${title}\n`);
+    const value = await body();
+    process.stderr.write(`      done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    return value;
+  };
+
+  let stack: LocalStack | undefined;
+  const interrupted = new Promise<never>((_, reject) => {
+    process.once("SIGINT", () =>
+      reject(new CliError("interrupted: stopping every process the demo started", 130)),
+    );
+  });
+  try {
+    const story = async (): Promise<DemoSummary> => {
+      const live = await step(
+        "Start the local stack: anvil, Aragon OSx DAO, Temporal, a daotrain worker",
+        () => startLocalStack({ workDir, ui: !options.json, log: progress }),
+      );
+      stack = live;
+      const dataset = await step(
+        "A member packs the shipped corpus and the DAO approves the dataset by vote",
+        async () => {
+          const approved = await approveDataset(live, CORPUS, "public domain (Aesop's fables)", SHARD_TOKENS);
+          progress(
+            `dataset ${approved.root}: ${approved.shards} shards, proposal ${approved.proposal.proposalId} executed`,
+          );
+          return approved;
+        },
+      );
+      const contributors = await step(
+        "Two contributors register their clusters (local executor); the DAO admits them",
+        async () => {
+          const onboarded = await onboardLocalContributors(live, CONTRIBUTORS);
+          for (const c of onboarded)
+            progress(`${c.name}: ${c.gpus} × ${c.gpuProduct}, owner ${c.ownerAddress}`);
+          return onboarded;
+        },
+      );
+      const spec = await demoSpec(options, dataset.root);
+      const run = await step(
+        `A member proposes run '${spec.name}'; the DAO approves it and funds its escrow`,
+        async () => {
+          const approved = await approveRun(live, spec);
+          progress(`run ${approved.runId}: escrow ${formatUnits(approved.escrow, 18)} tokens`);
+          return approved;
+        },
+      );
+      const final = await step(
+        `Temporal trains ${spec.rounds} rounds (${spec.replicasPerRound} replicas each) and commits every root on-chain`,
+        () => followRun(live, run.runId, reportRound()),
+      );
+      if (final.state !== "completed")
+        throw new CliError(`the run ended ${final.state}: ${final.reason ?? "no reason given"}`);
+      const lastRound = final.recent.at(-1)?.round;
+      if (lastRound === undefined) throw new CliError("the run completed without committing a round");
+      await step(`The DAO releases round ${lastRound} by vote; the release workflow publishes it`, () =>
+        releaseCheckpoint(live, run.runId, lastRound),
+      );
+      const download = await step(
+        "A downloader fetches the released checkpoint and verifies it against the chain",
+        async () => {
+          const out = join(workDir, "download");
+          const result = await downloadRelease(live, run.runId, lastRound, out);
+          progress(
+            `${result.shards.length} shard(s), ${result.totalBytes} bytes verified against root ${result.root} → ${out}`,
+          );
+          return result;
+        },
+      );
+      const claims = await step("Contributors claim their rewards from the run's escrow", async () => {
+        const made = await claimAll(run.runId, contributors);
+        for (const c of made)
+          progress(
+            `${c.name}: claimed ${formatUnits(c.earned, 18)} tokens${c.txHash ? ` (tx ${c.txHash})` : ""}`,
+          );
+        return made;
+      });
+      const record = await step("Read back what the chain recorded for every round", () =>
+        chainRecord(live, run.runId),
+      );
+      return {
+        runId: run.runId,
+        datasetRoot: dataset.root,
+        rounds: record.rounds,
+        contributors: claims.map((c) => ({
+          name: c.name,
+          owner: c.owner,
+          gpuSeconds: record.credits
+            .filter((credit) => credit.contributor === c.owner)
+            .reduce((sum, credit) => sum + credit.gpuSeconds, 0),
+          rewardTokens: formatUnits(c.earned, 18),
+          balanceTokens: formatUnits(c.balance, 18),
+          claimTx: c.txHash,
+        })),
+        download: { out: download.out, root: download.root, bytes: download.totalBytes },
+        temporalUi: live.temporal.uiUrl,
+        metricsUrl: live.worker.metricsServer.url,
+        workDir,
+      };
+    };
+    const summary = await Promise.race([story(), interrupted]);
+    printSummary(summary, options.json);
+    if (stack) printWhereToLook(stack);
+    if (options.keepRunning) {
+      process.stderr.write("The stack keeps running; Ctrl-C stops it.\n");
+      await untilInterrupted();
+    }
+    return summary;
+  } finally {
+    await stack?.stop();
+  }
+}
+
+/** Prints a line whenever the run's committed rounds or the round in flight change. */
+function reportRound(): (status: RunStatus) => void {
+  let last = "";
+  return (status) => {
+    const current = status.current
+      ? `round ${status.current.round} attempt ${status.current.attempt}: ${status.current.replicas
+          .map((r) => `${r.cluster}#${r.replica} ${r.phase}`)
+          .join(", ")}`
+      : "between rounds";
+    const latest = status.recent.at(-1);
+    const committed = latest
+      ? `; committed round ${latest.round} loss ${latest.metrics.loss.toFixed(3)} val ${latest.metrics.valLoss.toFixed(3)} root ${latest.root.slice(0, 18)}…`
+      : "";
+    const line = `${status.committedRounds}/${status.rounds} rounds${committed} — ${current}`;
+    if (line !== last) progress(line);
+    last = line;
+  };
+}

@@ -1,0 +1,283 @@
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { pathToFileURL } from "node:url";
+import { WorkflowNotFoundError } from "@temporalio/client";
+import type { Address, Hex } from "viem";
+import { checkpointRegistryAbi, runRegistryAbi } from "../contracts/abi/index.ts";
+import { packDataset } from "../datasets/index.ts";
+import { type DownloadResult, downloadCheckpoint } from "../download/index.ts";
+import type { Governance } from "../governance/chain.ts";
+import { dataUri } from "../governance/framework.ts";
+import {
+  approveDatasetProposal,
+  approveRunProposal,
+  clusterProposal,
+  releaseCheckpointProposal,
+} from "../governance/proposals.ts";
+import { escrowFor, getCheckpoint, getLedger, releasedRounds, tokenBalance } from "../governance/reads.ts";
+import { claimRewards, registerCluster } from "../governance/writes.ts";
+import { type RunSpec, runIdOf, runWorkflowId } from "../spec/runSpec.ts";
+import { clusterIdOf } from "../workers/clusterDirectory.ts";
+import { releaseWorkflowId, statusQuery } from "../workflows/signals.ts";
+import type { RunStatus } from "../workflows/types.ts";
+import type { PassedProposal } from "./dao.ts";
+import type { LocalStack } from "./stack.ts";
+
+// The steps of daotrain's story on a local stack, each what a member, a contributor or a
+// downloader would do, in the order DESIGN.md tells it. `daotrain demo` runs them in sequence.
+
+export interface ApprovedDataset {
+  root: Hex;
+  uri: string;
+  shards: number;
+  proposal: PassedProposal;
+}
+
+/** A member packs a corpus into shards and the DAO approves the dataset by vote. */
+export async function approveDataset(
+  stack: LocalStack,
+  corpus: string,
+  license: string,
+  shardTokens: number,
+): Promise<ApprovedDataset> {
+  const dir = join(stack.workDir, "dataset");
+  const dataset = await packDataset(corpus, dir, { shardTokens });
+  const uri = pathToFileURL(dir).href;
+  const root = dataset.root as Hex;
+  const proposal = await stack.dao.pass(
+    approveDatasetProposal(stack.dao.deployment.contracts, { root, uri, license }),
+  );
+  return { root, uri, shards: dataset.shards.length, proposal };
+}
+
+export interface ContributorCluster {
+  name: string;
+  gpus: number;
+  gpuProduct: string;
+}
+
+export interface Contributor extends ContributorCluster {
+  clusterId: Hex;
+  owner: Governance;
+  ownerAddress: Address;
+}
+
+/**
+ * Each contributor registers a cluster on the local executor and the DAO admits it by vote; the
+ * worker is told how to reach it (the clusters file).
+ */
+export async function onboardLocalContributors(
+  stack: LocalStack,
+  clusters: readonly ContributorCluster[],
+): Promise<Contributor[]> {
+  const contributors: Contributor[] = [];
+  for (const [index, cluster] of clusters.entries()) {
+    const owner = stack.dao.others[index];
+    if (!owner?.wallet) throw new Error(`no spare anvil account for contributor ${cluster.name}`);
+    const clusterId = clusterIdOf(cluster.name);
+    await registerCluster(owner, {
+      clusterId,
+      gpuCapacity: cluster.gpus,
+      gpuProduct: cluster.gpuProduct,
+      metadata: `local executor ${cluster.name}`,
+    });
+    await stack.dao.pass(clusterProposal(stack.dao.deployment.contracts, "admit", clusterId));
+    contributors.push({ ...cluster, clusterId, owner, ownerAddress: owner.wallet.account.address });
+  }
+  await stack.setClusters(
+    clusters.map((c) => ({
+      name: c.name,
+      local: { workDir: join(stack.workDir, "executors", c.name), gpus: c.gpus, gpuProduct: c.gpuProduct },
+    })),
+  );
+  return contributors;
+}
+
+/** A member proposes the run; the vote approves it and moves its budget into escrow. */
+export async function approveRun(
+  stack: LocalStack,
+  spec: RunSpec,
+): Promise<{ runId: Hex; escrow: bigint; proposal: PassedProposal }> {
+  const runId = runIdOf(spec);
+  const gpuSecondsBudget = BigInt(Math.round(spec.gpuHourBudget * 3600));
+  const rewardPerGpuHour = BigInt(spec.rewardPerGpuHour);
+  const escrow = await escrowFor(stack.dao.operator, gpuSecondsBudget, rewardPerGpuHour);
+  const proposal = await stack.dao.pass(
+    approveRunProposal(
+      stack.dao.deployment,
+      { runId, datasetRoot: spec.dataset, gpuSecondsBudget, rewardPerGpuHour, specUri: dataUri(spec) },
+      escrow,
+    ),
+  );
+  return { runId, escrow, proposal };
+}
+
+/** Polls until the governance watcher has started the workflow, then returns its handle. */
+async function awaitWorkflow(stack: LocalStack, workflowId: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  const handle = stack.client.workflow.getHandle(workflowId);
+  for (;;) {
+    try {
+      await handle.describe();
+      return handle;
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError) || Date.now() > deadline) throw error;
+      await sleep(500);
+    }
+  }
+}
+
+/** Follows the run the DAO approved until it ends, reporting its live status as it changes. */
+export async function followRun(
+  stack: LocalStack,
+  runId: Hex,
+  onStatus: (status: RunStatus) => void,
+): Promise<RunStatus> {
+  const handle = await awaitWorkflow(stack, runWorkflowId(runId));
+  const result = handle.result() as Promise<RunStatus>;
+  let finished = false;
+  void result.finally(() => {
+    finished = true;
+  });
+  while (!finished) {
+    await Promise.race([result, sleep(1_000)]).catch(() => {});
+    if (!finished) onStatus(await handle.query(statusQuery));
+  }
+  return await result;
+}
+
+/** The DAO releases a committed round by vote; the release workflow publishes it. */
+export async function releaseCheckpoint(
+  stack: LocalStack,
+  runId: Hex,
+  round: number,
+): Promise<{ proposal: PassedProposal }> {
+  const proposal = await stack.dao.pass(
+    releaseCheckpointProposal(stack.dao.deployment.contracts, runId, BigInt(round)),
+  );
+  await (await awaitWorkflow(stack, releaseWorkflowId(runId, round))).result();
+  return { proposal };
+}
+
+/** Anyone downloads the released round, verified shard by shard against the root on-chain. */
+export async function downloadRelease(
+  stack: LocalStack,
+  runId: Hex,
+  round: number,
+  out: string,
+): Promise<DownloadResult> {
+  const reader = stack.dao.operator;
+  const checkpoint = await getCheckpoint(reader, runId, BigInt(round));
+  if (!checkpoint.committed) throw new Error(`round ${round} of run ${runId} has no checkpoint on-chain`);
+  return await downloadCheckpoint({
+    checkpoint: {
+      runId,
+      round,
+      root: checkpoint.root,
+      manifestUri: checkpoint.manifestUri,
+      released: checkpoint.released,
+    },
+    releasedRounds: async () => (await releasedRounds(reader, runId)).map(Number),
+    out,
+  });
+}
+
+export interface Claim {
+  name: string;
+  owner: Address;
+  earned: bigint;
+  txHash: Hex | undefined;
+  balance: bigint;
+}
+
+/** Each contributor claims what the compute ledger owes it from the run's escrow. */
+export async function claimAll(runId: Hex, contributors: readonly Contributor[]): Promise<Claim[]> {
+  const claims: Claim[] = [];
+  for (const contributor of contributors) {
+    const ledger = await getLedger(contributor.owner, runId, contributor.ownerAddress);
+    const txHash = ledger.claimable > 0n ? (await claimRewards(contributor.owner, runId)).txHash : undefined;
+    claims.push({
+      name: contributor.name,
+      owner: contributor.ownerAddress,
+      earned: ledger.earned,
+      txHash,
+      balance: await tokenBalance(contributor.owner, contributor.ownerAddress),
+    });
+  }
+  return claims;
+}
+
+export interface CommittedRound {
+  round: number;
+  root: Hex;
+  /** Where the checkpoint's manifest lives, as committed. */
+  manifestUri: string;
+  loss: number;
+  valLoss: number;
+  released: boolean;
+  commitTx: Hex | undefined;
+  /** Verified GPU-seconds the ledger recorded for the round, all clusters together. */
+  gpuSeconds: number;
+}
+
+export interface ComputeCredit {
+  round: number;
+  clusterId: Hex;
+  contributor: Address;
+  gpuSeconds: number;
+  reward: bigint;
+}
+
+export interface ChainRecord {
+  rounds: CommittedRound[];
+  credits: ComputeCredit[];
+}
+
+/** What the chain says about a run, round by round: the summary's source of truth. */
+export async function chainRecord(stack: LocalStack, runId: Hex): Promise<ChainRecord> {
+  const reader = stack.dao.operator;
+  const { contracts, startBlock } = reader.deployment;
+  const fromBlock = BigInt(startBlock);
+  const [commits, computed] = await Promise.all([
+    reader.publicClient.getContractEvents({
+      address: contracts.checkpointRegistry,
+      abi: checkpointRegistryAbi,
+      eventName: "CheckpointCommitted",
+      args: { runId },
+      fromBlock,
+    }),
+    reader.publicClient.getContractEvents({
+      address: contracts.runRegistry,
+      abi: runRegistryAbi,
+      eventName: "ComputeRecorded",
+      args: { runId },
+      fromBlock,
+    }),
+  ]);
+  const credits = computed.map((log) => ({
+    round: Number(log.args.round),
+    clusterId: log.args.clusterId!,
+    contributor: log.args.contributor!,
+    gpuSeconds: Number(log.args.gpuSeconds),
+    reward: log.args.reward!,
+  }));
+  const committed: CommittedRound[] = [];
+  for (const commit of commits) {
+    const round = Number(commit.args.round);
+    const checkpoint = await getCheckpoint(reader, runId, BigInt(round));
+    if (!checkpoint.committed)
+      throw new Error(`round ${round} has a commit event but no checkpoint on-chain`);
+    committed.push({
+      round,
+      root: checkpoint.root,
+      manifestUri: checkpoint.manifestUri,
+      loss: checkpoint.metrics.loss,
+      valLoss: checkpoint.metrics.valLoss,
+      released: checkpoint.released,
+      commitTx: commit.transactionHash,
+      gpuSeconds: credits.filter((c) => c.round === round).reduce((sum, c) => sum + c.gpuSeconds, 0),
+    });
+  }
+  committed.sort((a, b) => a.round - b.round);
+  return { rounds: committed, credits };
+}

@@ -1,0 +1,67 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { hashCheckpoint, verifyCheckpoint } from "../../checkpoints/index.ts";
+import type { DemoSummary } from "../../cli/commands/demoSummary.ts";
+
+const run = promisify(execFile);
+const cli = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
+
+// The main job as a new user runs it (the real CLI in its own process), in its reduced size.
+describe("daotrain demo --reduced", () => {
+  let workDir: string;
+  let summary: DemoSummary;
+  let progress: string;
+
+  beforeAll(async () => {
+    workDir = await mkdtemp(join(tmpdir(), "daotrain-demo-"));
+    const { stdout, stderr } = await run(
+      process.execPath,
+      [cli, "demo", "--reduced", "--json", "--work-dir", workDir],
+      { timeout: 8 * 60_000, maxBuffer: 64 * 1024 * 1024 },
+    );
+    summary = JSON.parse(stdout) as DemoSummary;
+    progress = stderr;
+  }, 9 * 60_000);
+  afterAll(async () => {
+    await rm(workDir, { recursive: true, force: true });
+  });
+
+  test("tells every step of the story with visible progress", () => {
+    for (let step = 1; step <= 9; step++) expect(progress).toContain(`[${step}/9]`);
+  });
+
+  test("commits three rounds whose on-chain roots equal the roots recomputed from the stored checkpoints", async () => {
+    expect(summary.rounds.map((r) => r.round)).toHaveLength(3);
+    for (const round of summary.rounds) {
+      const recomputed = await hashCheckpoint(dirname(fileURLToPath(round.manifestUri)));
+      expect(recomputed.root).toBe(round.root);
+      expect(Number.isFinite(round.valLoss)).toBe(true);
+    }
+  });
+
+  test("the released checkpoint is downloaded and verifies against the released root", async () => {
+    const released = summary.rounds.filter((r) => r.released);
+    expect(released.map((r) => r.round)).toEqual([summary.rounds.at(-1)?.round]);
+    expect(summary.download.root).toBe(released[0]?.root);
+    await verifyCheckpoint(summary.download.out, summary.download.root);
+    const sums = await readFile(join(summary.download.out, "SHA256SUMS"), "utf8");
+    expect(sums).toMatch(/model/);
+  });
+
+  test("both contributors are credited for their GPU-seconds and claim rewards", () => {
+    expect(summary.contributors).toHaveLength(2);
+    const ledgerSeconds = summary.rounds.reduce((sum, r) => sum + r.gpuSeconds, 0);
+    expect(summary.contributors.reduce((sum, c) => sum + c.gpuSeconds, 0)).toBe(ledgerSeconds);
+    for (const contributor of summary.contributors) {
+      expect(contributor.gpuSeconds).toBeGreaterThan(0);
+      expect(Number(contributor.rewardTokens)).toBeGreaterThan(0);
+      expect(contributor.claimTx).toMatch(/^0x[0-9a-f]{64}$/);
+      expect(contributor.balanceTokens).toBe(contributor.rewardTokens);
+    }
+  });
+});
