@@ -1,0 +1,104 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Client } from "@temporalio/client";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { hashCheckpoint } from "../../checkpoints/index.ts";
+import { getCheckpoint } from "../../governance/reads.ts";
+import { onboardContributor } from "../../k8s/contributor/onboard.ts";
+import { runWorkflowId } from "../../spec/workflowIds.ts";
+import { type RunningWorker, startWorker } from "../../workers/main.ts";
+import { checkpointDirOf } from "../../workers/runLayout.ts";
+import type { RunStatus } from "../../workflows/types.ts";
+import { startCluster, type TestCluster } from "../harness/kubernetes.ts";
+import { type PodRunner, startPodRunner } from "../harness/podRunner.ts";
+import { type OrchestrationStack, startOrchestrationStack } from "./stack.ts";
+
+// The same story on two contributed Kubernetes clusters: real control planes with KWOK nodes,
+// the contributor bundle applied by onboarding, Jobs created with the ServiceAccount kubeconfigs,
+// and the test pod runner running each pod's real trainer process here.
+
+const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+let stack: OrchestrationStack;
+let clusters: TestCluster[] = [];
+let runners: PodRunner[] = [];
+let worker: RunningWorker;
+const tokens: string[] = [];
+
+beforeAll(async () => {
+  [stack, ...clusters] = await Promise.all([
+    startOrchestrationStack([
+      { name: "kalpha", gpus: 4, ownerIndex: 0 },
+      { name: "kbeta", gpus: 2, ownerIndex: 1 },
+    ]),
+    startCluster({
+      name: "kalpha",
+      nodes: [{ name: "a100-1", gpus: 4, gpuProduct: "NVIDIA-A100" }],
+      podRunner: true,
+    }),
+    startCluster({
+      name: "kbeta",
+      nodes: [{ name: "h100-1", gpus: 2, gpuProduct: "NVIDIA-H100" }],
+      podRunner: true,
+    }),
+  ]);
+  const entries = [];
+  for (const [i, cluster] of clusters.entries()) {
+    const onboarded = await onboardContributor(cluster.kubeconfig, {
+      gpus: i === 0 ? 4 : 2,
+      namespace: "daotrain",
+    });
+    const path = join(stack.dir, `${cluster.name}.kubeconfig`);
+    await writeFile(path, onboarded.serviceAccountKubeconfig);
+    tokens.push(parseYaml(onboarded.serviceAccountKubeconfig).users[0].user.token);
+    entries.push({ name: cluster.name, kubernetes: { kubeconfig: path } });
+  }
+  await stack.writeClusters(entries);
+  runners = await Promise.all(
+    clusters.map((c) => startPodRunner({ kubeConfig: c.kubeConfig, cwd: repoRoot })),
+  );
+  worker = await startWorker(stack.env);
+  await stack.startWatcher();
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await Promise.allSettled(runners.map((r) => r.stop()));
+  await Promise.allSettled(clusters.map((c) => c.stop()));
+  await stack?.stop();
+});
+
+describe("end to end on Kubernetes", () => {
+  test("a DAO-approved run trains on two KWOK clusters through their ServiceAccounts, and its history holds no kubeconfig or key in clear", async () => {
+    const spec = stack.spec({ rounds: 2, replicasPerRound: 3, minReplicas: 2 });
+    const runId = await stack.approveRun(spec);
+    const handle = stack.client.workflow.getHandle(runWorkflowId(runId));
+    for (let i = 0; (await handle.describe().catch(() => undefined)) === undefined; i++) {
+      if (i > 600) throw new Error("the watcher did not start the run");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const status = (await handle.result()) as RunStatus;
+    expect(status).toMatchObject({ state: "completed", committedRounds: 2 });
+    const placedOn = new Set(status.recent.flatMap((r) => r.replicas.map((replica) => replica.cluster)));
+    expect([...placedOn].sort()).toEqual(["kalpha", "kbeta"]);
+    for (const round of [1n, 2n]) {
+      const committed = await getCheckpoint(stack.dao.operator, runId, round);
+      if (!committed.committed) throw new Error(`round ${round} is not committed`);
+      expect((await hashCheckpoint(checkpointDirOf(committed.manifestUri))).root).toBe(committed.root);
+    }
+
+    // The history, read without the codec, holds none of the credentials that went through it.
+    const raw = new Client({ connection: stack.client.connection, namespace: stack.temporal.namespace });
+    const history = Buffer.from(
+      JSON.stringify(await raw.workflow.getHandle(handle.workflowId).fetchHistory()),
+    );
+    const secrets = [
+      ...tokens,
+      "certificate-authority-data",
+      stack.env.DAOTRAIN_OPERATOR_KEY.slice(2),
+      stack.env.DAOTRAIN_CODEC_KEY,
+    ];
+    for (const secret of secrets) expect(history.includes(secret)).toBe(false);
+  });
+});
