@@ -41,6 +41,9 @@ export async function installOversizedContract(
 ): Promise<Address> {
   const wallet = requireWallet(session, `installing ${label}`);
   const address = slice(keccak256(toHex(`daotrain/${label}`)), 12);
+  // An earlier deployment on this chain installed it already; its constructor cannot run twice
+  // (its CREATEs would collide), and the code is the same.
+  if (await session.publicClient.getCode({ address })) return address;
   await anvilRequest(session, "anvil_setCode", [address, creationCode]);
   // A contract account starts at nonce 1 (EIP-161); CREATE addresses follow from it.
   await anvilRequest(session, "anvil_setNonce", [address, "0x1"]);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkpointRegistryAbi } from "../../contracts/abi/index.ts";
 import { GOVERNANCE_PERMISSION_ID, OPERATOR_PERMISSION_ID } from "../../contracts/permissions.ts";
 import { send } from "../../governance/chain.ts";
+import { deployLocalDao } from "../../governance/deploy.ts";
 import { CannotVoteError, ContractRevertError, ProposalNotExecutableError } from "../../governance/errors.ts";
 import { increaseTime } from "../../governance/localChain.ts";
 import { daoPermissionsAbi } from "../../governance/osxAbi.ts";
@@ -109,6 +110,20 @@ describe("DAO governance on anvil (three members, TokenVoting v1.0.0 over OSx 1.
       false,
     );
     expect(await tokenBalance(deployer, deployerAddress)).toBe(0n);
+  });
+
+  it("deploys a second, independent DAO stack on the same chain", async () => {
+    const [deployer, member] = dao.anvil.accounts;
+    const second = await deployLocalDao({
+      rpcUrl: dao.anvil.rpcUrl,
+      deployerKey: deployer!.privateKey,
+      members: [{ address: member!.address, votingPower: MEMBER_POWER }],
+      operator: dao.deployment.operator,
+      subdomain: "second",
+    });
+    expect(second.osx.tokenVotingSetup).toBe(dao.deployment.osx.tokenVotingSetup);
+    expect(second.dao.address).not.toBe(dao.deployment.dao.address);
+    expect(second.dao.ensName).toBe("second.dao.eth");
   });
 
   it("executes the setup proposal: dataset approved, clusters admitted, run approved with its escrow funded from the treasury", async () => {
