@@ -56,12 +56,12 @@ export function toFloat32(tensor: Tensor): Float32Array {
   switch (tensor.dtype) {
     case "F32":
       if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, n);
-      return new Float32Array(bytes.slice().buffer, 0, n);
+      return new Float32Array(copyOf(bytes).buffer, 0, n);
     case "F64":
-      return Float32Array.from(new Float64Array(bytes.slice().buffer, 0, n));
+      return Float32Array.from(new Float64Array(copyOf(bytes).buffer, 0, n));
     case "F16":
     case "BF16": {
-      const halves = new Uint16Array(bytes.slice().buffer, 0, n);
+      const halves = new Uint16Array(copyOf(bytes).buffer, 0, n);
       const decode = tensor.dtype === "F16" ? f16ToF32 : bf16ToF32;
       const out = new Float32Array(n);
       for (let i = 0; i < n; i++) out[i] = decode(halves[i]!);
@@ -70,6 +70,11 @@ export function toFloat32(tensor: Tensor): Float32Array {
     default:
       throw new TypeError(`tensor dtype ${tensor.dtype} is not a float type`);
   }
+}
+
+/** An aligned copy (a Buffer's slice() is a view, not a copy). */
+function copyOf(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
 }
 
 const scratch = new DataView(new ArrayBuffer(4));

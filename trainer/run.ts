@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { CheckpointManifest } from "../checkpoints/manifest.ts";
-import { NO_PARENT, readCheckpointManifest } from "../checkpoints/manifest.ts";
+import { readCheckpointManifest } from "../checkpoints/manifest.ts";
 import { readCheckpoint } from "../checkpoints/read.ts";
 import { verifyCheckpoint } from "../checkpoints/verify.ts";
 import { writeCheckpoint } from "../checkpoints/write.ts";
@@ -8,7 +8,7 @@ import { openDataset } from "../datasets/read.ts";
 import { InvalidInputError } from "../spec/errors.ts";
 import { runIdOf } from "../spec/runSpec.ts";
 import { parseTrainerEnv } from "../spec/trainerContract.ts";
-import { type BackendChoice, describeBackend, selectBackend } from "./backend.ts";
+import { describeBackend, selectBackend } from "./backend.ts";
 import { TrainingBatches, validationBatches } from "./batches.ts";
 import { modelValues } from "./evaluate.ts";
 import { paramsToTensors, tensorsToValues } from "./model.ts";
@@ -24,7 +24,8 @@ export class InputMismatchError extends Error {
 export interface TrainerResult {
   readonly output: string;
   readonly manifest: CheckpointManifest;
-  readonly backend: BackendChoice["name"];
+  /** The backend that trained it (for a reused output, the one its metrics name). */
+  readonly backend: string;
   /** True when the output already held this replica's finished checkpoint (a retried pod). */
   readonly reused: boolean;
 }
@@ -56,7 +57,12 @@ export async function runTrainer(
   const existing = await finishedOutput(outputDir, env.DAOTRAIN_INIT_ROOT, env.DAOTRAIN_ROUND);
   if (existing) {
     log(`output ${outputDir} already holds this replica's checkpoint ${existing.root}; nothing to do`);
-    return { output: outputDir, manifest: existing, backend: "cpu", reused: true };
+    return {
+      output: outputDir,
+      manifest: existing,
+      backend: String(existing.metrics.backend ?? "unknown"),
+      reused: true,
+    };
   }
 
   const dataset = await openDataset(datasetDir, env.DAOTRAIN_DATASET_ROOT).catch((error: Error) => {
@@ -147,7 +153,6 @@ async function finishedOutput(
   round: number,
 ): Promise<CheckpointManifest | null> {
   const manifest = await readCheckpointManifest(dir).catch(() => null);
-  if (!manifest || manifest.parentRoot !== parentRoot || manifest.round !== round || parentRoot === NO_PARENT)
-    return null;
+  if (!manifest || manifest.parentRoot !== parentRoot || manifest.round !== round) return null;
   return (await verifyCheckpoint(dir, manifest.root)).ok ? manifest : null;
 }

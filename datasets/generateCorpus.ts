@@ -1,10 +1,10 @@
 /**
  * Generates datasets/corpus/fables.txt: short fables in plain English, written by this program
  * from a small grammar and a fixed seed, so the corpus is the project's own text (dedicated to the
- * public domain, CC0) and regenerates byte for byte. Run: node datasets/corpus/generate.ts
+ * public domain, CC0) and regenerates byte for byte. Run: node datasets/generateCorpus.ts
  */
 import { writeFileSync } from "node:fs";
-import { SeededRandom } from "../../trainer/random.ts";
+import { SeededRandom } from "../trainer/random.ts";
 
 const TARGET_BYTES = 240_000;
 
@@ -181,6 +181,6 @@ for (let n = 1; size < TARGET_BYTES; n++) {
   parts.push(text);
   size += text.length;
 }
-const out = new URL("./fables.txt", import.meta.url);
+const out = new URL("./corpus/fables.txt", import.meta.url);
 writeFileSync(out, parts.join(""));
 console.log(`wrote ${out.pathname} (${size} bytes)`);
