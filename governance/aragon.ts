@@ -36,7 +36,6 @@ export const pluginSetupProcessorAbi = PluginSetupProcessor__factory.abi;
 export const pluginSetupProcessorBytecode = PluginSetupProcessor__factory.bytecode as Hex;
 /** The package's complete ABI, to check osxAbi.ts's typed subset against. */
 export const tokenVotingPackageAbi = TokenVoting__factory.abi;
-export const tokenVotingSetupAbi = TokenVotingSetup__factory.abi;
 export const tokenVotingSetupBytecode = TokenVotingSetup__factory.bytecode as Hex;
 
 /** OpenZeppelin's ERC1967Proxy: OSx's deploy scripts put every upgradeable framework contract behind one. */

@@ -72,7 +72,7 @@ const tokenVotingInstallParameters = parseAbiParameters(
 );
 
 /** The data TokenVotingSetup v1.0.0's prepareInstallation decodes: settings, an existing token, no minting. */
-export function tokenVotingInstallData(voting: VotingSettings, token: Address): Hex {
+function tokenVotingInstallData(voting: VotingSettings, token: Address): Hex {
   return encodeAbiParameters(tokenVotingInstallParameters, [
     {
       votingMode: VOTING_MODES[voting.votingMode],

@@ -12,11 +12,13 @@ import {
   grantOperatorProposal,
   type ProposalDraft,
   releaseCheckpointProposal,
+  revokeDatasetProposal,
   revokeOperatorProposal,
 } from "../../governance/proposals.ts";
 import { escrowFor } from "../../governance/reads.ts";
 import { propose } from "../../governance/voting.ts";
 import { readRunSpecFile, runIdOf } from "../../spec/runSpec.ts";
+import { CliError, ExitCode } from "../program.ts";
 import {
   address,
   bytes32,
@@ -57,16 +59,19 @@ export function register(program: Command): void {
   withChainOptions(
     proposeCommand
       .command("dataset")
-      .description("approve a dataset for training runs")
+      .description("approve a dataset for training runs (or with --revoke, withdraw the approval)")
       .argument("<root>", "the dataset's Merkle root", bytes32)
-      .requiredOption("--uri <uri>", "where the dataset's shards and manifest live")
-      .requiredOption("--license <license>", "the dataset's license (SPDX id)"),
+      .option("--uri <uri>", "where the dataset's shards and manifest live (required to approve)")
+      .option("--license <license>", "the dataset's license, an SPDX id (required to approve)")
+      .option("--revoke", "revoke the dataset instead"),
     { write: true },
-  ).action((root: Hex, options: ChainOptions & { uri: string; license: string }) =>
-    submit(options, (g) =>
-      approveDatasetProposal(g.deployment.contracts, { root, uri: options.uri, license: options.license }),
-    ),
-  );
+  ).action((root: Hex, options: ChainOptions & { uri?: string; license?: string; revoke?: boolean }) => {
+    if (options.revoke) return submit(options, (g) => revokeDatasetProposal(g.deployment.contracts, root));
+    const { uri, license } = options;
+    if (!uri || !license)
+      throw new CliError("propose dataset needs --uri and --license (or --revoke)", ExitCode.usage);
+    return submit(options, (g) => approveDatasetProposal(g.deployment.contracts, { root, uri, license }));
+  });
 
   withChainOptions(
     proposeCommand
