@@ -49,6 +49,8 @@ export interface LocalStack {
   publicStoreUri: string;
   /** Replaces the clusters the worker may launch on. */
   setClusters(entries: ClusterEntry[]): Promise<void>;
+  /** Stops `stop` with the stack (before what the stack itself started). */
+  adopt(stop: () => Promise<unknown>): void;
   stop(): Promise<void>;
 }
 
@@ -155,6 +157,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       envFile,
       publicStoreUri,
       setClusters,
+      adopt: (stop) => {
+        stoppers.push(stop);
+      },
       stop: stopAll,
     };
   } catch (error) {

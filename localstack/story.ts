@@ -1,3 +1,4 @@
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
@@ -7,7 +8,7 @@ import { checkpointRegistryAbi, runRegistryAbi } from "../contracts/abi/index.ts
 import { packDataset } from "../datasets/index.ts";
 import { type DownloadResult, downloadCheckpoint } from "../download/index.ts";
 import type { Governance } from "../governance/chain.ts";
-import { dataUri } from "../governance/framework.ts";
+import { dataUri } from "../governance/metadata.ts";
 import {
   approveDatasetProposal,
   approveRunProposal,
@@ -16,11 +17,14 @@ import {
 } from "../governance/proposals.ts";
 import { escrowFor, getCheckpoint, getLedger, releasedRounds, tokenBalance } from "../governance/reads.ts";
 import { claimRewards, registerCluster } from "../governance/writes.ts";
+import { onboardContributor } from "../k8s/contributor/onboard.ts";
 import { type RunSpec, runIdOf, runWorkflowId } from "../spec/runSpec.ts";
-import { clusterIdOf } from "../workers/clusterDirectory.ts";
+import { type ClusterEntry, clusterIdOf } from "../workers/clusterDirectory.ts";
 import { releaseWorkflowId, statusQuery } from "../workflows/signals.ts";
 import type { RunStatus } from "../workflows/types.ts";
 import type { PassedProposal } from "./dao.ts";
+import { startCluster } from "./kubernetes.ts";
+import { startPodRunner } from "./podRunner.ts";
 import type { LocalStack } from "./stack.ts";
 
 // The steps of daotrain's story on a local stack, each what a member, a contributor or a
@@ -62,34 +66,71 @@ export interface Contributor extends ContributorCluster {
   ownerAddress: Address;
 }
 
-/**
- * Each contributor registers a cluster on the local executor and the DAO admits it by vote; the
- * worker is told how to reach it (the clusters file).
- */
+/** The contributor registers its cluster on-chain and the DAO admits it by vote. */
+async function admitContributor(
+  stack: LocalStack,
+  index: number,
+  cluster: ContributorCluster,
+): Promise<Contributor> {
+  const owner = stack.dao.others[index];
+  if (!owner?.wallet) throw new Error(`no spare anvil account for contributor ${cluster.name}`);
+  const clusterId = clusterIdOf(cluster.name);
+  await registerCluster(owner, {
+    clusterId,
+    gpuCapacity: cluster.gpus,
+    gpuProduct: cluster.gpuProduct,
+    metadata: `daotrain contributor ${cluster.name}`,
+  });
+  await stack.dao.pass(clusterProposal(stack.dao.deployment.contracts, "admit", clusterId));
+  return { ...cluster, clusterId, owner, ownerAddress: owner.wallet.account.address };
+}
+
+/** Contributors on the local executor: each replica a child process on this machine. */
 export async function onboardLocalContributors(
   stack: LocalStack,
   clusters: readonly ContributorCluster[],
 ): Promise<Contributor[]> {
   const contributors: Contributor[] = [];
-  for (const [index, cluster] of clusters.entries()) {
-    const owner = stack.dao.others[index];
-    if (!owner?.wallet) throw new Error(`no spare anvil account for contributor ${cluster.name}`);
-    const clusterId = clusterIdOf(cluster.name);
-    await registerCluster(owner, {
-      clusterId,
-      gpuCapacity: cluster.gpus,
-      gpuProduct: cluster.gpuProduct,
-      metadata: `local executor ${cluster.name}`,
-    });
-    await stack.dao.pass(clusterProposal(stack.dao.deployment.contracts, "admit", clusterId));
-    contributors.push({ ...cluster, clusterId, owner, ownerAddress: owner.wallet.account.address });
-  }
+  for (const [index, cluster] of clusters.entries())
+    contributors.push(await admitContributor(stack, index, cluster));
   await stack.setClusters(
     clusters.map((c) => ({
       name: c.name,
       local: { workDir: join(stack.workDir, "executors", c.name), gpus: c.gpus, gpuProduct: c.gpuProduct },
     })),
   );
+  return contributors;
+}
+
+/**
+ * Contributors on simulated Kubernetes clusters (a real control plane each, KWOK nodes, the pod
+ * runner playing kubelet): each applies the contributor bundle as a cluster admin would, hands
+ * the orchestrator the ServiceAccount kubeconfig, and is admitted by vote.
+ */
+export async function onboardSimulatedContributors(
+  stack: LocalStack,
+  clusters: readonly ContributorCluster[],
+  projectRoot: string,
+): Promise<Contributor[]> {
+  const contributors: Contributor[] = [];
+  const entries: ClusterEntry[] = [];
+  await mkdir(join(stack.workDir, "kubeconfigs"), { recursive: true, mode: 0o700 });
+  for (const [index, cluster] of clusters.entries()) {
+    const k8s = await startCluster({
+      name: cluster.name,
+      nodes: [{ name: `${cluster.name}-gpu-0`, gpus: cluster.gpus, gpuProduct: cluster.gpuProduct }],
+      podRunner: true,
+    });
+    stack.adopt(() => k8s.stop());
+    const runner = await startPodRunner({ kubeConfig: k8s.kubeConfig, cwd: projectRoot });
+    stack.adopt(() => runner.stop());
+    const onboarded = await onboardContributor(k8s.kubeconfig, { gpus: cluster.gpus });
+    const kubeconfig = join(stack.workDir, "kubeconfigs", `${cluster.name}.yaml`);
+    await writeFile(kubeconfig, onboarded.serviceAccountKubeconfig, { mode: 0o600 });
+    entries.push({ name: cluster.name, kubernetes: { kubeconfig, namespace: onboarded.namespace } });
+    contributors.push(await admitContributor(stack, index, cluster));
+  }
+  await stack.setClusters(entries);
   return contributors;
 }
 

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { formatUnits } from "viem";
 import { parse as parseYaml } from "yaml";
 import type { LocalStack } from "../../localstack/stack.ts";
@@ -14,6 +14,7 @@ import {
   downloadRelease,
   followRun,
   onboardLocalContributors,
+  onboardSimulatedContributors,
   releaseCheckpoint,
 } from "../../localstack/story.ts";
 import { parseRunSpec, type RunSpec } from "../../spec/runSpec.ts";
@@ -21,7 +22,8 @@ import type { RunStatus } from "../../workflows/types.ts";
 import { CliError } from "../program.ts";
 import { type DemoSummary, printSummary } from "./demoSummary.ts";
 
-const projectFile = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+const projectRoot = fileURLToPath(new URL("../../", import.meta.url));
+const projectFile = (path: string) => `${projectRoot}${path}`;
 const CORPUS = projectFile("datasets/corpus/fables.txt");
 const DEMO_SPEC = projectFile("examples/demo-run.yaml");
 /** Small shards, so that every replica of a round trains on shards of its own. */
@@ -31,21 +33,27 @@ const CONTRIBUTORS = [
   { name: "contributor-b", gpus: 2, gpuProduct: "NVIDIA-A100-SXM4-40GB" },
 ] as const;
 
+const CLUSTER_KINDS = ["local", "kubernetes"] as const;
+type ClusterKind = (typeof CLUSTER_KINDS)[number];
+
+function clusterKind(value: string): ClusterKind {
+  if ((CLUSTER_KINDS as readonly string[]).includes(value)) return value as ClusterKind;
+  throw new InvalidArgumentError(`must be one of ${CLUSTER_KINDS.join(", ")}`);
+}
+
 interface DemoOptions {
   workDir?: string;
+  clusters: ClusterKind;
   rounds: number;
   reduced: boolean;
   json: boolean;
   keepRunning: boolean;
 }
 
-function positive(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1)
-      throw new CliError(`${name} must be a whole number ≥ 1, got '${value}'`, 2);
-    return n;
-  };
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a whole number ≥ 1");
+  return n;
 }
 
 export function register(program: Command): void {
@@ -58,7 +66,13 @@ export function register(program: Command): void {
       "--work-dir <dir>",
       "where the demo keeps its chain deployment, stores and downloads (default: a fresh .daotrain/demo/<time>)",
     )
-    .option("--rounds <n>", "training rounds", positive("--rounds"), 3)
+    .option("--rounds <n>", "training rounds", positive, 3)
+    .option(
+      "--clusters <kind>",
+      "where contributors' replicas run: local (child processes) or kubernetes (two simulated clusters: real control planes + KWOK; needs the bootstrapped Kubernetes binaries)",
+      clusterKind,
+      "local" as ClusterKind,
+    )
     .option("--reduced", "a smaller model and fewer steps (what the tests run)", false)
     .option("--json", "print the summary as JSON on stdout (progress stays on stderr)", false)
     .option("--keep-running", "leave the stack up after the summary, until Ctrl-C", false)

@@ -1,0 +1,285 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  makeInformer,
+  type V1Container,
+  type V1Pod,
+  type V1PodStatus,
+} from "@kubernetes/client-node";
+import { JOB_POD_LABEL, KWOK_LOGS } from "./kubernetes.ts";
+import { type ManagedProcess, startProcess } from "./process.ts";
+
+/**
+ * KWOK simulates nodes but runs nothing. In a cluster started with `podRunner: true`, KWOK leaves
+ * Job pods alone and this runner plays their kubelet: for each Job pod bound to a node it runs the
+ * first container's command here, with the pod's env, and writes phase and exit code back through
+ * the status subresource. Deleting the pod kills the process.
+ */
+export interface PodRunner {
+  /** Each pod's stdout+stderr lands in `<logDir>/<namespace>_<pod>.log`. */
+  logDir: string;
+  /** Pods started so far, by "namespace/name". */
+  started(): string[];
+  stop(): Promise<void>;
+}
+
+export interface PodRunnerOptions {
+  kubeConfig: KubeConfig;
+  /** Working directory of the processes; a fresh temp dir by default. */
+  cwd?: string;
+  /** Added to every pod's env (PATH and HOME are passed through already). */
+  env?: Record<string, string>;
+}
+
+type Fields = { [key: string]: string | undefined };
+
+/** Resolves the downward-API references Job pods use (completion index, pod name, ...). */
+function fieldValue(pod: V1Pod, path: string): string | undefined {
+  const annotation = /^metadata\.annotations\['(.+)'\]$/.exec(path);
+  if (annotation?.[1]) return pod.metadata?.annotations?.[annotation[1]];
+  const label = /^metadata\.labels\['(.+)'\]$/.exec(path);
+  if (label?.[1]) return pod.metadata?.labels?.[label[1]];
+  const fields: Fields = {
+    "metadata.name": pod.metadata?.name,
+    "metadata.namespace": pod.metadata?.namespace,
+    "metadata.uid": pod.metadata?.uid,
+    "spec.nodeName": pod.spec?.nodeName,
+    "spec.serviceAccountName": pod.spec?.serviceAccountName,
+    "status.podIP": "127.0.0.1",
+    "status.hostIP": "127.0.0.1",
+  };
+  return fields[path];
+}
+
+/** Kubernetes' `$(VAR)` expansion: defined names are replaced, `$$` escapes, the rest stays. */
+export function expandKubernetesVars(text: string, env: Fields): string {
+  return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (match, name: string | undefined) => {
+    if (match === "$$") return "$";
+    const value = name === undefined ? undefined : env[name];
+    return value ?? match;
+  });
+}
+
+function containerEnv(pod: V1Pod, container: V1Container): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const variable of container.env ?? []) {
+    const ref = variable.valueFrom?.fieldRef?.fieldPath;
+    const value = ref ? fieldValue(pod, ref) : expandKubernetesVars(variable.value ?? "", env);
+    if (value !== undefined) env[variable.name] = value;
+  }
+  return env;
+}
+
+/**
+ * The container runtime's log format ("<time> <stream> F <line>"), which KWOK serves. Written once
+ * the process has exited, so logs of a pod read through the apiserver are complete but not live.
+ */
+async function writeCriLog(rawLog: string, criLog: string, at: Date): Promise<void> {
+  const raw = await readFile(rawLog, "utf8").catch(() => "");
+  const lines = raw.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  await writeFile(criLog, lines.map((line) => `${at.toISOString()} stdout F ${line}\n`).join(""));
+}
+
+function statusCode(error: unknown): number | undefined {
+  return error instanceof ApiException ? error.code : undefined;
+}
+
+export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunner> {
+  const core = options.kubeConfig.makeApiClient(CoreV1Api);
+  const custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
+  const logDir = await mkdtemp(join(tmpdir(), "daotrain-pods-"));
+  const cwd = options.cwd ?? logDir;
+  const processes = new Map<string, ManagedProcess>();
+  const handled = new Set<string>();
+  let stopping = false;
+
+  /**
+   * Read-modify-write of the status subresource, retried on conflicts and while the apiserver is
+   * unreachable (tests restart it), as a kubelet would.
+   */
+  const writeStatus = async (
+    namespace: string,
+    name: string,
+    change: (status: V1PodStatus) => V1PodStatus,
+  ) => {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      try {
+        const pod = await core.readNamespacedPod({ name, namespace });
+        pod.status = change(pod.status ?? {});
+        await core.replaceNamespacedPodStatus({ name, namespace, body: pod });
+        return;
+      } catch (error) {
+        const code = statusCode(error);
+        if (code === 404 || stopping) return;
+        if ((code !== undefined && code !== 409 && code < 500) || Date.now() > deadline) throw error;
+        await sleep(code === 409 ? 50 : 500);
+      }
+    }
+  };
+
+  const run = async (pod: V1Pod) => {
+    const namespace = pod.metadata?.namespace ?? "default";
+    const name = pod.metadata?.name ?? "";
+    const key = `${namespace}/${name}`;
+    const container = pod.spec?.containers[0];
+    if (!container) return;
+    const env = containerEnv(pod, container);
+    const argv = [...(container.command ?? []), ...(container.args ?? [])].map((a) =>
+      expandKubernetesVars(a, env),
+    );
+    const startedAt = new Date();
+    await writeStatus(namespace, name, (status) => ({
+      ...status,
+      phase: "Running",
+      hostIP: "127.0.0.1",
+      podIP: "127.0.0.1",
+      podIPs: [{ ip: "127.0.0.1" }],
+      startTime: startedAt,
+      conditions: ["Initialized", "Ready", "ContainersReady", "PodScheduled"].map((type) => ({
+        type,
+        status: "True",
+        lastTransitionTime: startedAt,
+      })),
+      containerStatuses: [
+        {
+          name: container.name,
+          image: container.image ?? "",
+          imageID: "",
+          ready: true,
+          restartCount: 0,
+          started: true,
+          state: { running: { startedAt } },
+        },
+      ],
+    }));
+    const [command, ...args] = argv;
+    if (!command) return;
+    const rawLog = join(logDir, `${namespace}_${name}.log`);
+    const criLog = join(logDir, `${namespace}_${name}.cri.log`);
+    await serveLogs(pod, container.name, criLog);
+    // The process writes its own log file, so the file is complete the moment it exits.
+    const child = startProcess({
+      name: key,
+      command: "/bin/sh",
+      args: ["-c", 'exec "$@" >"$0" 2>&1', rawLog, command, ...args],
+      cwd,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env, ...env },
+    });
+    processes.set(key, child);
+    const exitCode = await child.exited;
+    processes.delete(key);
+    if (stopping) return;
+    const code = exitCode ?? 137;
+    const finishedAt = new Date();
+    await writeCriLog(rawLog, criLog, finishedAt);
+    await writeStatus(namespace, name, (status) => ({
+      ...status,
+      phase: code === 0 ? "Succeeded" : "Failed",
+      conditions: (status.conditions ?? []).map((c) =>
+        c.type === "Ready" || c.type === "ContainersReady"
+          ? { ...c, status: "False", lastTransitionTime: finishedAt }
+          : c,
+      ),
+      containerStatuses: [
+        {
+          name: container.name,
+          image: container.image ?? "",
+          imageID: "",
+          ready: false,
+          restartCount: 0,
+          started: false,
+          state: {
+            terminated: { exitCode: code, reason: code === 0 ? "Completed" : "Error", startedAt, finishedAt },
+          },
+        },
+      ],
+    }));
+  };
+
+  /** Tells KWOK (which answers the apiserver's log requests) where this pod's log file is. */
+  const serveLogs = async (pod: V1Pod, container: string, file: string) => {
+    await writeFile(file, "");
+    const { namespace = "default", name = "", uid = "" } = pod.metadata ?? {};
+    await custom.createNamespacedCustomObject({
+      ...KWOK_LOGS,
+      namespace,
+      body: {
+        apiVersion: `${KWOK_LOGS.group}/${KWOK_LOGS.version}`,
+        kind: "Logs",
+        metadata: { name, namespace, ownerReferences: [{ apiVersion: "v1", kind: "Pod", name, uid }] },
+        spec: { logs: [{ containers: [container], logsFile: file, follow: false }] },
+      },
+    });
+  };
+
+  /** Plays the kubelet's part of deletion: stop the process, then let the pod object go. */
+  const remove = async (pod: V1Pod) => {
+    const namespace = pod.metadata?.namespace ?? "default";
+    const name = pod.metadata?.name ?? "";
+    await processes.get(`${namespace}/${name}`)?.stop(2_000);
+    try {
+      await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
+    } catch (error) {
+      if (statusCode(error) !== 404) throw error;
+    }
+  };
+
+  const report = (what: string) => (error: unknown) => {
+    if (!stopping)
+      process.stderr.write(
+        `pod runner: ${what}: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+  };
+
+  const onPod = (pod: V1Pod) => {
+    const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    if (!pod.spec?.nodeName || stopping) return;
+    if (pod.metadata?.deletionTimestamp) {
+      if (!handled.has(`delete:${key}`)) {
+        handled.add(`delete:${key}`);
+        void remove(pod).catch(report(`deleting ${key}`));
+      }
+      return;
+    }
+    const phase = pod.status?.phase;
+    if (handled.has(key) || (phase !== undefined && phase !== "Pending")) return;
+    handled.add(key);
+    void run(pod).catch(report(`running ${key}`));
+  };
+
+  const informer = makeInformer<V1Pod>(
+    options.kubeConfig,
+    "/api/v1/pods",
+    () => core.listPodForAllNamespaces({ labelSelector: JOB_POD_LABEL }),
+    JOB_POD_LABEL,
+  );
+  informer.on("add", onPod);
+  informer.on("update", onPod);
+  informer.on("delete", (pod) => {
+    void processes.get(`${pod.metadata?.namespace}/${pod.metadata?.name}`)?.stop(2_000);
+  });
+  informer.on("error", () => {
+    // The apiserver went away for a moment (tests restart it): start over after a pause.
+    if (!stopping) setTimeout(() => void informer.start().catch(report("restarting the pod watch")), 500);
+  });
+  await informer.start();
+
+  return {
+    logDir,
+    started: () => [...handled].filter((k) => !k.startsWith("delete:")),
+    async stop() {
+      stopping = true;
+      await informer.stop();
+      await Promise.all([...processes.values()].map((p) => p.stop(2_000)));
+      await rm(logDir, { recursive: true, force: true });
+    },
+  };
+}
