@@ -7,8 +7,9 @@
 // checkpoint and the copies all live on this machine's disk, so the ratios show what the S3 path
 // (HTTP, signing, multipart, ranged reads) costs over the disk itself.
 import { randomFillSync } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type CheckpointManifest, floatTensor, NO_PARENT, writeCheckpoint } from "../checkpoints/index.ts";
@@ -23,10 +24,30 @@ const totalBytes = Math.round(Number(values.gib) * 1024 ** 3);
 const shardCount = Number(values.shards);
 const MiB = 1024 * 1024;
 
-async function timed<T>(what: () => Promise<T>): Promise<{ seconds: number; value: T }> {
+/** CPU seconds (user + system) a process has used, from /proc: the server's share of the work. */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface Timing {
+  seconds: number;
+  /** CPU seconds of this process and of the S3 server: meaningful even on a busy machine. */
+  clientCpu: number;
+  serverCpu: number;
+}
+
+async function timed(serverPid: number, what: () => Promise<unknown>): Promise<Timing> {
+  const cpu = process.cpuUsage();
+  const server = processCpuSeconds(serverPid);
   const started = process.hrtime.bigint();
-  const value = await what();
-  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, value };
+  await what();
+  const used = process.cpuUsage(cpu);
+  return {
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    clientCpu: (used.user + used.system) / 1e6,
+    serverCpu: processCpuSeconds(serverPid) - server,
+  };
 }
 
 async function writeBenchCheckpoint(dir: string): Promise<CheckpointManifest> {
@@ -61,7 +82,8 @@ try {
 
   const copyDir = join(work, "copy");
   await mkdir(copyDir);
-  const copy = await timed(() =>
+  const pid = server.process.pid;
+  const copy = await timed(pid, () =>
     Promise.all(
       manifest.shards.map((shard) => copyFile(join(source, shard.path), join(copyDir, shard.path))),
     ),
@@ -69,10 +91,10 @@ try {
   await rm(copyDir, { recursive: true });
 
   const store = openStore("s3://bench/daotrain", { s3: server.storeOptions });
-  const upload = await timed(() => putDirectory(store, source, "runs/bench/round-1"));
+  const upload = await timed(pid, () => putDirectory(store, source, "runs/bench/round-1"));
 
   const out = join(work, "downloaded");
-  const download = await timed(() =>
+  const download = await timed(pid, () =>
     downloadCheckpoint({
       checkpoint: {
         runId: manifest.runId,
@@ -88,7 +110,7 @@ try {
   );
   const rawDir = join(work, "raw");
   await mkdir(rawDir);
-  const raw = await timed(() =>
+  const raw = await timed(pid, () =>
     Promise.all(
       manifest.shards.map((shard) =>
         store.downloadToFile(`runs/bench/round-1/${shard.path}`, join(rawDir, shard.path)),
@@ -98,21 +120,27 @@ try {
 
   const rate = (seconds: number) => bytes / MiB / seconds;
   const baseline = rate(copy.seconds);
-  const rows: Array<[string, number, number]> = [
-    ["file copy (baseline, copyFile)", copy.seconds, rate(copy.seconds)],
-    ["S3 upload (multipart)", upload.seconds, rate(upload.seconds)],
-    ["S3 download (parallel ranged parts)", raw.seconds, rate(raw.seconds)],
-    ["S3 verified download (fetch + sha256 + root)", download.seconds, rate(download.seconds)],
+  const rows: Array<[string, Timing]> = [
+    ["file copy (baseline, copyFile)", copy],
+    ["S3 upload (multipart)", upload],
+    ["S3 download (parallel ranged parts)", raw],
+    ["S3 verified download (fetch + sha256 + root)", download],
   ];
-  process.stdout.write(
-    `S3 checkpoint round trip: ${(bytes / 1024 ** 3).toFixed(2)} GiB in ${manifest.shards.length} shards, versitygw ${server.endpoint}\n\n`,
+  const [load1] = loadavg();
+  const print = (line: string) => process.stdout.write(line);
+  print(
+    `S3 checkpoint round trip: ${(bytes / 1024 ** 3).toFixed(2)} GiB in ${manifest.shards.length} shards, ` +
+      `versitygw at ${server.endpoint}, ${cpus().length} cores, load average ${load1!.toFixed(1)}\n\n`,
   );
-  process.stdout.write(
-    `${"what".padEnd(46)} ${"seconds".padStart(8)} ${"MiB/s".padStart(9)} ${"vs copy".padStart(8)}\n`,
+  print(
+    `${"what".padEnd(46)} ${"seconds".padStart(8)} ${"MiB/s".padStart(7)} ${"vs copy".padStart(8)} ` +
+      `${"client CPU s".padStart(13)} ${"server CPU s".padStart(13)}\n`,
   );
-  for (const [what, seconds, mibs] of rows) {
-    process.stdout.write(
-      `${what.padEnd(46)} ${seconds.toFixed(2).padStart(8)} ${mibs.toFixed(0).padStart(9)} ${(mibs / baseline).toFixed(2).padStart(8)}\n`,
+  for (const [what, t] of rows) {
+    const mibs = rate(t.seconds);
+    print(
+      `${what.padEnd(46)} ${t.seconds.toFixed(2).padStart(8)} ${mibs.toFixed(0).padStart(7)} ` +
+        `${(mibs / baseline).toFixed(2).padStart(8)} ${t.clientCpu.toFixed(2).padStart(13)} ${t.serverCpu.toFixed(2).padStart(13)}\n`,
     );
   }
 } finally {
