@@ -65,35 +65,47 @@ async function hashFileHere(path: string, chunkBytes: number): Promise<FileHash>
 
 function hashOnThreads(
   paths: readonly string[],
-  order: number[],
+  order: readonly number[],
   threads: number,
   chunkBytes: number,
 ): Promise<FileHash[]> {
   const results: FileHash[] = new Array(paths.length);
+  const workers: Worker[] = [];
+  const released = new Set<Worker>();
   let next = 0;
   let done = 0;
-  const workers: Worker[] = [];
+  let settled = false;
   return new Promise<FileHash[]>((resolve, reject) => {
+    const release = (worker: Worker) => {
+      released.add(worker);
+      void worker.terminate();
+    };
     const fail = (error: Error) => {
-      for (const w of workers) void w.terminate();
+      if (settled) return;
+      settled = true;
+      for (const w of workers) release(w);
       reject(error);
     };
     const feed = (worker: Worker) => {
       const id = order[next++];
-      if (id === undefined) {
-        void worker.terminate();
-        return;
-      }
-      worker.postMessage({ id, path: paths[id] });
+      if (id === undefined) release(worker);
+      else worker.postMessage({ id, path: paths[id] });
     };
     for (let t = 0; t < threads; t++) {
       const worker = new Worker(new URL("./hashWorker.ts", import.meta.url), { workerData: { chunkBytes } });
       workers.push(worker);
       worker.on("error", fail);
+      worker.on("exit", (code) => {
+        if (!released.has(worker))
+          fail(new Error(`a hashing thread exited with code ${code} before its work was done`));
+      });
       worker.on("message", (reply: HashReply) => {
         if ("error" in reply) return fail(new Error(`hashing ${paths[reply.id]}: ${reply.error}`));
         results[reply.id] = { path: paths[reply.id]!, bytes: reply.bytes, sha256: reply.sha256 };
-        if (++done === paths.length) resolve(results);
+        if (++done === paths.length) {
+          settled = true;
+          resolve(results);
+        }
         feed(worker);
       });
       feed(worker);

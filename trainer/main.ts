@@ -3,7 +3,8 @@
  * The trainer process (one per replica): `node trainer/main.ts` with the trainer contract's
  * environment (spec/trainerContract.ts). Logs to stderr, prints the output checkpoint's manifest
  * as one JSON line on stdout, exits 0; otherwise exits non-zero with a one-line reason:
- * 2 = the environment breaks the contract, 3 = an input does not match its root, 1 = anything else.
+ * 2 = the environment breaks the contract, 3 = an input is missing or does not match its root,
+ * 1 = anything else.
  */
 import { InvalidInputError } from "../spec/errors.ts";
 import { InputMismatchError, runTrainer } from "./run.ts";

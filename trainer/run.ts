@@ -1,13 +1,13 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { CheckpointManifest } from "../checkpoints/manifest.ts";
 import { readCheckpointManifest } from "../checkpoints/manifest.ts";
-import { readCheckpoint } from "../checkpoints/read.ts";
+import { type Checkpoint, readCheckpoint } from "../checkpoints/read.ts";
 import { verifyCheckpoint } from "../checkpoints/verify.ts";
 import { writeCheckpoint } from "../checkpoints/write.ts";
-import { openDataset } from "../datasets/read.ts";
+import { type Dataset, openDataset } from "../datasets/read.ts";
 import { InvalidInputError } from "../spec/errors.ts";
-import { runIdOf } from "../spec/runSpec.ts";
-import { parseTrainerEnv } from "../spec/trainerContract.ts";
+import { type RunSpec, runIdOf } from "../spec/runSpec.ts";
+import { parseTrainerEnv, type TrainerEnv } from "../spec/trainerContract.ts";
 import { describeBackend, selectBackend } from "./backend.ts";
 import { TrainingBatches, validationBatches } from "./batches.ts";
 import { modelValues } from "./evaluate.ts";
@@ -49,37 +49,66 @@ export async function runTrainer(
       `WORLD_SIZE: ${env.WORLD_SIZE} processes per replica are not supported by this trainer; use 1`,
     ]);
   }
-  const initDir = localPathOf(env.DAOTRAIN_INIT_URI, "DAOTRAIN_INIT_URI");
-  const datasetDir = localPathOf(env.DAOTRAIN_DATASET_URI, "DAOTRAIN_DATASET_URI");
   const outputDir = localPathOf(env.DAOTRAIN_OUTPUT_URI, "DAOTRAIN_OUTPUT_URI");
-  const shardIndices = env.DAOTRAIN_SHARDS.split(",").map(Number);
-
   const existing = await finishedOutput(outputDir, env.DAOTRAIN_INIT_ROOT, env.DAOTRAIN_ROUND);
   if (existing) {
     log(`output ${outputDir} already holds this replica's checkpoint ${existing.root}; nothing to do`);
-    return {
-      output: outputDir,
-      manifest: existing,
-      backend: String(existing.metrics.backend ?? "unknown"),
-      reused: true,
-    };
+    const backend = String(existing.metrics.backend ?? "unknown");
+    return { output: outputDir, manifest: existing, backend, reused: true };
   }
 
-  const dataset = await openDataset(datasetDir, env.DAOTRAIN_DATASET_ROOT).catch((error: Error) => {
-    throw new InputMismatchError(error.message);
+  const { dataset, init, spec } = await verifiedInputs(env);
+  log(
+    `inputs verified: checkpoint ${init.manifest.root}, dataset ${dataset.manifest.root}, shards ${env.DAOTRAIN_SHARDS}`,
+  );
+  const backend = await selectBackend();
+  log(describeBackend(backend));
+  const trained = await train(env, dataset, modelValues(init.tensors, spec), spec, log);
+
+  const manifest = await writeCheckpoint(outputDir, toTensors(trained.values, spec.model), {
+    runId: env.DAOTRAIN_RUN_ID,
+    round: env.DAOTRAIN_ROUND,
+    parentRoot: env.DAOTRAIN_INIT_ROOT,
+    metrics: {
+      loss: trained.loss,
+      valLoss: trained.valLoss,
+      tokens: trained.tokens,
+      steps: trained.steps,
+      wallSeconds: Number(trained.seconds.toFixed(3)),
+      tokensPerSecond: Math.round(trained.tokens / trained.seconds),
+      backend: backend.name,
+      replica: env.DAOTRAIN_REPLICA,
+    },
+    metadata: runSpecMetadata(spec),
   });
-  for (const i of shardIndices) {
+  log(
+    `wrote ${outputDir}: root ${manifest.root}, loss ${trained.loss.toFixed(4)}, valLoss ${trained.valLoss.toFixed(4)}, ` +
+      `${trained.tokens} tokens in ${trained.seconds.toFixed(2)} s (${manifest.metrics.tokensPerSecond} tokens/s)`,
+  );
+  return { output: outputDir, manifest, backend: backend.name, reused: false };
+}
+
+/**
+ * The dataset and initial checkpoint, each refused (InputMismatchError) unless it is missing
+ * nothing and matches the root the orchestrator gave, and the run spec the checkpoint carries.
+ */
+async function verifiedInputs(
+  env: TrainerEnv,
+): Promise<{ dataset: Dataset; init: Checkpoint; spec: RunSpec }> {
+  const datasetDir = localPathOf(env.DAOTRAIN_DATASET_URI, "DAOTRAIN_DATASET_URI");
+  const initDir = localPathOf(env.DAOTRAIN_INIT_URI, "DAOTRAIN_INIT_URI");
+  const mismatch = (error: Error) => {
+    throw new InputMismatchError(error.message);
+  };
+  const dataset = await openDataset(datasetDir, env.DAOTRAIN_DATASET_ROOT).catch(mismatch);
+  for (const i of shardIndices(env)) {
     if (dataset.manifest.shards[i]?.split !== "train") {
       throw new InvalidInputError("trainer environment", [
         `DAOTRAIN_SHARDS: ${i} is not a training shard of the dataset`,
       ]);
     }
   }
-  const init = await readCheckpoint(initDir, { expectedRoot: env.DAOTRAIN_INIT_ROOT }).catch(
-    (error: Error) => {
-      throw new InputMismatchError(error.message);
-    },
-  );
+  const init = await readCheckpoint(initDir, { expectedRoot: env.DAOTRAIN_INIT_ROOT }).catch(mismatch);
   const spec = runSpecFromMetadata(init.metadata, initDir);
   if (runIdOf(spec) !== env.DAOTRAIN_RUN_ID || init.manifest.runId !== env.DAOTRAIN_RUN_ID) {
     throw new InputMismatchError(
@@ -91,59 +120,56 @@ export async function runTrainer(
       `the dataset's vocabulary (${dataset.manifest.tokenizer.vocabSize}) exceeds the model's (${spec.model.vocabSize})`,
     );
   }
-  log(
-    `inputs verified: checkpoint ${env.DAOTRAIN_INIT_ROOT}, dataset ${env.DAOTRAIN_DATASET_ROOT}, shards ${env.DAOTRAIN_SHARDS}`,
-  );
+  return { dataset, init, spec };
+}
 
-  const backend = await selectBackend();
-  log(describeBackend(backend));
-  const shards = await Promise.all(shardIndices.map((i) => dataset.readShard(i)));
+function shardIndices(env: TrainerEnv): number[] {
+  return env.DAOTRAIN_SHARDS.split(",").map(Number);
+}
+
+/** The inner loop on this replica's shards, then a score on held-out batches; the trained values. */
+async function train(
+  env: TrainerEnv,
+  dataset: Dataset,
+  start: Record<string, Float32Array>,
+  spec: RunSpec,
+  log: (line: string) => void,
+) {
+  const shards = await Promise.all(shardIndices(env).map((i) => dataset.readShard(i)));
+  const { contextLength } = spec.model;
   const batches = new TrainingBatches(
     shards,
-    spec.model.contextLength,
+    contextLength,
     spec.inner.batch,
     env.DAOTRAIN_SEED,
     env.DAOTRAIN_ROUND,
     env.DAOTRAIN_REPLICA,
   );
-  const params = paramsToTensors(modelValues(init.tensors, spec), spec.model);
-  const every = Math.max(1, Math.round(env.DAOTRAIN_INNER_STEPS / 10));
-  const result = innerLoop(params, spec, batches, env.DAOTRAIN_INNER_STEPS, (step, loss) => {
-    if (step % every === 0 || step === env.DAOTRAIN_INNER_STEPS)
-      log(`step ${step}/${env.DAOTRAIN_INNER_STEPS} loss ${loss.toFixed(4)}`);
-  });
-  const held = validationBatches(
-    await dataset.readValidation(),
-    spec.model.contextLength,
-    spec.inner.batch,
-    TRAINER_VALIDATION_BATCHES,
-  );
-  const valLoss = meanLoss(params, spec, held);
-  const values = await tensorsToValues(params);
-  tf.dispose(Object.values(params));
-
-  const tail = result.losses.slice(-Math.min(10, result.losses.length));
-  const manifest = await writeCheckpoint(outputDir, toTensors(values, spec.model), {
-    runId: env.DAOTRAIN_RUN_ID,
-    round: env.DAOTRAIN_ROUND,
-    parentRoot: env.DAOTRAIN_INIT_ROOT,
-    metrics: {
+  const steps = env.DAOTRAIN_INNER_STEPS;
+  const every = Math.max(1, Math.round(steps / 10));
+  const params = paramsToTensors(start, spec.model);
+  try {
+    const result = innerLoop(params, spec, batches, steps, (step, loss) => {
+      if (step % every === 0 || step === steps) log(`step ${step}/${steps} loss ${loss.toFixed(4)}`);
+    });
+    const held = validationBatches(
+      await dataset.readValidation(),
+      contextLength,
+      spec.inner.batch,
+      TRAINER_VALIDATION_BATCHES,
+    );
+    const tail = result.losses.slice(-Math.min(10, result.losses.length));
+    return {
+      values: await tensorsToValues(params),
       loss: tail.reduce((a, b) => a + b, 0) / tail.length,
-      valLoss,
+      valLoss: meanLoss(params, spec, held),
       tokens: result.tokens,
       steps: result.losses.length,
-      wallSeconds: Number(result.seconds.toFixed(3)),
-      tokensPerSecond: Math.round(result.tokens / result.seconds),
-      backend: backend.name,
-      replica: env.DAOTRAIN_REPLICA,
-    },
-    metadata: runSpecMetadata(spec),
-  });
-  log(
-    `wrote ${outputDir}: root ${manifest.root}, loss ${manifest.metrics.loss?.toFixed(4)}, valLoss ${valLoss.toFixed(4)}, ` +
-      `${result.tokens} tokens in ${result.seconds.toFixed(2)} s (${manifest.metrics.tokensPerSecond} tokens/s)`,
-  );
-  return { output: outputDir, manifest, backend: backend.name, reused: false };
+      seconds: result.seconds,
+    };
+  } finally {
+    tf.dispose(Object.values(params));
+  }
 }
 
 /** The output's manifest when it is already this replica's verified checkpoint for this round. */
