@@ -14,15 +14,21 @@ export interface ConnectedClient {
   close(): Promise<void>;
 }
 
+export type ClientEnv = z.infer<typeof ClientEnv>;
+
 /** A Temporal client that encrypts and decrypts payloads as the workers do. */
-export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promise<ConnectedClient> {
-  const parsed = parseWith(ClientEnv, env, "client environment");
-  const codec = new AesGcmCodec(Buffer.from(parsed.DAOTRAIN_CODEC_KEY, "base64"));
-  const connection = await Connection.connect({ address: parsed.TEMPORAL_ADDRESS });
+export async function openClient(settings: ClientEnv): Promise<ConnectedClient> {
+  const codec = new AesGcmCodec(Buffer.from(settings.DAOTRAIN_CODEC_KEY, "base64"));
+  const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
   const client = new Client({
     connection,
-    namespace: parsed.TEMPORAL_NAMESPACE,
+    namespace: settings.TEMPORAL_NAMESPACE,
     dataConverter: encryptedDataConverter(codec),
   });
   return { client, close: () => connection.close() };
+}
+
+/** `openClient` configured by the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DAOTRAIN_CODEC_KEY). */
+export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promise<ConnectedClient> {
+  return await openClient(parseWith(ClientEnv, env, "client environment"));
 }

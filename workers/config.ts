@@ -45,6 +45,11 @@ export const WorkerEnv = CodecKeyEnv.extend({
     }),
   /** A workflow bundle built ahead (bundleWorkflowCode); without it the worker bundles at start. */
   DAOTRAIN_WORKFLOW_BUNDLE: absolutePath.optional(),
+  /** Start governanceWatch and clusterHealth at start when they are not running ("false" to leave them). */
+  DAOTRAIN_START_WATCHERS: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((s) => s === "true"),
   DAOTRAIN_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
   DAOTRAIN_METRICS_HOST: z.string().min(1).default("127.0.0.1"),
 });

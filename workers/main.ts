@@ -2,14 +2,17 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { NativeConnection, Worker } from "@temporalio/worker";
 import { connect } from "../governance/chain.ts";
+import { readDeployment } from "../governance/deployment.ts";
 import { openStore } from "../storage/index.ts";
 import { TASK_QUEUE } from "../workflows/signals.ts";
 import { createActivities } from "./activities/index.ts";
+import { openClient } from "./client.ts";
 import { readClusters } from "./clusterDirectory.ts";
 import { AesGcmCodec, encryptedDataConverter } from "./codec.ts";
 import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
 import { type MetricsServer, metrics, startMetricsServer } from "./metrics.ts";
 import { RunLayout } from "./runLayout.ts";
+import { ensureWatchers } from "./watchers.ts";
 
 export const workflowsPath = fileURLToPath(new URL("../workflows/index.ts", import.meta.url));
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -71,6 +74,19 @@ export async function startWorker(env: WorkerEnv): Promise<RunningWorker> {
 /** The worker as a process: runs until SIGINT or SIGTERM, then drains activities and exits. */
 export async function runWorkerProcess(env: WorkerEnv): Promise<void> {
   const running = await startWorker(env);
+  if (env.DAOTRAIN_START_WATCHERS) {
+    const { client, close } = await openClient(env);
+    try {
+      const deployment = await readDeployment(env.DAOTRAIN_DEPLOYMENT);
+      await ensureWatchers(client, {
+        fromBlock: deployment.startBlock,
+        pollSeconds: 5,
+        healthIntervalSeconds: 30,
+      });
+    } finally {
+      await close();
+    }
+  }
   const stop = (signal: NodeJS.Signals) => {
     process.stderr.write(`daotrain worker: ${signal}, finishing activities in flight\n`);
     void running.stop();

@@ -41,7 +41,7 @@ export type RoundOutcome =
   | { ok: false; reason: string; offenders: Hex[] };
 
 const quick = proxyActivities<Activities>({
-  startToCloseTimeout: "1 minute",
+  startToCloseTimeout: "30 seconds",
   retry: clusterRetry,
 });
 const chain = proxyActivities<Activities>({ startToCloseTimeout: "45 seconds", retry: chainRetry });

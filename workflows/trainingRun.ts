@@ -53,7 +53,7 @@ export interface TrainingRunInput {
   carry?: RunCarry;
 }
 
-const quick = proxyActivities<Activities>({ startToCloseTimeout: "1 minute", retry: clusterRetry });
+const quick = proxyActivities<Activities>({ startToCloseTimeout: "30 seconds", retry: clusterRetry });
 const chain = proxyActivities<Activities>({ startToCloseTimeout: "45 seconds", retry: chainRetry });
 
 /**

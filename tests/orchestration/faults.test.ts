@@ -51,10 +51,8 @@ describe("fault matrix", () => {
     const runId = await stack.approveRun(stack.spec({ rounds: 3 }));
     const handle = await runHandle(stack.client, runId);
     for (const round of [2, 3]) {
-      await waitFor(async () => {
-        const status = await handle.query(statusQuery);
-        return status.current?.round === round && status.current.replicas.every((r) => r.phase === "pending");
-      });
+      // Mid-round: the round's trainer processes are running (its Jobs launched, their watch under way).
+      await waitFor(async () => (await trainerPids(["alpha", "beta"], `-r${round - 1}-`)).length > 0);
       process.kill(worker.pid, "SIGKILL");
       await worker.exited;
       worker = await startWorker();
@@ -164,11 +162,12 @@ async function creditedClusters(runId: Hex): Promise<Hex[]> {
 }
 
 /** The pids of trainer processes the local executors of these clusters hold now. */
-async function trainerPids(clusters: string[]): Promise<number[]> {
+async function trainerPids(clusters: string[], roundPart = ""): Promise<number[]> {
   const pids: number[] = [];
   for (const cluster of clusters) {
     const root = join(stack.dir, "executors", cluster);
-    for (const round of await readdir(root).catch(() => [] as string[])) {
+    const rounds = await readdir(root).catch(() => [] as string[]);
+    for (const round of rounds.filter((name) => name.includes(roundPart))) {
       for (const file of await readdir(join(root, round)).catch(() => [] as string[])) {
         if (file.endsWith(".pid")) pids.push(Number(await readFile(join(root, round, file), "utf8")));
       }

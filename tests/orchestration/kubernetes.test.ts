@@ -4,16 +4,13 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@temporalio/client";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { hashCheckpoint } from "../../checkpoints/index.ts";
-import { getCheckpoint } from "../../governance/reads.ts";
 import { onboardContributor } from "../../k8s/contributor/onboard.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { type RunningWorker, startWorker } from "../../workers/main.ts";
-import { checkpointDirOf } from "../../workers/runLayout.ts";
-import type { RunStatus } from "../../workflows/types.ts";
 import { startCluster, type TestCluster } from "../harness/kubernetes.ts";
 import { type PodRunner, startPodRunner } from "../harness/podRunner.ts";
 import { type OrchestrationStack, startOrchestrationStack } from "./stack.ts";
+import { provesTheRunStory } from "./story.ts";
 
 // The same story on two contributed Kubernetes clusters: real control planes with KWOK nodes,
 // the contributor bundle applied by onboarding, Jobs created with the ServiceAccount kubeconfigs,
@@ -70,28 +67,15 @@ afterAll(async () => {
 });
 
 describe("end to end on Kubernetes", () => {
-  test("a DAO-approved run trains on two KWOK clusters through their ServiceAccounts, and its history holds no kubeconfig or key in clear", async () => {
-    const spec = stack.spec({ rounds: 2, replicasPerRound: 3, minReplicas: 2 });
-    const runId = await stack.approveRun(spec);
-    const handle = stack.client.workflow.getHandle(runWorkflowId(runId));
-    for (let i = 0; (await handle.describe().catch(() => undefined)) === undefined; i++) {
-      if (i > 600) throw new Error("the watcher did not start the run");
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const status = (await handle.result()) as RunStatus;
-    expect(status).toMatchObject({ state: "completed", committedRounds: 2 });
+  test("a run approved by DAO vote trains 3 rounds on two KWOK clusters through their ServiceAccounts, commits the stored roots, credits each owner its accepted GPU-seconds, gets its release published, and its history holds no kubeconfig or key in clear", async () => {
+    const { runId, status } = await provesTheRunStory(stack, 3);
     const placedOn = new Set(status.recent.flatMap((r) => r.replicas.map((replica) => replica.cluster)));
     expect([...placedOn].sort()).toEqual(["kalpha", "kbeta"]);
-    for (const round of [1n, 2n]) {
-      const committed = await getCheckpoint(stack.dao.operator, runId, round);
-      if (!committed.committed) throw new Error(`round ${round} is not committed`);
-      expect((await hashCheckpoint(checkpointDirOf(committed.manifestUri))).root).toBe(committed.root);
-    }
 
     // The history, read without the codec, holds none of the credentials that went through it.
     const raw = new Client({ connection: stack.client.connection, namespace: stack.temporal.namespace });
     const history = Buffer.from(
-      JSON.stringify(await raw.workflow.getHandle(handle.workflowId).fetchHistory()),
+      JSON.stringify(await raw.workflow.getHandle(runWorkflowId(runId)).fetchHistory()),
     );
     const secrets = [
       ...tokens,

@@ -144,6 +144,8 @@ export async function startOrchestrationStack(clusters: ClusterSetup[]): Promise
     DAOTRAIN_CLUSTERS: clustersFile,
     DAOTRAIN_WORKFLOW_BUNDLE: bundlePath,
     DAOTRAIN_METRICS_PORT: "0",
+    // Tests start the governance watcher themselves, with short deadlines for the runs it starts.
+    DAOTRAIN_START_WATCHERS: "false",
   };
   const env = parseWorkerEnv(processEnv);
 
