@@ -37,8 +37,14 @@ contract DaoTrainHandler {
     address internal immutable operator;
     bytes32 internal immutable dataset;
 
+    struct RunRound {
+        bytes32 runId;
+        uint64 round;
+    }
+
     bytes32[] public runIds;
     bytes32[] public clusterIds;
+    RunRound[] public committed;
 
     mapping(bytes32 runId => mapping(uint64 round => bytes32)) public firstRoot;
     mapping(bytes32 runId => uint256) public ghostPaid;
@@ -147,8 +153,12 @@ contract DaoTrainHandler {
         );
         if (!ok) return;
         commits++;
-        if (wasCommitted) doubleCommits++;
-        else firstRoot[runId][round] = root;
+        if (wasCommitted) {
+            doubleCommits++;
+        } else {
+            firstRoot[runId][round] = root;
+            committed.push(RunRound({runId: runId, round: round}));
+        }
     }
 
     /// @param clusterMask Which clusters the batch names (bit i = cluster i), so batches mix
@@ -237,12 +247,8 @@ contract DaoTrainHandler {
 
     // ---- reads for the invariants ----
 
-    function runCount() external view returns (uint256) {
-        return runIds.length;
-    }
-
-    function clusterCount() external view returns (uint256) {
-        return clusterIds.length;
+    function committedCount() external view returns (uint256) {
+        return committed.length;
     }
 
     function totalEarned(address account) public view returns (uint256 sum) {
