@@ -7,6 +7,7 @@ export default defineConfig({
     include: ["**/*.test.ts"],
     exclude: ["node_modules/**", ".daotrain/**"],
     fileParallelism: false,
+    setupFiles: ["tests/setup/quietTemporal.ts"],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     teardownTimeout: 60_000,
