@@ -53,6 +53,17 @@ const chain = proxyActivities<Activities>({ startToCloseTimeout: "45 seconds", r
  * retried on other clusters until the quorum is met or the attempts are spent.
  */
 export async function runRound(input: RoundInput): Promise<RoundOutcome> {
+  // Deleting an attempt's Jobs is off the critical path: it runs while the round aggregates and
+  // commits, and the round still waits for it before it returns or gives way to a cancellation.
+  const cleanups: Promise<unknown>[] = [];
+  try {
+    return await playRound(input, cleanups);
+  } finally {
+    await Promise.all(cleanups);
+  }
+}
+
+async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promise<RoundOutcome> {
   const { spec, options } = input;
   const startedAt = Date.now();
   const phaseMs = { launch: 0, train: 0, aggregate: 0, commit: 0, total: 0 };
@@ -85,7 +96,7 @@ export async function runRound(input: RoundInput): Promise<RoundOutcome> {
     }
     input.onProgress(attempt, [...rows.values()]);
 
-    const results = await runAttempt(input, attempt, placements, phaseMs);
+    const results = await runAttempt(input, attempt, placements, phaseMs, cleanups);
     for (const result of results) {
       const placement = placements.find((p) => p.cluster.id === result.clusterId);
       if (result.phase === "succeeded") {
@@ -167,13 +178,15 @@ export async function runRound(input: RoundInput): Promise<RoundOutcome> {
 
 /**
  * Launches every placement and awaits it; a cluster that cannot launch or be watched fails only
- * its own replicas. The Jobs are always deleted afterwards, on cancellation too.
+ * its own replicas. The Jobs' deletion is always scheduled afterwards (into `cleanups`), on
+ * cancellation too.
  */
 async function runAttempt(
   input: RoundInput,
   attempt: number,
   placements: Placement[],
   phaseMs: { launch: number; train: number },
+  cleanups: Promise<unknown>[],
 ): Promise<ReplicaResult[]> {
   const started = Date.now();
   const deadlineMs = started + input.options.replicaDeadlineSeconds * 1000;
@@ -210,8 +223,10 @@ async function runAttempt(
     phaseMs.train += Date.now() - launched;
     return results;
   } finally {
-    await CancellationScope.nonCancellable(() =>
-      Promise.all(placements.map((p) => quick.cancelReplicas({ key: keyOf(p), cluster: p.cluster }))),
+    cleanups.push(
+      CancellationScope.nonCancellable(() =>
+        Promise.all(placements.map((p) => quick.cancelReplicas({ key: keyOf(p), cluster: p.cluster }))),
+      ),
     );
   }
 }

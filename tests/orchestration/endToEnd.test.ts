@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 describe("end to end on local executors", () => {
-  test("a run approved by DAO vote trains 3 rounds, commits the stored checkpoints' roots, credits each owner its accepted GPU-seconds, and its release vote publishes the last checkpoint", async () => {
+  test("a run approved by DAO vote trains 3 rounds, commits the stored checkpoints' roots, credits each owner its accepted GPU-seconds, and its release vote publishes the last checkpoint; the CLI and /metrics report the same run", async () => {
     const { runId, status } = await provesTheRunStory(stack, 3);
 
     // The operator's view of the same run, through the CLI and the codec key.
@@ -39,5 +39,19 @@ describe("end to end on local executors", () => {
     const shown = JSON.parse(stdout) as RunStatus;
     expect(shown).toMatchObject({ runId, state: "completed", committedRounds: 3 });
     expect(shown.recent.map((r) => r.root)).toEqual(status.recent.map((r) => r.root));
+
+    // And the worker's /metrics counted the same story.
+    const scrape = await (await fetch(worker.metricsServer.url)).text();
+    const value = (series: string) => {
+      const line = scrape.split("\n").find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    expect(value("daotrain_rounds_committed_total")).toBe(3);
+    expect(value('daotrain_replicas_total{outcome="accepted"}')).toBe(12);
+    expect(value('daotrain_chain_transactions_total{method="commitCheckpoint",status="success"}')).toBe(3);
+    const credited = Object.values(stack.owners).map(
+      (owner) => value(`daotrain_gpu_seconds_total{contributor="${owner}"}`) ?? 0,
+    );
+    expect(credited.reduce((a, b) => a + b, 0)).toBe(status.gpuSecondsUsed);
   });
 });

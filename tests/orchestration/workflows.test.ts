@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runIdOf } from "../../spec/runSpec.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { AesGcmCodec, encryptedDataConverter } from "../../workers/codec.ts";
-import { cancelSignal, pauseSignal, resumeSignal, statusQuery } from "../../workflows/signals.ts";
+import {
+  cancelSignal,
+  clusterHealthQuery,
+  pauseSignal,
+  resumeSignal,
+  statusQuery,
+} from "../../workflows/signals.ts";
 import type { RunOptions, TrainingRunInput } from "../../workflows/trainingRun.ts";
 import type { RunStatus } from "../../workflows/types.ts";
 import { startTemporal, type TemporalDevServer } from "../harness/temporal.ts";
@@ -211,6 +217,28 @@ describe("trainingRun", () => {
     expect(status).toMatchObject({ state: "cancelled", reason: "operator: test", committedRounds: 0 });
     expect(sim.liveJobs.size).toBe(0);
     expect(sim.closed.has(runId)).toBe(true);
+  });
+});
+
+describe("clusterHealth", () => {
+  test("reports each cluster's health and free GPUs, a failing one with its reason, and never its credentials", async () => {
+    const { taskQueue } = await simulate([
+      cluster("up", { freeGpus: 3, kubeconfig: "apiVersion: v1\nkind: Config\n" }),
+      cluster("down", { healthy: false }),
+    ]);
+    const handle = await client.workflow.start("clusterHealth", {
+      taskQueue,
+      workflowId: `health-${taskQueue}`,
+      args: [{ intervalSeconds: 1 }],
+    });
+    await waitFor(async () => (await handle.query(clusterHealthQuery)).length === 2);
+    const rows = await handle.query(clusterHealthQuery);
+    expect(rows.map((r) => [r.name, r.health])).toEqual([
+      ["up", { healthy: true, freeGpus: 3 }],
+      ["down", { healthy: false, freeGpus: 0, reason: "down" }],
+    ]);
+    expect(JSON.stringify(rows)).not.toContain("kind: Config");
+    await handle.terminate();
   });
 });
 
