@@ -70,7 +70,7 @@ async function child(backend: BackendName, size: SizeName, seconds: number): Pro
     return {
       backend,
       size,
-      error: (error as Error).message.replace(/^no TensorFlow.js backend could start: /, ""),
+      error: (error as Error).message.replace(/^no TensorFlow.js backend could start: [\w-]+: /, ""),
     };
   }
   const spec = specFor(size);
@@ -82,18 +82,22 @@ async function child(backend: BackendName, size: SizeName, seconds: number): Pro
     1,
   );
   const params = paramsToTensors(initialParameters(spec.model, 1), spec.model);
-  innerLoop(params, spec, batches, 2);
+  innerLoop(params, spec, batches, 1);
   let steps = 1;
+  let cpu = process.cpuUsage();
   let result = innerLoop(params, spec, batches, steps);
   while (result.seconds < seconds && steps < 4096) {
     steps = Math.min(4096, Math.ceil((steps * seconds * 1.1) / Math.max(result.seconds, 0.01)));
+    cpu = process.cpuUsage();
     result = innerLoop(params, spec, batches, steps);
   }
+  const used = process.cpuUsage(cpu);
   return {
     backend,
     size,
     steps,
     tokensPerSecond: result.tokens / result.seconds,
+    tokensPerCpuSecond: result.tokens / ((used.user + used.system) / 1e6),
     msPerStep: (1000 * result.seconds) / steps,
   };
 }
