@@ -14,8 +14,8 @@ const { temporal } = proto;
 
 // Every payload the worker and its clients exchange with Temporal is encrypted with AES-256-GCM
 // under a key only they hold, so the server's history never holds a kubeconfig, a key or a
-// spec in clear. Failure messages stay readable for operators, so activities never quote
-// credentials in an error (see workers/redact.ts).
+// spec in clear. Failure messages stay readable for operators: activities' errors name runs,
+// rounds and clusters, never the credentials used to reach them.
 
 const ENCODING = "binary/encrypted";
 const KEY_ID = "encryption-key-id";

@@ -26,6 +26,7 @@ export interface Simulation {
   launches: { key: string; replicas: number[] }[];
   liveJobs: Set<string>;
   commits: Map<string, Hex>;
+  publications: Map<string, string>;
   credits: { runId: Hex; round: number; clusterId: Hex; gpuSeconds: number }[];
   closed: Set<string>;
   states: string[];
@@ -41,6 +42,7 @@ export function newSimulation(clusters: SimulatedCluster[]): Simulation {
     launches: [],
     liveJobs: new Set(),
     commits: new Map(),
+    publications: new Map(),
     credits: [],
     closed: new Set(),
     states: [],
@@ -146,6 +148,11 @@ export function simulatedActivities(sim: Simulation): Activities {
       const closedNow = !sim.closed.has(runId);
       sim.closed.add(runId);
       return { closedNow };
+    },
+    async recordPublication({ runId, round, manifestUri }) {
+      const recordedNow = sim.publications.get(`${runId}/${round}`) !== manifestUri;
+      sim.publications.set(`${runId}/${round}`, manifestUri);
+      return { recordedNow };
     },
     async pollGovernance({ fromBlock }) {
       return { events: [], nextBlock: fromBlock };

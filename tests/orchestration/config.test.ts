@@ -1,0 +1,108 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { InvalidInputError } from "../../spec/errors.ts";
+import { clusterIdOf, readClusters } from "../../workers/clusterDirectory.ts";
+import { AesGcmCodec, CodecKeyError } from "../../workers/codec.ts";
+import { parseWorkerEnv } from "../../workers/config.ts";
+
+// The worker's boundaries: its environment, its clusters file and its codec refuse bad input by name.
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "daotrain-config-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const validEnv = () => ({
+  DAOTRAIN_CODEC_KEY: randomBytes(32).toString("base64"),
+  DAOTRAIN_DEPLOYMENT: "/etc/daotrain/deployment.json",
+  DAOTRAIN_OPERATOR_KEY: `0x${"ab".repeat(32)}`,
+  DAOTRAIN_STORE_DIR: "/var/lib/daotrain/store",
+  DAOTRAIN_PUBLIC_STORE_URI: "s3://daotrain-public/checkpoints",
+  DAOTRAIN_CLUSTERS: "/etc/daotrain/clusters.yaml",
+});
+
+describe("worker environment", () => {
+  test("fills the defaults of a valid environment", () => {
+    const env = parseWorkerEnv(validEnv());
+    expect(env).toMatchObject({
+      TEMPORAL_ADDRESS: "127.0.0.1:7233",
+      DAOTRAIN_TRAINER_COMMAND: ["node", "trainer/main.ts"],
+      DAOTRAIN_START_WATCHERS: true,
+      DAOTRAIN_METRICS_PORT: 9464,
+    });
+  });
+
+  test("names every wrong variable and says how to fix the codec key", () => {
+    const error = (() => {
+      try {
+        parseWorkerEnv({
+          ...validEnv(),
+          DAOTRAIN_CODEC_KEY: "c2hvcnQ=",
+          DAOTRAIN_STORE_DIR: "store",
+          DAOTRAIN_TRAINER_COMMAND: "node",
+        });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(InvalidInputError);
+    const problems = (error as InvalidInputError).problems.join("\n");
+    expect(problems).toMatch(/DAOTRAIN_CODEC_KEY: must be 32 bytes in base64 \(`openssl rand -base64 32`\)/);
+    expect(problems).toMatch(/DAOTRAIN_STORE_DIR: must be an absolute path/);
+    expect(problems).toMatch(/DAOTRAIN_TRAINER_COMMAND: must be a JSON array/);
+  });
+});
+
+describe("clusters file", () => {
+  test("reads local and Kubernetes clusters, with the kubeconfig's text and the default id", async () => {
+    const kubeconfig = join(dir, "sa.kubeconfig");
+    await writeFile(kubeconfig, "apiVersion: v1\nkind: Config\n");
+    const file = join(dir, "clusters.yaml");
+    await writeFile(
+      file,
+      `clusters:\n- name: home\n  local: { workDir: ${dir}/home, gpus: 2 }\n- name: lab\n  kubernetes: { kubeconfig: ${kubeconfig}, namespace: daotrain }\n`,
+    );
+    expect(await readClusters(file)).toEqual([
+      { id: clusterIdOf("home"), name: "home", access: { kind: "local", workDir: `${dir}/home`, gpus: 2 } },
+      {
+        id: clusterIdOf("lab"),
+        name: "lab",
+        access: { kind: "kubernetes", kubeconfig: "apiVersion: v1\nkind: Config\n", namespace: "daotrain" },
+      },
+    ]);
+  });
+
+  test("refuses an entry with both executors, naming it", async () => {
+    const file = join(dir, "both.yaml");
+    await writeFile(
+      file,
+      `clusters:\n- name: odd\n  local: { workDir: /x, gpus: 1 }\n  kubernetes: { kubeconfig: /y }\n`,
+    );
+    await expect(readClusters(file)).rejects.toThrow(
+      /clusters\.0\.local: give exactly one of local or kubernetes/,
+    );
+  });
+});
+
+describe("payload codec", () => {
+  test("round-trips payloads and refuses one sealed with another key, naming both keys", async () => {
+    const codec = new AesGcmCodec(randomBytes(32));
+    const payload = {
+      metadata: { encoding: Buffer.from("json/plain") },
+      data: Buffer.from('{"token":"secret"}'),
+    };
+    const [sealed] = await codec.encode([payload]);
+    expect(Buffer.from(sealed!.data!).includes("secret")).toBe(false);
+    const [opened] = await codec.decode([sealed!]);
+    expect(Buffer.from(opened!.data!).toString()).toBe('{"token":"secret"}');
+    const other = new AesGcmCodec(randomBytes(32));
+    await expect(other.decode([sealed!])).rejects.toThrow(CodecKeyError);
+    await expect(other.decode([sealed!])).rejects.toThrow(codec.keyId);
+  });
+});
