@@ -57,7 +57,8 @@ export function modelValues(
 /**
  * Mean next-token loss (nats) of a checkpoint on `batches` held-out batches of its dataset's
  * validation split. The checkpoint is verified against its manifest as it is read; its run spec
- * (model sizes, batch size) comes from its own metadata.
+ * (model sizes, batch size, dataset root) comes from its own metadata, and the dataset must have
+ * that root.
  */
 export async function evaluateLoss(
   checkpointDir: string,
@@ -69,6 +70,6 @@ export async function evaluateLoss(
   return lossOfValues(
     modelValues(checkpoint.tensors, spec),
     spec,
-    await heldOutBatches(datasetDir, spec, batches),
+    await heldOutBatches(datasetDir, spec, batches, spec.dataset),
   );
 }
