@@ -22,6 +22,7 @@ import {
   verifyCheckpoint,
   writeCheckpoint,
 } from "../checkpoints/index.ts";
+import { printTable } from "./table.ts";
 
 const GB = 1e9;
 const MB = 1024 * 1024;
@@ -192,9 +193,6 @@ async function main(): Promise<void> {
       "per CPU-second: ours / openssl",
       "peak RSS (target < 300 MiB)",
     ];
-    const table = [header, ...rows];
-    const widths = header.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
-    const line = (row: string[]) => `| ${row.map((cell, c) => cell.padEnd(widths[c]!)).join(" | ")} |`;
     console.log(
       `checkpoint: ${(bytes / GB).toFixed(2)} GB in ${manifest.shards.length} shards, warm page cache; load average ${loadavg()
         .map((l) => l.toFixed(1))
@@ -202,9 +200,7 @@ async function main(): Promise<void> {
           " ",
         )}; openssl per core, wall: ${wallBaselines.map((b) => (b / GB).toFixed(2)).join(", ")} GB/s`,
     );
-    console.log(line(header));
-    console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-    for (const row of rows) console.log(line(row));
+    printTable(header, rows);
     console.log(`writeCheckpoint (write + fsync + hash): ${(bytes / writeSeconds / GB).toFixed(2)} GB/s`);
   } finally {
     await rm(dir, { recursive: true, force: true });

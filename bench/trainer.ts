@@ -16,6 +16,7 @@ import { TrainingBatches } from "../trainer/batches.ts";
 import { paramsToTensors } from "../trainer/model.ts";
 import { initialParameters } from "../trainer/parameters.ts";
 import { innerLoop } from "../trainer/train.ts";
+import { printTable } from "./table.ts";
 
 const sizes = {
   "d64 L2 T64 B8 (tests)": { dModel: 64, layers: 2, heads: 4, contextLength: 64, batch: 8 },
@@ -151,17 +152,12 @@ async function main(): Promise<void> {
     "baseline: cpu (pure JS), wall",
     "ratio",
   ];
-  const table = [header, ...rows];
-  const widths = header.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
-  const line = (row: string[]) => `| ${row.map((cell, c) => cell.padEnd(widths[c]!)).join(" | ")} |`;
   console.log(
     `one process per backend, AdamW inner steps, byte-level vocabulary 256; load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(" ")}`,
   );
-  console.log(line(header));
-  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-  for (const row of rows) console.log(line(row));
+  printTable(header, rows);
 }
 
 await main();
