@@ -1,3 +1,4 @@
+export { chainCheckpoint, pickReleasedRound, releasedRoundNumbers } from "./chain.ts";
 export {
   CHECKSUMS_FILE,
   type ChainCheckpoint,

@@ -156,6 +156,8 @@ export type CheckpointView =
       committed: true;
       root: Hex;
       manifestUri: string;
+      /** Where the public store serves it, once the operator published a released checkpoint. */
+      publishedManifestUri: string | undefined;
       metrics: CheckpointMetrics;
       released: boolean;
       committedAt: bigint;
@@ -187,6 +189,7 @@ export async function getCheckpoint(
     committed: true,
     root: checkpoint.root,
     manifestUri: checkpoint.manifestUri,
+    publishedManifestUri: checkpoint.publishedManifestUri || undefined,
     metrics: decodeMetrics(checkpoint.metrics),
     released: checkpoint.released,
     committedAt: checkpoint.committedAt,

@@ -56,6 +56,20 @@ export async function commitCheckpoint(
   }
 }
 
+/** Records where the public store serves a released checkpoint (operator). */
+export async function recordPublication(
+  governance: Governance,
+  publication: { runId: Hex; round: bigint; publishedManifestUri: string },
+): Promise<Sent> {
+  const receipt = await send(governance, {
+    address: governance.deployment.contracts.checkpointRegistry,
+    abi: checkpointRegistryAbi,
+    functionName: "recordPublication",
+    args: [publication.runId, publication.round, publication.publishedManifestUri],
+  });
+  return sent(receipt);
+}
+
 export interface ComputeRecord {
   clusterId: Hex;
   gpuSeconds: bigint;

@@ -6,7 +6,12 @@ import { WorkflowNotFoundError } from "@temporalio/client";
 import type { Address, Hex } from "viem";
 import { checkpointRegistryAbi, runRegistryAbi } from "../contracts/abi/index.ts";
 import { packDataset } from "../datasets/index.ts";
-import { type DownloadResult, downloadCheckpoint } from "../download/index.ts";
+import {
+  chainCheckpoint,
+  type DownloadResult,
+  downloadCheckpoint,
+  releasedRoundNumbers,
+} from "../download/index.ts";
 import type { Governance } from "../governance/chain.ts";
 import { dataUri } from "../governance/metadata.ts";
 import {
@@ -15,7 +20,7 @@ import {
   clusterProposal,
   releaseCheckpointProposal,
 } from "../governance/proposals.ts";
-import { escrowFor, getCheckpoint, getLedger, releasedRounds, tokenBalance } from "../governance/reads.ts";
+import { escrowFor, getCheckpoint, getLedger, tokenBalance } from "../governance/reads.ts";
 import { claimRewards, registerCluster } from "../governance/writes.ts";
 import { onboardContributor } from "../k8s/contributor/onboard.ts";
 import { type RunSpec, runIdOf, runWorkflowId } from "../spec/runSpec.ts";
@@ -200,7 +205,10 @@ export async function releaseCheckpoint(
   return { proposal };
 }
 
-/** Anyone downloads the released round, verified shard by shard against the root on-chain. */
+/**
+ * Anyone downloads the released round from where the chain says it was published, verified
+ * shard by shard against the root on-chain.
+ */
 export async function downloadRelease(
   stack: LocalStack,
   runId: Hex,
@@ -208,17 +216,9 @@ export async function downloadRelease(
   out: string,
 ): Promise<DownloadResult> {
   const reader = stack.dao.operator;
-  const checkpoint = await getCheckpoint(reader, runId, BigInt(round));
-  if (!checkpoint.committed) throw new Error(`round ${round} of run ${runId} has no checkpoint on-chain`);
   return await downloadCheckpoint({
-    checkpoint: {
-      runId,
-      round,
-      root: checkpoint.root,
-      manifestUri: checkpoint.manifestUri,
-      released: checkpoint.released,
-    },
-    releasedRounds: async () => (await releasedRounds(reader, runId)).map(Number),
+    checkpoint: await chainCheckpoint(reader, runId, round),
+    releasedRounds: () => releasedRoundNumbers(reader, runId),
     out,
   });
 }

@@ -75,6 +75,10 @@ export interface ChainActivities {
   }>;
   /** Closes the run on-chain when it is still open, returning the unspent escrow to the DAO. */
   closeRun(request: { runId: Hex }): Promise<{ closedNow: boolean }>;
+  /** Records where a released checkpoint was published; the same URI recorded again is success. */
+  recordPublication(request: { runId: Hex; round: number; manifestUri: string }): Promise<{
+    recordedNow: boolean;
+  }>;
 }
 
 export type GovernanceEvent =

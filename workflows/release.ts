@@ -1,6 +1,6 @@
 import { proxyActivities } from "@temporalio/workflow";
 import type { Activities } from "./activities.ts";
-import { clusterRetry } from "./retry.ts";
+import { chainRetry, clusterRetry } from "./retry.ts";
 import type { CheckpointRef, Hex } from "./types.ts";
 
 const storage = proxyActivities<Activities>({
@@ -8,12 +8,16 @@ const storage = proxyActivities<Activities>({
   heartbeatTimeout: "2 minutes",
   retry: clusterRetry,
 });
+const chain = proxyActivities<Activities>({ startToCloseTimeout: "45 seconds", retry: chainRetry });
 
 /**
  * A checkpoint the DAO released: copy it to the public store, each shard verified against the
- * root committed on-chain, the manifest written last so that a reader never sees half of it.
+ * root committed on-chain, the manifest written last so that a reader never sees half of it;
+ * then mark it published on-chain, so that anyone finds the public copy from the chain alone.
  * Workflow id: `release-<runId>-<round>`, so a release event seen twice publishes once.
  */
 export async function release(input: { runId: Hex; round: number }): Promise<CheckpointRef> {
-  return await storage.publishCheckpoint(input);
+  const published = await storage.publishCheckpoint(input);
+  await chain.recordPublication({ ...input, manifestUri: published.uri });
+  return published;
 }

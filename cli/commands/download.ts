@@ -1,15 +1,15 @@
 import { type Command, InvalidArgumentError } from "commander";
 import {
-  type ChainCheckpoint,
+  chainCheckpoint,
   DownloadError,
-  DownloadExitCode,
   type DownloadProgress,
   type DownloadResult,
   downloadCheckpoint,
+  pickReleasedRound,
   progressBar,
+  releasedRoundNumbers,
 } from "../../download/index.ts";
-import { connect, type Governance } from "../../governance/chain.ts";
-import { getCheckpoint, latestReleasedRound, releasedRounds } from "../../governance/reads.ts";
+import { connect } from "../../governance/chain.ts";
 import { parseWith } from "../../spec/errors.ts";
 import { Bytes32 } from "../../spec/runSpec.ts";
 import { CliError } from "../program.ts";
@@ -17,40 +17,6 @@ import { CliError } from "../program.ts";
 function roundNumber(value: string): number {
   if (!/^[0-9]+$/.test(value)) throw new InvalidArgumentError("must be a whole number");
   return Number(value);
-}
-
-async function releasedRoundNumbers(governance: Governance, runId: Bytes32): Promise<number[]> {
-  return (await releasedRounds(governance, runId)).map(Number).sort((a, b) => a - b);
-}
-
-/** The checkpoint as the chain records it; a round with no commit is refused like an unreleased one. */
-async function chainCheckpoint(
-  governance: Governance,
-  runId: Bytes32,
-  round: number,
-): Promise<ChainCheckpoint> {
-  const view = await getCheckpoint(governance, runId, BigInt(round));
-  if (!view.committed) {
-    const released = (await releasedRoundNumbers(governance, runId)).join(", ") || "none";
-    throw new CliError(
-      `run ${runId} has no checkpoint committed for round ${round}; released rounds: ${released}`,
-      DownloadExitCode.notReleased,
-    );
-  }
-  return { runId, round, root: view.root, manifestUri: view.manifestUri, released: view.released };
-}
-
-/** The round asked for, or the latest released one. */
-async function pickRound(governance: Governance, runId: Bytes32, round: number | undefined): Promise<number> {
-  if (round !== undefined) return round;
-  const latest = await latestReleasedRound(governance, runId);
-  if (latest === undefined) {
-    throw new CliError(
-      `run ${runId} has no released checkpoint yet; the DAO releases one by voting on releaseCheckpoint`,
-      DownloadExitCode.notReleased,
-    );
-  }
-  return Number(latest);
 }
 
 function printResult(result: DownloadResult, json: boolean): void {
@@ -105,14 +71,14 @@ export function register(program: Command): void {
     .action(async (runIdArgument: string, options: DownloadOptions) => {
       const runId = parseWith(Bytes32, runIdArgument, "runId");
       const governance = await connect({ rpcUrl: options.rpc, deploymentFile: options.deployment });
-      const round = await pickRound(governance, runId, options.round);
-      const recorded = await chainCheckpoint(governance, runId, round);
-      // A mirror is as good as the original: only the chain's root is trusted.
-      const checkpoint = { ...recorded, manifestUri: options.manifest ?? recorded.manifestUri };
       const bar = options.json ? undefined : progressBar(process.stderr);
       let last: DownloadProgress | undefined;
       let result: DownloadResult;
       try {
+        const round = await pickReleasedRound(governance, runId, options.round);
+        const recorded = await chainCheckpoint(governance, runId, round);
+        // A mirror is as good as the original: only the chain's root is trusted.
+        const checkpoint = { ...recorded, manifestUri: options.manifest ?? recorded.manifestUri };
         result = await downloadCheckpoint({
           checkpoint,
           releasedRounds: () => releasedRoundNumbers(governance, runId),

@@ -3,11 +3,11 @@ pragma solidity ^0.8.28;
 
 import {IDAO} from "@aragon/osx-commons-contracts/src/dao/IDAO.sol";
 import {DaoOperated} from "./DaoGoverned.sol";
-import {AlreadyCommitted, AlreadyReleased, NotCommitted, RunNotApproved, ZeroId} from "./Errors.sol";
+import {AlreadyCommitted, AlreadyReleased, NotCommitted, NotReleased, RunNotApproved, ZeroId} from "./Errors.sol";
 import {RunRegistry} from "./RunRegistry.sol";
 
 /// @notice The global checkpoint of every (run, round): the operator commits its Merkle root once,
-/// and the DAO releases it for public download.
+/// the DAO releases it for public download, and the operator records where it was published.
 contract CheckpointRegistry is DaoOperated {
     /// @notice loss and valLoss are fixed point with this many units per 1.0.
     uint64 public constant METRICS_SCALE = 1e9;
@@ -25,6 +25,8 @@ contract CheckpointRegistry is DaoOperated {
         bool released;
         Metrics metrics;
         string manifestUri;
+        /// @dev Where the public store serves the released checkpoint; empty until published.
+        string publishedManifestUri;
     }
 
     /// @dev `exists` distinguishes round 0 from "no round yet".
@@ -44,6 +46,7 @@ contract CheckpointRegistry is DaoOperated {
         bytes32 indexed runId, uint64 indexed round, bytes32 root, string manifestUri, Metrics metrics
     );
     event CheckpointReleased(bytes32 indexed runId, uint64 indexed round, bytes32 root, string manifestUri);
+    event CheckpointPublished(bytes32 indexed runId, uint64 indexed round, bytes32 root, string publishedManifestUri);
 
     constructor(IDAO dao_, RunRegistry runs_) DaoOperated(dao_) {
         runRegistry = runs_;
@@ -78,6 +81,19 @@ contract CheckpointRegistry is DaoOperated {
         _releasedRounds[runId].push(round);
         _advance(_latestReleased[runId], round);
         emit CheckpointReleased(runId, round, checkpoint.root, checkpoint.manifestUri);
+    }
+
+    /// @notice Records where the public store serves a released checkpoint, so that anyone can find
+    /// it from the chain alone. The root stays the one committed: a reader verifies against it, so
+    /// the operator may move the copy (a new store) without being trusted with its content.
+    function recordPublication(bytes32 runId, uint64 round, string calldata publishedManifestUri)
+        external
+        auth(OPERATOR_PERMISSION_ID)
+    {
+        Checkpoint storage checkpoint = _committed(runId, round);
+        if (!checkpoint.released) revert NotReleased(runId, round);
+        checkpoint.publishedManifestUri = publishedManifestUri;
+        emit CheckpointPublished(runId, round, checkpoint.root, publishedManifestUri);
     }
 
     function getCheckpoint(bytes32 runId, uint64 round) external view returns (Checkpoint memory) {

@@ -42,3 +42,5 @@ error AlreadyCommitted(bytes32 runId, uint64 round);
 error NotCommitted(bytes32 runId, uint64 round);
 /// The checkpoint for this (run, round) is already released.
 error AlreadyReleased(bytes32 runId, uint64 round);
+/// The checkpoint for this (run, round) is not released, so it may not be published.
+error NotReleased(bytes32 runId, uint64 round);

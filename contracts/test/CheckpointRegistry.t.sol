@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 import {DaoUnauthorized} from "@aragon/osx-commons-contracts/src/permission/auth/auth.sol";
 import {CheckpointRegistry} from "../src/CheckpointRegistry.sol";
-import {AlreadyCommitted, AlreadyReleased, NotCommitted, RunNotApproved, ZeroId} from "../src/Errors.sol";
+import {AlreadyCommitted, AlreadyReleased, NotCommitted, NotReleased, RunNotApproved, ZeroId} from "../src/Errors.sol";
 import {RunRegistry} from "../src/RunRegistry.sol";
 import {DaoTrainFixture} from "./utils/DaoTrainFixture.sol";
 import {vm} from "./utils/Vm.sol";
@@ -82,6 +82,37 @@ contract CheckpointRegistryTest is DaoTrainFixture {
         vm.prank(address(dao));
         vm.expectRevert(abi.encodeWithSelector(AlreadyReleased.selector, RUN, uint64(0)));
         checkpoints.releaseCheckpoint(RUN, 0);
+    }
+
+    function test_theOperatorRecordsWhereAReleasedCheckpointIsPublished() public {
+        _commit(2, ROOT);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(NotReleased.selector, RUN, uint64(2)));
+        checkpoints.recordPublication(RUN, 2, "s3://public/run/2/manifest.json");
+
+        _release(2);
+        vm.expectEmit(address(checkpoints));
+        emit CheckpointRegistry.CheckpointPublished(RUN, 2, ROOT, "s3://public/run/2/manifest.json");
+        vm.prank(operator);
+        checkpoints.recordPublication(RUN, 2, "s3://public/run/2/manifest.json");
+
+        CheckpointRegistry.Checkpoint memory checkpoint = checkpoints.getCheckpoint(RUN, 2);
+        vm.assertEq(checkpoint.publishedManifestUri, "s3://public/run/2/manifest.json", "published");
+        vm.assertEq(checkpoint.manifestUri, "s3://ckpt/manifest.json", "the committed manifest stays");
+        vm.assertEq(checkpoint.root, ROOT, "the root stays");
+    }
+
+    function testFuzz_onlyTheOperatorRecordsPublication(address caller) public {
+        vm.assume(caller != operator);
+        _commit(0, ROOT);
+        _release(0);
+        bytes32 permission = checkpoints.OPERATOR_PERMISSION_ID();
+        vm.prank(caller);
+        vm.expectRevert(
+            abi.encodeWithSelector(DaoUnauthorized.selector, address(dao), address(checkpoints), caller, permission)
+        );
+        checkpoints.recordPublication(RUN, 0, "s3://elsewhere");
+        vm.assertEq(checkpoints.getCheckpoint(RUN, 0).publishedManifestUri, "", "nothing recorded");
     }
 
     function test_releasingAnUncommittedRoundRevertsNotCommitted() public {

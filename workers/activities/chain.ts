@@ -8,6 +8,7 @@ import {
   commitCheckpoint,
   completeRun,
   recordCompute,
+  recordPublication,
   type Sent,
 } from "../../governance/writes.ts";
 import type { ChainActivities } from "../../workflows/activities.ts";
@@ -102,6 +103,15 @@ export function chainActivities(ctx: ChainContext): ChainActivities {
           return { closedNow: false };
         throw error;
       }
+    },
+    async recordPublication({ runId, round, manifestUri }) {
+      // A retry after a publication that landed finds it recorded: nothing to send again.
+      const recorded = await getCheckpoint(chain, runId, BigInt(round));
+      if (recorded.committed && recorded.publishedManifestUri === manifestUri) return { recordedNow: false };
+      await counted("recordPublication", () =>
+        recordPublication(chain, { runId, round: BigInt(round), publishedManifestUri: manifestUri }),
+      );
+      return { recordedNow: true };
     },
   };
 }
