@@ -1,7 +1,11 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError } from "commander";
+import { getCluster } from "../../governance/reads.ts";
+import { registerCluster } from "../../governance/writes.ts";
 import { type AccessCheck, checkAccess, onboardContributor } from "../../k8s/contributor/onboard.ts";
+import { clusterIdOf } from "../../workers/clusterDirectory.ts";
 import { CliError } from "../program.ts";
+import { type ChainOptions, connectFrom, printJson, withChainOptions } from "./governanceOptions.ts";
 
 function count(value: string): number {
   if (!/^[0-9]+$/.test(value)) throw new InvalidArgumentError("must be a whole number");
@@ -73,6 +77,36 @@ export function register(program: Command): void {
         }
       },
     );
+
+  withChainOptions(
+    cluster
+      .command("register")
+      .description(
+        "register your cluster on-chain (its id is keccak256 of --name, the name the orchestrator's clusters file uses); the DAO then admits it by vote",
+      )
+      .requiredOption("--name <name>", "the cluster's name, a DNS label (e.g. acme-h100)")
+      .requiredOption("--gpus <n>", "GPUs you donate", count)
+      .requiredOption("--gpu-product <label>", "the nvidia.com/gpu.product label of its nodes")
+      .option("--metadata <text>", "how to reach you or the cluster (public)", ""),
+    { write: true },
+  ).action(
+    async (options: ChainOptions & { name: string; gpus: number; gpuProduct: string; metadata: string }) => {
+      const governance = await connectFrom(options);
+      const clusterId = clusterIdOf(options.name);
+      const sent = await registerCluster(governance, {
+        clusterId,
+        gpuCapacity: options.gpus,
+        gpuProduct: options.gpuProduct,
+        metadata: options.metadata,
+      });
+      const view = await getCluster(governance, clusterId);
+      if (options.json) return printJson({ clusterId, txHash: sent.txHash, cluster: view });
+      process.stdout.write(
+        `registered cluster ${options.name} (${clusterId}) in tx ${sent.txHash}; status ${view.status}\n` +
+          `ask the DAO to admit it: daotrain propose cluster admit ${clusterId}\n`,
+      );
+    },
+  );
 
   cluster
     .command("check")

@@ -1,0 +1,99 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { Command } from "commander";
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { buildProgram } from "../../cli/daotrain.ts";
+import { ExitCode, runProgram } from "../../cli/program.ts";
+
+/** Every runnable verb, as the words a user types: ["propose", "dataset"], ["download"], … */
+function verbs(command: Command, path: string[] = []): string[][] {
+  const children = command.commands.filter((c) => c.name() !== "help");
+  if (children.length === 0) return [path];
+  return children.flatMap((c) => verbs(c, [...path, c.name()]));
+}
+
+/** Runs the CLI in this process on a fresh command tree, capturing what it writes. */
+async function daotrain(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    stdout += String(chunk);
+    return true;
+  });
+  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    const code = await runProgram(buildProgram(), ["node", "daotrain", ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    vi.restoreAllMocks();
+  }
+}
+
+const all = verbs(buildProgram());
+
+describe("every daotrain verb", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  test("the tree holds the verbs of every part", () => {
+    const names = all.map((v) => v.join(" "));
+    for (const expected of [
+      "demo",
+      "up",
+      "worker",
+      "download",
+      "cluster onboard",
+      "cluster register",
+      "cluster check",
+      "dataset pack",
+      "dao deploy",
+      "propose run",
+      "propose release",
+      "vote",
+      "execute",
+      "proposals",
+      "run status",
+      "run cancel",
+      "rewards claim",
+    ])
+      expect(names).toContain(expected);
+  });
+
+  test.each(all.map((v) => [v.join(" "), v]))("%s --help describes it and exits 0", async (_, words) => {
+    const { code, stdout } = await daotrain(...(words as string[]), "--help");
+    expect(code).toBe(ExitCode.ok);
+    expect(stdout).toContain(`Usage: daotrain ${(words as string[]).join(" ")}`);
+  });
+
+  test.each(
+    all.map((v) => [v.join(" "), v]),
+  )("%s with a wrong command line prints one line naming what is wrong and the usage, exit 2", async (_, words) => {
+    const { code, stderr } = await daotrain(...(words as string[]), "--no-such-option");
+    expect(code).toBe(ExitCode.usage);
+    expect(stderr.trimEnd().split("\n")).toHaveLength(1);
+    // Commander names a missing required option or argument before an unknown one.
+    expect(stderr).toMatch(
+      /'--no-such-option'|required option '--[a-z-]+|missing required argument '[a-z-]+'/i,
+    );
+    expect(stderr).toContain(`usage: daotrain ${(words as string[]).join(" ")}`);
+  });
+
+  test("an unknown verb is named with the usage, exit 2", async () => {
+    const { code, stderr } = await daotrain("tarin");
+    expect(code).toBe(ExitCode.usage);
+    expect(stderr).toContain("tarin");
+    expect(stderr).toContain("usage: daotrain");
+  });
+});
+
+test("the installed command, as its own process, exits 2 on a wrong argument", async () => {
+  const bin = fileURLToPath(new URL("../../cli/bin/daotrain.js", import.meta.url));
+  const failure = await promisify(execFile)(process.execPath, [bin, "download", "not-a-run-id"]).catch(
+    (error: { code: number; stderr: string }) => error,
+  );
+  expect(failure).toMatchObject({ code: ExitCode.usage });
+  expect((failure as { stderr: string }).stderr).toMatch(/runId/);
+});
