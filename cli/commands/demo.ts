@@ -185,10 +185,14 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
           return approved;
         },
       );
+      const where = options.clusters === "kubernetes" ? "simulated Kubernetes clusters" : "local executor";
       const contributors = await step(
-        "Two contributors register their clusters (local executor); the DAO admits them",
+        `Two contributors onboard their clusters (${where}); the DAO admits them`,
         async () => {
-          const onboarded = await onboardLocalContributors(live, CONTRIBUTORS);
+          const onboarded =
+            options.clusters === "kubernetes"
+              ? await onboardSimulatedContributors(live, CONTRIBUTORS, projectRoot)
+              : await onboardLocalContributors(live, CONTRIBUTORS);
           for (const c of onboarded)
             progress(`${c.name}: ${c.gpus} × ${c.gpuProduct}, owner ${c.ownerAddress}`);
           return onboarded;

@@ -11,8 +11,9 @@ import type { DemoSummary } from "../../cli/commands/demoSummary.ts";
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
 
-// The main job as a new user runs it (the real CLI in its own process), in its reduced size.
-describe("daotrain demo --reduced", () => {
+// The main job as a new user runs it (the real CLI in its own process), in its reduced size, with
+// contributors on the local executor and on two simulated Kubernetes clusters.
+describe.each(["local", "kubernetes"])("daotrain demo --reduced --clusters %s", (clusters) => {
   let workDir: string;
   let summary: DemoSummary;
   let progress: string;
@@ -21,7 +22,7 @@ describe("daotrain demo --reduced", () => {
     workDir = await mkdtemp(join(tmpdir(), "daotrain-demo-"));
     const { stdout, stderr } = await run(
       process.execPath,
-      [cli, "demo", "--reduced", "--json", "--work-dir", workDir],
+      [cli, "demo", "--reduced", "--clusters", clusters, "--json", "--work-dir", workDir],
       { timeout: 8 * 60_000, maxBuffer: 64 * 1024 * 1024 },
     );
     summary = JSON.parse(stdout) as DemoSummary;
