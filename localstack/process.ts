@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { createServer } from "node:net";
+import { constants } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /**
@@ -30,9 +31,21 @@ export interface StartProcessOptions {
 }
 
 const alive = new Set<ChildProcess>();
-process.once("exit", () => {
+const killAll = () => {
   for (const child of alive) killGroup(child, "SIGKILL");
-});
+};
+process.once("exit", killAll);
+// A signal ends Node without running "exit" handlers, which would orphan every child. Where
+// nothing else in the process handles the signal, the children go first and the process then ends
+// as the signal would have ended it; where something does (the demo stops its stack in order on
+// Ctrl-C), that handler owns the shutdown and "exit" catches whatever it leaves.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, () => {
+    if (process.listenerCount(signal) > 1) return;
+    killAll();
+    process.exit(128 + (constants.signals[signal] ?? 0));
+  });
+}
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;

@@ -173,21 +173,34 @@ async function awaitWorkflow(stack: LocalStack, workflowId: string, timeoutMs = 
   }
 }
 
-/** Follows the run the DAO approved until it ends, reporting its live status as it changes. */
+/**
+ * Follows the run the DAO approved until it ends, reporting its live status as it changes.
+ * Aborting stops following (the run itself goes on in Temporal).
+ */
 export async function followRun(
   stack: LocalStack,
   runId: Hex,
   onStatus: (status: RunStatus) => void,
+  signal?: AbortSignal,
 ): Promise<RunStatus> {
   const handle = await awaitWorkflow(stack, runWorkflowId(runId));
-  const result = handle.result() as Promise<RunStatus>;
+  // The abort also cancels the long poll, so closing the connection afterwards leaves no call behind.
+  const follow = <T>(call: () => Promise<T>) =>
+    signal ? stack.client.withAbortSignal(signal, call) : call();
+  const result = follow(() => handle.result() as Promise<RunStatus>);
   let finished = false;
-  void result.finally(() => {
-    finished = true;
-  });
+  result.then(
+    () => {
+      finished = true;
+    },
+    () => {
+      finished = true;
+    },
+  );
   while (!finished) {
-    await Promise.race([result, sleep(1_000)]).catch(() => {});
-    if (!finished) onStatus(await handle.query(statusQuery));
+    signal?.throwIfAborted();
+    await Promise.race([result, sleep(1_000, undefined, { signal })]).catch(() => {});
+    if (!finished && !signal?.aborted) onStatus(await follow(() => handle.query(statusQuery)));
   }
   return await result;
 }

@@ -153,7 +153,16 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   await mkdir(workDir, { recursive: true });
   const steps = 9;
   let n = 0;
+  // Ctrl-C ends the story at the next step (or stops following the run) and stops the stack in
+  // order: worker, Temporal connection, then the processes.
+  const interrupt = new AbortController();
+  const onInterrupt = () => {
+    process.stderr.write("\ninterrupted: stopping every process the demo started\n");
+    interrupt.abort();
+  };
+  process.once("SIGINT", onInterrupt);
   const step = async <T>(title: string, body: () => Promise<T>): Promise<T> => {
+    interrupt.signal.throwIfAborted();
     n += 1;
     const started = performance.now();
     process.stderr.write(`\n[${n}/${steps}] ${title}\n`);
@@ -163,11 +172,6 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   };
 
   let stack: LocalStack | undefined;
-  const interrupted = new Promise<never>((_, reject) => {
-    process.once("SIGINT", () =>
-      reject(new CliError("interrupted: stopping every process the demo started", 130)),
-    );
-  });
   try {
     const story = async (): Promise<DemoSummary> => {
       const live = await step(
@@ -209,7 +213,7 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       );
       const final = await step(
         `Temporal trains ${spec.rounds} rounds (${spec.replicasPerRound} replicas each) and commits every root on-chain`,
-        () => followRun(live, run.runId, reportRound()),
+        () => followRun(live, run.runId, reportRound(), interrupt.signal),
       );
       if (final.state !== "completed")
         throw new CliError(`the run ended ${final.state}: ${final.reason ?? "no reason given"}`);
@@ -260,7 +264,7 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         workDir,
       };
     };
-    const summary = await Promise.race([story(), interrupted]);
+    const summary = await story();
     printSummary(summary, options.json);
     if (stack) printWhereToLook(stack);
     if (options.keepRunning) {
@@ -268,7 +272,11 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       await untilInterrupted();
     }
     return summary;
+  } catch (error) {
+    if (interrupt.signal.aborted) throw new CliError("interrupted", 130);
+    throw error;
   } finally {
+    process.off("SIGINT", onInterrupt);
     await stack?.stop();
   }
 }
