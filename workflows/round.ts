@@ -72,9 +72,11 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
   const rows = new Map<number, ReplicaStatus>();
   const offenders = new Set<Hex>();
   let pending = all;
+  // The outer step computes in long synchronous stretches that delay its heartbeats on a busy
+  // machine, so it gets more slack than a watch before it is presumed lost.
   const heavy = proxyActivities<Activities>({
     startToCloseTimeout: "30 minutes",
-    heartbeatTimeout: `${options.heartbeatSeconds} seconds`,
+    heartbeatTimeout: `${Math.max(options.heartbeatSeconds, 30)} seconds`,
     retry: clusterRetry,
   });
   let aggregate: AggregateResult | undefined;

@@ -46,33 +46,43 @@ function startWorker(): Promise<ManagedProcess> {
 }
 
 describe("fault matrix", () => {
-  test("the worker killed mid-round twice: the run completes with one commit per round and no round lost", async () => {
-    await stack.writeClusters([stack.localCluster("alpha"), stack.localCluster("beta")]);
-    const runId = await stack.approveRun(stack.spec({ rounds: 3 }));
-    const handle = await runHandle(stack.client, runId);
-    for (const round of [2, 3]) {
-      // Mid-round: the round's trainer processes are running (its Jobs launched, their watch under way).
-      await waitFor(async () => (await trainerPids(["alpha", "beta"], `-r${round - 1}-`)).length > 0);
-      process.kill(worker.pid, "SIGKILL");
-      await worker.exited;
-      worker = await startWorker();
-    }
-    const status = (await handle.result()) as RunStatus;
-    expect(status).toMatchObject({ state: "completed", committedRounds: 3 });
+  test(
+    "the worker killed mid-round twice: the run completes with one commit per round and no round lost",
+    {
+      timeout: 240_000,
+    },
+    async () => {
+      await stack.writeClusters([stack.localCluster("alpha"), stack.localCluster("beta")]);
+      const runId = await stack.approveRun(stack.spec({ rounds: 3 }));
+      const handle = await runHandle(stack.client, runId);
+      for (const round of [2, 3]) {
+        // Mid-round: all the round's trainer processes run (both Jobs launched, their watches under
+        // way). The local executor cannot yet survive a crash inside its own launch (k8s/local).
+        await waitFor(async () => {
+          const pids = await trainerPids(["alpha", "beta"], `-r${round - 1}-`);
+          return pids.length === 4 && pids.every(isAlive);
+        });
+        process.kill(worker.pid, "SIGKILL");
+        await worker.exited;
+        worker = await startWorker();
+      }
+      const status = (await handle.result()) as RunStatus;
+      expect(status).toMatchObject({ state: "completed", committedRounds: 3 });
 
-    const commits = await stack.dao.operator.publicClient.getContractEvents({
-      address: stack.dao.deployment.contracts.checkpointRegistry,
-      abi: checkpointRegistryAbi,
-      eventName: "CheckpointCommitted",
-      args: { runId },
-      fromBlock: 0n,
-    });
-    expect(commits.map((c) => Number(c.args.round))).toEqual([1, 2, 3]);
-    for (const commit of commits) {
-      const stored = await hashCheckpoint(checkpointDirOf(commit.args.manifestUri!));
-      expect(stored.root).toBe(commit.args.root);
-    }
-  });
+      const commits = await stack.dao.operator.publicClient.getContractEvents({
+        address: stack.dao.deployment.contracts.checkpointRegistry,
+        abi: checkpointRegistryAbi,
+        eventName: "CheckpointCommitted",
+        args: { runId },
+        fromBlock: 0n,
+      });
+      expect(commits.map((c) => Number(c.args.round))).toEqual([1, 2, 3]);
+      for (const commit of commits) {
+        const stored = await hashCheckpoint(checkpointDirOf(commit.args.manifestUri!));
+        expect(stored.root).toBe(commit.args.root);
+      }
+    },
+  );
 
   test("one cluster's pods fail: the round completes on the quorum and that cluster earns nothing", async () => {
     await stack.writeClusters([

@@ -17,7 +17,7 @@ import type { OrchestrationStack } from "./stack.ts";
  * a run, it trains `rounds` rounds, every committed root equals the root recomputed from the
  * stored checkpoint, the ledger credits each owner exactly its accepted replicas' GPU-seconds,
  * the run is closed with the rest of the escrow returned, and the DAO's release vote gets the
- * last checkpoint published (verified against its root in the public store).
+ * last checkpoint published (verified against its root in the public store, its URI on-chain).
  */
 export async function provesTheRunStory(
   stack: OrchestrationStack,
@@ -69,6 +69,8 @@ export async function provesTheRunStory(
   expect(published.root).toBe(status.recent.at(-1)?.root);
   const publicDir = join(fileURLToPath(stack.env.DAOTRAIN_PUBLIC_STORE_URI), runId, String(rounds));
   expect((await verifyCheckpoint(publicDir, published.root)).problems).toEqual([]);
+  const onChain = await getCheckpoint(stack.dao.operator, runId, BigInt(rounds));
+  expect(onChain.committed && onChain.publishedManifestUri).toBe(published.uri);
   return { runId, status };
 }
 
