@@ -1,7 +1,10 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { InvalidInputError } from "../../spec/errors.ts";
 import { clusterIdOf, readClusters } from "../../workers/clusterDirectory.ts";
@@ -86,6 +89,19 @@ describe("clusters file", () => {
     );
     await expect(readClusters(file)).rejects.toThrow(
       /clusters\.0\.local: give exactly one of local or kubernetes/,
+    );
+  });
+});
+
+describe("daotrain run", () => {
+  test("refuses a malformed run id with exit code 2, naming the expected form", async () => {
+    const cli = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
+    const failure = await promisify(execFile)(process.execPath, [cli, "run", "status", "run-42"], {
+      env: { ...process.env, DAOTRAIN_CODEC_KEY: randomBytes(32).toString("base64") },
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect(failure).toMatchObject({ code: 2 });
+    expect((failure as { stderr: string }).stderr).toMatch(
+      /run id "run-42" must be 0x followed by 64 lowercase hex digits/,
     );
   });
 });
