@@ -161,6 +161,20 @@ describe("trainingRun", () => {
     expect(sim.commits.size).toBe(0);
   });
 
+  test("replaying a finished run's history with today's workflow code reproduces it (determinism)", async () => {
+    const { taskQueue } = await simulate([cluster("alpha"), cluster("beta", { behaviour: "fail" })]);
+    const { handle } = await startRun(taskQueue, { spec: tinySpec({ rounds: 2, minReplicas: 2 }) });
+    await handle.result();
+    await Worker.runReplayHistory(
+      {
+        workflowsPath: fileURLToPath(new URL("../../workflows/index.ts", import.meta.url)),
+        dataConverter: encryptedDataConverter(codec),
+      },
+      await handle.fetchHistory(),
+      handle.workflowId,
+    );
+  });
+
   test("stops at the GPU-hour budget before a round that would exceed it", async () => {
     const { sim, taskQueue } = await simulate([cluster("alpha"), cluster("beta")]);
     // Each round costs 8 GPU-seconds; 20 s of budget fits two rounds, not a third.
