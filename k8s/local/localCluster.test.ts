@@ -96,3 +96,22 @@ test("cancel stops running replicas and removes the round; a round beyond the ma
   await expect(cluster.roundStatus(ref)).rejects.toThrow(/launch it first/);
   expect((await cluster.capacity()).freeGpus).toBe(2);
 });
+
+test("a launch retried after the launcher died half-way starts only the replicas that never started", async () => {
+  const cluster = new LocalCluster({ workDir, gpus: 4 });
+  const command = ["sh", "-c", `echo started >> ${outDir}/restart-$DAOTRAIN_REPLICA`];
+  const ref = await cluster.launchRound(spec(5, command));
+  await finalStatus(cluster.watchRound(ref));
+  // As if the launcher had died after starting replica 0 only: replica 1 left no trace.
+  const dir = join(workDir, ref.name);
+  for (const kind of ["claimed", "pid", "exit", "log"])
+    await rm(join(dir, `replica-1.${kind}`), { force: true });
+  await rm(join(outDir, "restart-1"), { force: true });
+
+  expect(await cluster.launchRound(spec(5, command))).toEqual(ref);
+  const seen = await finalStatus(cluster.watchRound(ref));
+  expect(seen.at(-1)?.replicas.map((r) => r.state)).toEqual(["succeeded", "succeeded"]);
+  expect(await readFile(join(outDir, "restart-0"), "utf8")).toBe("started\n");
+  expect(await readFile(join(outDir, "restart-1"), "utf8")).toBe("started\n");
+  await cluster.cleanupRound(ref);
+});

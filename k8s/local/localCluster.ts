@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -33,6 +33,9 @@ export interface LocalClusterOptions {
   env?: Record<string, string>;
   pollIntervalMs?: number;
 }
+
+/** How long a claimed replica may go without a process before it counts as lost. */
+const UNSTARTED_GRACE_MS = 30_000;
 
 interface ExitRecord {
   code: number | null;
@@ -90,33 +93,44 @@ export class LocalCluster implements ComputeCluster {
     return parseRoundJobSpec(JSON.parse(await readFile(join(this.dir(name), "round.json"), "utf8")));
   }
 
+  /**
+   * Idempotent, and safe to retry after the launching process died half-way: the round's spec is
+   * written once (its quota checked then), and each launch starts only the replicas it can claim
+   * (an exclusive marker file written before the spawn), so no replica ever runs twice.
+   */
   async launchRound(input: RoundJobSpecInput): Promise<RoundRef> {
     const spec = parseRoundJobSpec(input);
     const name = roundName(spec);
     const ref = { cluster: this.name, name };
-    const dir = this.dir(name);
-    try {
-      await mkdir(dir, { recursive: false });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "EEXIST") return ref;
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      await mkdir(this.options.workDir, { recursive: true });
-      return await this.launchRound(input);
+    const specFile = join(this.dir(name), "round.json");
+    if (!existsSync(specFile)) {
+      const requested = spec.gpusPerReplica * spec.replicas.length;
+      const free = (await this.capacity()).freeGpus;
+      if (this.options.gpus !== undefined && requested > free) {
+        throw new QuotaExceededError(`${this.name} GPUs`, requested, free);
+      }
+      await mkdir(this.dir(name), { recursive: true });
+      await writeFile(`${specFile}.tmp`, JSON.stringify(spec));
+      await rename(`${specFile}.tmp`, specFile);
     }
-    const requested = spec.gpusPerReplica * spec.replicas.length;
-    const free = (await this.capacity()).freeGpus;
-    if (this.options.gpus !== undefined && requested > free) {
-      await rm(dir, { recursive: true, force: true });
-      throw new QuotaExceededError(`${this.name} GPUs`, requested, free);
-    }
-    await writeFile(join(dir, "round.json"), JSON.stringify(spec));
     const envs = replicaEnvs(spec);
-    let nextGpu = 0;
     spec.replicas.forEach((assignment, index) => {
-      const devices = Array.from({ length: spec.gpusPerReplica }, () => nextGpu++);
+      if (!this.claim(name, assignment.replica)) return;
+      const devices = Array.from({ length: spec.gpusPerReplica }, (_, k) => index * spec.gpusPerReplica + k);
       this.startReplica(name, spec, assignment.replica, envs[index] ?? {}, devices);
     });
     return ref;
+  }
+
+  /** True when this launch may start the replica: nobody claimed it before. */
+  private claim(name: string, replica: number): boolean {
+    try {
+      writeFileSync(this.file(name, replica, "claimed"), String(Date.now()), { flag: "wx" });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw error;
+    }
   }
 
   private startReplica(
@@ -126,7 +140,6 @@ export class LocalCluster implements ComputeCluster {
     env: Record<string, string>,
     gpus: number[],
   ) {
-    const exitFile = this.file(name, replica, "exit");
     const log = openSync(this.file(name, replica, "log"), "a");
     // The shell records the exit code even when this orchestrator process is gone by then.
     const child = spawn(
@@ -134,7 +147,7 @@ export class LocalCluster implements ComputeCluster {
       [
         "-c",
         '"$@"; code=$?; printf \'{"code":%d}\' "$code" > "$0.tmp" && mv "$0.tmp" "$0"',
-        exitFile,
+        this.file(name, replica, "exit"),
         ...spec.command,
       ],
       {
@@ -152,7 +165,7 @@ export class LocalCluster implements ComputeCluster {
     );
     closeSync(log);
     child.unref();
-    void writeFile(this.file(name, replica, "pid"), String(child.pid));
+    writeFileSync(this.file(name, replica, "pid"), String(child.pid));
     const timer = setTimeout(() => {
       void this.expire(name, replica, child.pid, spec.activeDeadlineSeconds);
     }, spec.activeDeadlineSeconds * 1000);
@@ -192,7 +205,7 @@ export class LocalCluster implements ComputeCluster {
       };
     }
     const pid = Number(await readFile(this.file(name, replica, "pid"), "utf8").catch(() => "0"));
-    if (!pid) return { replica, state: "pending", reason: "starting" };
+    if (!pid) return await this.unstarted(name, replica);
     if (alive(pid)) return { replica, state: "running", node: "localhost" };
     // Re-read: the process may have exited between the two reads.
     if ((await readFile(this.file(name, replica, "exit"), "utf8").catch(() => undefined)) !== undefined)
@@ -202,6 +215,15 @@ export class LocalCluster implements ComputeCluster {
       state: "lost",
       reason: `process ${pid} vanished without an exit code (machine restarted or killed)`,
     };
+  }
+
+  /** Claimed but no pid: starting, or lost when the launcher died between claim and spawn. */
+  private async unstarted(name: string, replica: number): Promise<ReplicaState> {
+    const claimedAt = Number(await readFile(this.file(name, replica, "claimed"), "utf8").catch(() => "0"));
+    if (claimedAt && Date.now() - claimedAt > UNSTARTED_GRACE_MS) {
+      return { replica, state: "lost", reason: "the launcher died before the replica's process started" };
+    }
+    return { replica, state: "pending", reason: "starting" };
   }
 
   private async states(name: string, spec: RoundJobSpec): Promise<ReplicaState[]> {

@@ -57,7 +57,7 @@ describe("fault matrix", () => {
       const handle = await runHandle(stack.client, runId);
       for (const round of [2, 3]) {
         // Mid-round: all the round's trainer processes run (both Jobs launched, their watches under
-        // way). The local executor cannot yet survive a crash inside its own launch (k8s/local).
+        // way). A crash inside a launch is covered by k8s/local/localCluster.test.ts.
         await waitFor(async () => {
           const pids = await trainerPids(["alpha", "beta"], `-r${round - 1}-`);
           return pids.length === 4 && pids.every(isAlive);
