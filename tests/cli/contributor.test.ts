@@ -1,12 +1,12 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, test, vi } from "vitest";
-import { buildProgram } from "../../cli/daotrain.ts";
-import { ExitCode, runProgram } from "../../cli/program.ts";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { ExitCode } from "../../cli/program.ts";
 import { getCluster } from "../../governance/reads.ts";
 import { clusterIdOf } from "../../workers/clusterDirectory.ts";
 import { type DaoFixture, id, startDaoFixture } from "../governance/fixture.ts";
+import { daotrain } from "./inProcess.ts";
 
 let dao: DaoFixture;
 let dir: string;
@@ -22,24 +22,6 @@ afterAll(async () => {
   await dao?.stop();
   await rm(dir, { recursive: true, force: true });
 });
-
-async function daotrain(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await runProgram(buildProgram(), ["node", "daotrain", ...args]), stdout, stderr };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
 
 test("a contributor registers a cluster on-chain by name and the DAO can admit it by that id", async () => {
   const owner = dao.anvil.accounts[6]!;

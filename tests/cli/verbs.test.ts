@@ -4,33 +4,14 @@ import { promisify } from "node:util";
 import type { Command } from "commander";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { buildProgram } from "../../cli/daotrain.ts";
-import { ExitCode, runProgram } from "../../cli/program.ts";
+import { ExitCode } from "../../cli/program.ts";
+import { daotrain } from "./inProcess.ts";
 
 /** Every runnable verb, as the words a user types: ["propose", "dataset"], ["download"], … */
 function verbs(command: Command, path: string[] = []): string[][] {
   const children = command.commands.filter((c) => c.name() !== "help");
   if (children.length === 0) return [path];
   return children.flatMap((c) => verbs(c, [...path, c.name()]));
-}
-
-/** Runs the CLI in this process on a fresh command tree, capturing what it writes. */
-async function daotrain(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    const code = await runProgram(buildProgram(), ["node", "daotrain", ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    vi.restoreAllMocks();
-  }
 }
 
 const all = verbs(buildProgram());
