@@ -130,7 +130,12 @@ export function parseRoundJobSpec(input: unknown): RoundJobSpec {
 export type ReplicaState =
   | { replica: number; state: "pending"; reason?: string }
   | { replica: number; state: "running"; node?: string }
-  | { replica: number; state: "succeeded" }
+  | {
+      replica: number;
+      state: "succeeded";
+      /** When the trainer ran, as the cluster recorded it (container start and finish). */
+      ran?: { startedAtMs: number; finishedAtMs: number };
+    }
   | { replica: number; state: "failed"; reason: string; exitCode?: number }
   | { replica: number; state: "lost"; reason: string };
 

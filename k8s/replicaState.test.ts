@@ -113,3 +113,35 @@ test("an unschedulable pod is pending with the scheduler's message; a running po
     { replica: 5, state: "lost", reason: "NodeLost: node gone-node no longer exists" },
   ]);
 });
+
+test("a succeeded replica carries when its trainer ran, as the kubelet recorded it", () => {
+  const done = pod(0, {
+    phase: "Succeeded",
+    containerStatuses: [
+      {
+        name: "trainer",
+        image: "",
+        imageID: "",
+        ready: false,
+        restartCount: 0,
+        state: {
+          terminated: {
+            exitCode: 0,
+            reason: "Completed",
+            startedAt: new Date("2026-01-01T00:00:10Z"),
+            finishedAt: new Date("2026-01-01T00:01:40Z"),
+          },
+        },
+      },
+    ],
+  });
+  const [state] = replicaStates(job({ completedIndexes: "0" }, "4"), [done]);
+  expect(state).toEqual({
+    replica: 4,
+    state: "succeeded",
+    ran: {
+      startedAtMs: Date.parse("2026-01-01T00:00:10Z"),
+      finishedAtMs: Date.parse("2026-01-01T00:01:40Z"),
+    },
+  });
+});

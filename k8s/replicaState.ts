@@ -53,6 +53,17 @@ function containerFailure(pod: V1Pod): { reason: string; exitCode?: number } {
   return { reason: `${pod.status?.reason ?? "PodFailed"}: ${pod.status?.message ?? "pod failed"}` };
 }
 
+/** The trainer container's start and finish as the kubelet recorded them. */
+function runTimes(pod: V1Pod): { startedAtMs: number; finishedAtMs: number } | undefined {
+  const terminated = pod.status?.containerStatuses?.find((c) => c.name === TRAINER_CONTAINER)?.state
+    ?.terminated;
+  if (!terminated?.startedAt || !terminated.finishedAt) return undefined;
+  return {
+    startedAtMs: new Date(terminated.startedAt).getTime(),
+    finishedAtMs: new Date(terminated.finishedAt).getTime(),
+  };
+}
+
 function pendingReason(pod: V1Pod): string | undefined {
   const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
   if (scheduled) return `${scheduled.reason ?? "Unschedulable"}: ${scheduled.message ?? ""}`.trim();
@@ -75,8 +86,11 @@ export function replicaStates(
   const jobFailed = jobFailure(job);
   return replicas.map((replica, index): ReplicaState => {
     const mine = pods.filter((pod) => completionIndex(pod) === index).sort((a, b) => time(a) - time(b));
-    if (completed.has(index) || mine.some((pod) => pod.status?.phase === "Succeeded"))
-      return { replica, state: "succeeded" };
+    const succeeded = mine.find((pod) => pod.status?.phase === "Succeeded");
+    if (completed.has(index) || succeeded) {
+      const ran = succeeded ? runTimes(succeeded) : undefined;
+      return ran ? { replica, state: "succeeded", ran } : { replica, state: "succeeded" };
+    }
     const pod = mine.at(-1);
     const indexFailed = failedIndexes.has(index) || jobFailed !== undefined;
     if (!pod) {

@@ -57,10 +57,14 @@ test("each replica runs as a local process with its own trainer-contract env and
   ];
   const ref = await cluster.launchRound(spec(1, writeEnv));
   const seen = await finalStatus(cluster.watchRound(ref));
-  expect(seen.at(-1)?.replicas).toEqual([
+  expect(seen.at(-1)?.replicas).toMatchObject([
     { replica: 0, state: "succeeded" },
     { replica: 1, state: "succeeded" },
   ]);
+  for (const replica of seen.at(-1)?.replicas ?? []) {
+    if (replica.state !== "succeeded" || !replica.ran) throw new Error("no run times recorded");
+    expect(replica.ran.finishedAtMs).toBeGreaterThanOrEqual(replica.ran.startedAtMs);
+  }
   const env1 = JSON.parse(await cluster.logs(ref, 1));
   expect(env1).toEqual({ r: "1", n: "4", s: "2,3", o: `file://${outDir}/round-1/replica-1`, g: "1" });
   expect(JSON.parse(await cluster.logs(ref, 0, { tailLines: 1 })).s).toBe("0,1");
@@ -77,7 +81,7 @@ test("a replica that exits non-zero is reported failed with its exit code; launc
   const ref = await cluster.launchRound(spec(2, command));
   expect(await cluster.launchRound(spec(2, command))).toEqual(ref);
   const seen = await finalStatus(cluster.watchRound(ref));
-  expect(seen.at(-1)?.replicas).toEqual([
+  expect(seen.at(-1)?.replicas).toMatchObject([
     { replica: 0, state: "succeeded" },
     { replica: 1, state: "failed", reason: "trainer exited with code 3", exitCode: 3 },
   ]);

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -195,7 +195,13 @@ export class LocalCluster implements ComputeCluster {
     const exit = await readFile(this.file(name, replica, "exit"), "utf8").catch(() => undefined);
     if (exit !== undefined) {
       const record = JSON.parse(exit) as ExitRecord;
-      if (record.code === 0) return { replica, state: "succeeded" };
+      if (record.code === 0) {
+        // The pid file is written as the process starts, the exit file as it ends.
+        const [started, finished] = await Promise.all(
+          ["pid", "exit"].map((kind) => stat(this.file(name, replica, kind)).then((s) => s.mtimeMs)),
+        );
+        return { replica, state: "succeeded", ran: { startedAtMs: started!, finishedAtMs: finished! } };
+      }
       if (record.code === null) return { replica, state: "failed", reason: record.reason ?? "stopped" };
       return {
         replica,

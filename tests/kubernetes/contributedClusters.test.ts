@@ -182,7 +182,7 @@ describe("capacity and placement across two contributed clusters", () => {
       watchToEnd(betaClient, betaRef),
     ]);
     expect(alphaSeen.at(-1)?.replicas.map((r) => r.state)).toEqual(["succeeded", "succeeded", "succeeded"]);
-    expect(betaSeen.at(-1)?.replicas).toEqual([
+    expect(betaSeen.at(-1)?.replicas).toMatchObject([
       { replica: 3, state: "succeeded" },
       { replica: 4, state: "succeeded" },
     ]);
@@ -298,7 +298,7 @@ describe("watch across a dropped apiserver connection", () => {
     });
     expect(restarted).toBe(true);
     expect(seen.map((s) => s.replicas[0]?.state)).toContain("running");
-    expect(seen.at(-1)?.replicas).toEqual([{ replica: 0, state: "succeeded" }]);
+    expect(seen.at(-1)?.replicas).toMatchObject([{ replica: 0, state: "succeeded" }]);
     await betaClient.cleanupRound(ref);
   });
 });

@@ -8,6 +8,7 @@ import {
   isTerminal,
   parseRoundJobSpec,
   QuotaExceededError,
+  type ReplicaState,
   type RoundRef,
   type RoundStatus,
   roundName,
@@ -146,13 +147,11 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
       return last.replicas.map((state): ReplicaResult => {
         const base = { replica: state.replica, clusterId: placement.cluster.id };
         if (state.state === "succeeded") {
-          const startedAtMs = observed.started[state.replica] ?? Date.now();
           return {
             ...base,
             phase: "succeeded",
             outputUri: dirUri(ctx.layout.replicaDir(key.runId, key.round, state.replica, key.attempt)),
-            startedAtMs,
-            finishedAtMs: observed.finished[state.replica] ?? startedAtMs,
+            ...verifiedRunTime(state, observed),
           };
         }
         ctx.metrics.clusterFailures.inc({
@@ -169,6 +168,24 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
       await client(cluster).cancelRound(refOf(key));
     },
   };
+}
+
+/**
+ * The time a replica is paid for. The cluster's own record (the container's start and finish) is
+ * exact but reported by the contributor; the worker's observation (first seen running, first seen
+ * done) includes scheduling and polling delays but cannot be inflated by the cluster. The shorter
+ * of the two is paid, so neither a slow watch nor a boastful cluster adds GPU-seconds.
+ */
+function verifiedRunTime(
+  state: Extract<ReplicaState, { state: "succeeded" }>,
+  observed: Observed,
+): { startedAtMs: number; finishedAtMs: number } {
+  const startedAtMs = observed.started[state.replica] ?? Date.now();
+  const finishedAtMs = observed.finished[state.replica] ?? startedAtMs;
+  const reported = state.ran
+    ? Math.max(0, state.ran.finishedAtMs - state.ran.startedAtMs)
+    : Number.POSITIVE_INFINITY;
+  return { startedAtMs, finishedAtMs: startedAtMs + Math.min(finishedAtMs - startedAtMs, reported) };
 }
 
 async function healthOf(cluster: ComputeCluster): Promise<ClusterHealth> {
