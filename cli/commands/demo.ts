@@ -267,6 +267,8 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const summary = await story();
     printSummary(summary, options.json);
     if (stack) printWhereToLook(stack);
+    if (!options.keepRunning)
+      process.stderr.write("The stack stops now; run with --keep-running to keep these up and explore.\n");
     if (options.keepRunning) {
       process.stderr.write("The stack keeps running; Ctrl-C stops it.\n");
       await untilInterrupted();
