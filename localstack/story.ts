@@ -27,7 +27,7 @@ import { type RunSpec, runIdOf, runWorkflowId } from "../spec/runSpec.ts";
 import { type ClusterEntry, clusterIdOf } from "../workers/clusterDirectory.ts";
 import { releaseWorkflowId, statusQuery } from "../workflows/signals.ts";
 import type { RunStatus } from "../workflows/types.ts";
-import type { PassedProposal } from "./dao.ts";
+import type { LocalDao, PassedProposal } from "./dao.ts";
 import { startCluster } from "./kubernetes.ts";
 import { startPodRunner } from "./podRunner.ts";
 import type { LocalStack } from "./stack.ts";
@@ -141,16 +141,16 @@ export async function onboardSimulatedContributors(
 
 /** A member proposes the run; the vote approves it and moves its budget into escrow. */
 export async function approveRun(
-  stack: LocalStack,
+  dao: LocalDao,
   spec: RunSpec,
 ): Promise<{ runId: Hex; escrow: bigint; proposal: PassedProposal }> {
   const runId = runIdOf(spec);
   const gpuSecondsBudget = BigInt(Math.round(spec.gpuHourBudget * 3600));
   const rewardPerGpuHour = BigInt(spec.rewardPerGpuHour);
-  const escrow = await escrowFor(stack.dao.operator, gpuSecondsBudget, rewardPerGpuHour);
-  const proposal = await stack.dao.pass(
+  const escrow = await escrowFor(dao.operator, gpuSecondsBudget, rewardPerGpuHour);
+  const proposal = await dao.pass(
     approveRunProposal(
-      stack.dao.deployment,
+      dao.deployment,
       { runId, datasetRoot: spec.dataset, gpuSecondsBudget, rewardPerGpuHour, specUri: dataUri(spec) },
       escrow,
     ),

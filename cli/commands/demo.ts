@@ -206,7 +206,7 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       const run = await step(
         `A member proposes run '${spec.name}'; the DAO approves it and funds its escrow`,
         async () => {
-          const approved = await approveRun(live, spec);
+          const approved = await approveRun(live.dao, spec);
           progress(`run ${approved.runId}: escrow ${formatUnits(approved.escrow, 18)} tokens`);
           return approved;
         },

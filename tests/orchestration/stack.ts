@@ -8,11 +8,10 @@ import { bundleWorkflowCode } from "@temporalio/worker";
 import type { Hex } from "viem";
 import { stringify as toYaml } from "yaml";
 import { packDataset } from "../../datasets/index.ts";
-import { dataUri } from "../../governance/framework.ts";
-import { approveDatasetProposal, approveRunProposal, clusterProposal } from "../../governance/proposals.ts";
-import { escrowFor } from "../../governance/reads.ts";
+import { approveDatasetProposal, clusterProposal } from "../../governance/proposals.ts";
 import { registerCluster } from "../../governance/writes.ts";
-import { type RunSpec, type RunSpecInput, runIdOf } from "../../spec/runSpec.ts";
+import { approveRun } from "../../localstack/story.ts";
+import type { RunSpec, RunSpecInput } from "../../spec/runSpec.ts";
 import { clusterIdOf } from "../../workers/clusterDirectory.ts";
 import { AesGcmCodec, encryptedDataConverter } from "../../workers/codec.ts";
 import { parseWorkerEnv, type WorkerEnv } from "../../workers/config.ts";
@@ -163,18 +162,7 @@ export async function startOrchestrationStack(clusters: ClusterSetup[]): Promise
     spec: (overrides = {}) =>
       tinySpec({ dataset: datasetRoot, name: `run-${randomBytes(4).toString("hex")}`, ...overrides }),
     async approveRun(spec) {
-      const runId = runIdOf(spec);
-      const gpuSecondsBudget = BigInt(Math.round(spec.gpuHourBudget * 3600));
-      const rewardPerGpuHour = BigInt(spec.rewardPerGpuHour);
-      const escrow = await escrowFor(dao.operator, gpuSecondsBudget, rewardPerGpuHour);
-      await dao.pass(
-        approveRunProposal(
-          dao.deployment,
-          { runId, datasetRoot: spec.dataset, gpuSecondsBudget, rewardPerGpuHour, specUri: dataUri(spec) },
-          escrow,
-        ),
-      );
-      return runId;
+      return (await approveRun(dao, spec)).runId;
     },
     localCluster,
     async startWorkerProcess(overrides = {}) {
