@@ -40,9 +40,6 @@ import type { Deployment } from "./deployment.ts";
 import { installOversizedContract } from "./localChain.ts";
 import { dataUri } from "./metadata.ts";
 
-// Re-exported for callers that build metadata next to framework calls.
-export { dataUri };
-
 // The deployment follows OSx v1.4.0's own scripts (packages/contracts/deploy/new/): a management
 // DAO owned by the deployer, ENS with the dao.eth and plugin.dao.eth domains handed to it,
 // subdomain registrars, the DAO and plugin repo registries behind ERC-1967 proxies, the repo

@@ -24,7 +24,7 @@ import { startTemporal, type TemporalDevServer } from "../harness/temporal.ts";
 import { tinySpec } from "./fixtures.ts";
 
 /** Short deadlines so that a lost worker or replica costs seconds in a test, not minutes. */
-export const testRunOptions: Partial<RunOptions> = {
+const testRunOptions: Partial<RunOptions> = {
   replicaDeadlineSeconds: 120,
   heartbeatSeconds: 5,
   noCapacityRetrySeconds: 1,
