@@ -148,6 +148,33 @@ export async function getLedger(governance: Governance, runId: Hex, account: Add
   return { earned, claimed, claimable: earned - claimed };
 }
 
+/** One ComputeRecorded entry of the ledger: what a cluster's owner was credited for a round. */
+export interface ComputeCredit {
+  round: number;
+  clusterId: Hex;
+  contributor: Address;
+  gpuSeconds: number;
+  reward: bigint;
+}
+
+/** Every credit the ledger recorded for a run, in chain order (from the deployment's first block). */
+export async function computeCredits(governance: Governance, runId: Hex): Promise<ComputeCredit[]> {
+  const logs = await governance.publicClient.getContractEvents({
+    address: governance.deployment.contracts.runRegistry,
+    abi: runRegistryAbi,
+    eventName: "ComputeRecorded",
+    args: { runId },
+    fromBlock: BigInt(governance.deployment.startBlock),
+  });
+  return logs.map((log) => ({
+    round: Number(log.args.round),
+    clusterId: log.args.clusterId!,
+    contributor: log.args.contributor!,
+    gpuSeconds: Number(log.args.gpuSeconds),
+    reward: log.args.reward!,
+  }));
+}
+
 export type CheckpointView =
   | { runId: Hex; round: bigint; committed: false }
   | {

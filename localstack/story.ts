@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { WorkflowNotFoundError } from "@temporalio/client";
 import type { Address, Hex } from "viem";
-import { checkpointRegistryAbi, runRegistryAbi } from "../contracts/abi/index.ts";
+import { checkpointRegistryAbi } from "../contracts/abi/index.ts";
 import { packDataset } from "../datasets/index.ts";
 import {
   chainCheckpoint,
@@ -20,7 +20,14 @@ import {
   clusterProposal,
   releaseCheckpointProposal,
 } from "../governance/proposals.ts";
-import { escrowFor, getCheckpoint, getLedger, tokenBalance } from "../governance/reads.ts";
+import {
+  type ComputeCredit,
+  computeCredits,
+  escrowFor,
+  getCheckpoint,
+  getLedger,
+  tokenBalance,
+} from "../governance/reads.ts";
 import { claimRewards, registerCluster } from "../governance/writes.ts";
 import { onboardContributor } from "../k8s/contributor/onboard.ts";
 import { type RunSpec, runIdOf, runWorkflowId } from "../spec/runSpec.ts";
@@ -274,14 +281,6 @@ export interface CommittedRound {
   gpuSeconds: number;
 }
 
-export interface ComputeCredit {
-  round: number;
-  clusterId: Hex;
-  contributor: Address;
-  gpuSeconds: number;
-  reward: bigint;
-}
-
 export interface ChainRecord {
   rounds: CommittedRound[];
   credits: ComputeCredit[];
@@ -290,31 +289,16 @@ export interface ChainRecord {
 /** What the chain says about a run, round by round: the summary's source of truth. */
 export async function chainRecord(stack: LocalStack, runId: Hex): Promise<ChainRecord> {
   const reader = stack.dao.operator;
-  const { contracts, startBlock } = reader.deployment;
-  const fromBlock = BigInt(startBlock);
-  const [commits, computed] = await Promise.all([
+  const [commits, credits] = await Promise.all([
     reader.publicClient.getContractEvents({
-      address: contracts.checkpointRegistry,
+      address: reader.deployment.contracts.checkpointRegistry,
       abi: checkpointRegistryAbi,
       eventName: "CheckpointCommitted",
       args: { runId },
-      fromBlock,
+      fromBlock: BigInt(reader.deployment.startBlock),
     }),
-    reader.publicClient.getContractEvents({
-      address: contracts.runRegistry,
-      abi: runRegistryAbi,
-      eventName: "ComputeRecorded",
-      args: { runId },
-      fromBlock,
-    }),
+    computeCredits(reader, runId),
   ]);
-  const credits = computed.map((log) => ({
-    round: Number(log.args.round),
-    clusterId: log.args.clusterId!,
-    contributor: log.args.contributor!,
-    gpuSeconds: Number(log.args.gpuSeconds),
-    reward: log.args.reward!,
-  }));
   const committed: CommittedRound[] = [];
   for (const commit of commits) {
     const round = Number(commit.args.round);

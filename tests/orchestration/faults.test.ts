@@ -3,9 +3,9 @@ import { join } from "node:path";
 import type { Client } from "@temporalio/client";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { hashCheckpoint } from "../../checkpoints/index.ts";
-import { checkpointRegistryAbi, runRegistryAbi } from "../../contracts/abi/index.ts";
+import { checkpointRegistryAbi } from "../../contracts/abi/index.ts";
 import { cancelRunProposal } from "../../governance/proposals.ts";
-import { getRun, tokenBalance } from "../../governance/reads.ts";
+import { computeCredits, getRun, tokenBalance } from "../../governance/reads.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { clusterIdOf } from "../../workers/clusterDirectory.ts";
 import { checkpointDirOf } from "../../workers/runLayout.ts";
@@ -172,14 +172,7 @@ describe("worker process", () => {
 });
 
 async function creditedClusters(runId: Hex): Promise<Hex[]> {
-  const records = await stack.dao.operator.publicClient.getContractEvents({
-    address: stack.dao.deployment.contracts.runRegistry,
-    abi: runRegistryAbi,
-    eventName: "ComputeRecorded",
-    args: { runId },
-    fromBlock: 0n,
-  });
-  return [...new Set(records.map((r) => r.args.clusterId!))];
+  return [...new Set((await computeCredits(stack.dao.operator, runId)).map((c) => c.clusterId))];
 }
 
 /** The pids of trainer processes the local executors of these clusters hold now. */

@@ -3,9 +3,8 @@ import { fileURLToPath } from "node:url";
 import type { Client } from "@temporalio/client";
 import { expect } from "vitest";
 import { hashCheckpoint, verifyCheckpoint } from "../../checkpoints/index.ts";
-import { runRegistryAbi } from "../../contracts/abi/index.ts";
 import { releaseCheckpointProposal } from "../../governance/proposals.ts";
-import { getCheckpoint, getRun } from "../../governance/reads.ts";
+import { computeCredits, getCheckpoint, getRun } from "../../governance/reads.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { checkpointDirOf } from "../../workers/runLayout.ts";
 import { releaseWorkflowId } from "../../workflows/signals.ts";
@@ -44,16 +43,9 @@ export async function provesTheRunStory(
       expected.set(owner, (expected.get(owner) ?? 0n) + BigInt(replica.gpuSeconds ?? 0));
     }
   }
-  const records = await stack.dao.operator.publicClient.getContractEvents({
-    address: stack.dao.deployment.contracts.runRegistry,
-    abi: runRegistryAbi,
-    eventName: "ComputeRecorded",
-    args: { runId },
-    fromBlock: 0n,
-  });
   const credited = new Map<string, bigint>();
-  for (const { args } of records) {
-    credited.set(args.contributor!, (credited.get(args.contributor!) ?? 0n) + args.gpuSeconds!);
+  for (const credit of await computeCredits(stack.dao.operator, runId)) {
+    credited.set(credit.contributor, (credited.get(credit.contributor) ?? 0n) + BigInt(credit.gpuSeconds));
   }
   expect(credited).toEqual(expected);
   expect([...credited.keys()].sort()).toEqual(Object.values(stack.owners).sort());
