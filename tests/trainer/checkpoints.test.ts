@@ -182,18 +182,43 @@ describe("verifyCheckpoint", () => {
 });
 
 describe("hashFiles", () => {
-  it("gives the same digests on worker threads as on the calling thread", async () => {
-    const out = join(dir, "sharded");
-    const files = (await readdir(out)).filter((f) => f.endsWith(".safetensors")).map((f) => join(out, f));
+  const MiB = 1 << 20;
+  /** Sizes around the threads' 1 MiB read: empty, short, exact, and a ragged tail. */
+  async function filesOfSizes(sizes: readonly number[]): Promise<string[]> {
+    const folder = await mkdtemp(join(dir, "hash-"));
+    return Promise.all(
+      sizes.map(async (size, i) => {
+        const path = join(folder, `f${i}`);
+        await writeFile(path, Buffer.from(values(Math.ceil(size / 4), i).buffer).subarray(0, size));
+        return path;
+      }),
+    );
+  }
+
+  it("gives the same digests on the hashing threads as on the calling thread and as sha256 of the bytes", async () => {
+    const files = await filesOfSizes([0, 3, MiB, 2 * MiB + 7, 5 * MiB - 1]);
     const here = await hashFiles(files);
-    const threaded = await hashFiles(files, { threadThresholdBytes: 0, threads: 2, chunkBytes: 256 });
+    const threaded = await hashFiles(files, { threadThresholdBytes: 0 });
     expect(threaded).toEqual(here);
     for (const h of here) {
-      expect(h.sha256).toBe(
-        createHash("sha256")
-          .update(await readFile(h.path))
-          .digest("hex"),
-      );
+      const bytes = await readFile(h.path);
+      expect(h.bytes).toBe(bytes.length);
+      expect(h.sha256).toBe(createHash("sha256").update(bytes).digest("hex"));
     }
+  });
+
+  it("serves calls made at once, and a file that cannot be read fails only its own call", async () => {
+    const files = await filesOfSizes([3 * MiB, MiB + 1, 2 * MiB]);
+    const missing = join(dir, "no-such-shard");
+    const threaded = { threadThresholdBytes: 0 };
+    const [forward, backward, broken] = await Promise.all([
+      hashFiles(files, threaded),
+      hashFiles([...files].reverse(), threaded),
+      hashFiles([files[0]!, missing], threaded).catch((error: Error) => error),
+    ]);
+    expect(backward).toEqual([...forward].reverse());
+    expect(broken).toBeInstanceOf(Error);
+    expect((broken as Error).message).toMatch(/no-such-shard/);
+    expect(await hashFiles(files, threaded)).toEqual(forward);
   });
 });
