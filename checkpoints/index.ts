@@ -8,6 +8,7 @@ export {
   MANIFEST_FILE,
   NO_PARENT,
   readCheckpointManifest,
+  Sha256Hex,
   shardFileName,
 } from "./manifest.ts";
 export { merkleRoot } from "./merkle.ts";
@@ -30,8 +31,10 @@ export {
 export {
   type CheckpointVerification,
   CheckpointVerificationError,
+  compareShards,
   hashCheckpoint,
   type ShardCheck,
+  type ShardedManifest,
   verifyCheckpoint,
 } from "./verify.ts";
 export {

@@ -2,7 +2,12 @@ import { join } from "node:path";
 import { InvalidInputError } from "../spec/errors.ts";
 import type { Bytes32 } from "../spec/runSpec.ts";
 import { type FileHash, type HashFilesOptions, hashFiles } from "./hashFiles.ts";
-import { type CheckpointManifest, CheckpointUnreadableError, readCheckpointManifest } from "./manifest.ts";
+import {
+  type CheckpointManifest,
+  type CheckpointShard,
+  CheckpointUnreadableError,
+  readCheckpointManifest,
+} from "./manifest.ts";
 import { merkleRoot } from "./merkle.ts";
 
 export interface ShardCheck {
@@ -24,6 +29,12 @@ export interface CheckpointVerification {
   readonly problems: readonly string[];
 }
 
+/** What checkpoints and datasets share: shards with their size and sha256, and the root over them. */
+export interface ShardedManifest {
+  readonly shards: readonly Pick<CheckpointShard, "path" | "bytes" | "sha256">[];
+  readonly root: Bytes32;
+}
+
 /** A checkpoint failed verification; `verification` holds the per-shard results. */
 export class CheckpointVerificationError extends Error {
   override readonly name = "CheckpointVerificationError";
@@ -38,10 +49,11 @@ export class CheckpointVerificationError extends Error {
 
 /**
  * Compares recomputed shard hashes with a manifest and an expected root. Pure, so that a reader
- * that already holds the bytes and a verifier that streamed them judge alike.
+ * that already holds the bytes and a verifier that streamed them judge alike. Takes any manifest
+ * of shards under a root by the checkpoint rule (a dataset's too).
  */
 export function compareShards(
-  manifest: CheckpointManifest,
+  manifest: ShardedManifest,
   computed: readonly Pick<FileHash, "bytes" | "sha256">[],
   expectedRoot?: Bytes32,
 ): CheckpointVerification {

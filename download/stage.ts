@@ -1,0 +1,159 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { compareShards, hashFiles, MANIFEST_FILE, merkleRoot, Sha256Hex } from "../checkpoints/index.ts";
+import { formatZodError } from "../spec/errors.ts";
+import { Bytes32 } from "../spec/runSpec.ts";
+import {
+  type CheckpointStore,
+  ObjectNotFoundError,
+  type OpenStoreOptions,
+  openStore,
+  parseStoreUri,
+  StoreUnavailableError,
+  splitObjectUri,
+} from "../storage/index.ts";
+import {
+  ManifestInvalidError,
+  RootMismatchError,
+  ShardCorruptError,
+  StoreUnreachableError,
+} from "./errors.ts";
+
+/**
+ * What staging needs of a manifest, and what checkpoints and datasets share: shard files named
+ * by a plain file name, with their size and sha256, and the Merkle root over those hashes.
+ */
+const StagedManifest = z.object({
+  shards: z
+    .array(
+      z.object({
+        path: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a plain file name"),
+        bytes: z.number().int().min(0),
+        sha256: Sha256Hex,
+      }),
+    )
+    .min(1),
+  root: Bytes32,
+});
+type StagedManifest = z.infer<typeof StagedManifest>;
+
+export interface StageDirectoryOptions {
+  /**
+   * The directory's URI, `file:///dir` (read where it is) or `s3://bucket/prefix`, or its
+   * manifest's (`…/manifest.json`, as checkpoints are named on-chain).
+   */
+  uri: string;
+  /**
+   * The root its shards must hash to. Without it, the manifest's own root: the copy is then only
+   * consistent with its manifest, and the caller judges the content (as the outer step does).
+   */
+  root?: Bytes32;
+  /** Where remote directories are copied, one folder per root, reused by later calls. */
+  cacheDir: string;
+  store?: OpenStoreOptions;
+  /** Shards fetched at once. */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * A checkpoint or dataset directory in a store, as a local directory that code reading files can
+ * open. A local store's directory is used where it is (its readers verify it as they read). A
+ * remote one is fetched into `<cacheDir>/<root>`: shards in parallel into a temporary folder,
+ * every shard's size and sha256 and the root checked, then renamed into place, so the cache only
+ * ever holds complete, verified copies and a second call for the same root fetches nothing.
+ */
+export async function stageDirectory(options: StageDirectoryOptions): Promise<string> {
+  const uri = options.uri.endsWith(`/${MANIFEST_FILE}`) ? splitObjectUri(options.uri).storeUri : options.uri;
+  const location = parseStoreUri(uri);
+  if (location.kind === "file") return location.directory;
+  // A copy is named by its root only once verified: with the root known, it needs no request.
+  if (options.root && (await exists(join(options.cacheDir, options.root.slice(2), MANIFEST_FILE))))
+    return join(options.cacheDir, options.root.slice(2));
+
+  const store = openStore(uri, options.store);
+  const manifestBytes = await store.getBytes(MANIFEST_FILE).catch(unreachable);
+  const manifest = parseManifest(manifestBytes, store.uriOf(MANIFEST_FILE));
+  const root = options.root ?? manifest.root;
+  checkRoot(manifest, root, store.uriOf(MANIFEST_FILE));
+
+  const target = join(options.cacheDir, root.slice(2));
+  if (await exists(join(target, MANIFEST_FILE))) return target;
+  const partial = `${target}.partial.${process.pid}.${randomBytes(4).toString("hex")}`;
+  await mkdir(partial, { recursive: true });
+  try {
+    await fetchShards(store, manifest, partial, options);
+    await checkShards(store, manifest, partial);
+    await writeFile(join(partial, MANIFEST_FILE), manifestBytes);
+    await rename(partial, target).catch(async (error: NodeJS.ErrnoException) => {
+      // Staged meanwhile by a concurrent call: theirs is as good as ours.
+      if (error.code !== "ENOTEMPTY" && error.code !== "EEXIST") throw error;
+    });
+    return target;
+  } finally {
+    await rm(partial, { recursive: true, force: true });
+  }
+}
+
+function unreachable(error: unknown): never {
+  if (error instanceof StoreUnavailableError || error instanceof ObjectNotFoundError) {
+    throw new StoreUnreachableError(error.message, { cause: error });
+  }
+  throw error;
+}
+
+function parseManifest(bytes: Uint8Array, uri: string): StagedManifest {
+  let data: unknown;
+  try {
+    data = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch (error) {
+    throw new ManifestInvalidError(`manifest ${uri} is not JSON: ${(error as Error).message}`);
+  }
+  const parsed = StagedManifest.safeParse(data);
+  if (!parsed.success) {
+    throw new ManifestInvalidError(`manifest ${uri} is invalid: ${formatZodError(parsed.error).join("; ")}`);
+  }
+  return parsed.data;
+}
+
+function checkRoot(manifest: StagedManifest, root: Bytes32, uri: string): void {
+  const listed = merkleRoot(manifest.shards.map((shard) => shard.sha256));
+  if (manifest.root !== root || listed !== root) {
+    throw new RootMismatchError(
+      `manifest ${uri} has root ${manifest.root} and its shard hashes give ${listed}; expected ${root}`,
+    );
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function fetchShards(
+  store: CheckpointStore,
+  manifest: StagedManifest,
+  dir: string,
+  options: StageDirectoryOptions,
+): Promise<void> {
+  const queue = [...manifest.shards];
+  const fetchNext = async () => {
+    for (let shard = queue.shift(); shard; shard = queue.shift()) {
+      await store
+        .downloadToFile(shard.path, join(dir, shard.path), { signal: options.signal })
+        .catch(unreachable);
+    }
+  };
+  const parallel = Math.max(1, Math.min(options.concurrency ?? 4, manifest.shards.length));
+  await Promise.all(Array.from({ length: parallel }, fetchNext));
+}
+
+async function checkShards(store: CheckpointStore, manifest: StagedManifest, dir: string): Promise<void> {
+  const hashes = await hashFiles(manifest.shards.map((shard) => join(dir, shard.path)));
+  const verification = compareShards(manifest, hashes);
+  if (!verification.ok) throw new ShardCorruptError(store.uri, verification.problems);
+}
