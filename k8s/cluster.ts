@@ -69,6 +69,35 @@ export const ReplicaAssignment = z
   .strict();
 export type ReplicaAssignment = z.infer<typeof ReplicaAssignment>;
 
+/** An environment variable name as POSIX shells and Kubernetes' envFrom accept it. */
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+/** The trainer contract's own variables (`spec/trainerContract.ts`); storeEnv may not shadow them. */
+const CONTRACT_PREFIX = "DAOTRAIN_";
+
+/**
+ * Env the trainer needs to reach the run store, e.g. AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+ * AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL_S3. Secret-valued: on Kubernetes the values go
+ * into a Secret the pods read with `envFrom`, never into the Job; locally into the process env only.
+ * Never log them.
+ */
+export const StoreEnv = z.record(z.string(), z.string()).superRefine((env, ctx) => {
+  for (const name of Object.keys(env)) {
+    if (!ENV_NAME.test(name))
+      ctx.addIssue({
+        code: "custom",
+        message: `"${name}" is not an environment variable name (A-Z, 0-9 and _, not starting with a digit)`,
+        path: [name],
+      });
+    else if (name.startsWith(CONTRACT_PREFIX))
+      ctx.addIssue({
+        code: "custom",
+        message: `"${name}" would shadow the trainer contract's ${CONTRACT_PREFIX}* variables; rename it`,
+        path: [name],
+      });
+  }
+});
+export type StoreEnv = z.infer<typeof StoreEnv>;
+
 /** What a round asks of one cluster; the Job (or the local processes) is built from this alone. */
 export const RoundJobSpec = z
   .object({
@@ -103,6 +132,8 @@ export const RoundJobSpec = z
       .default(6 * 3600),
     /** Retries of one replica (pod) before it counts as failed. */
     backoffLimitPerIndex: z.number().int().min(0).default(0),
+    /** Secret-valued env for the run store (see `StoreEnv`); none by default. */
+    storeEnv: StoreEnv.default({}),
     /** How long a finished Job stays for its logs before Kubernetes removes it. */
     ttlSecondsAfterFinished: z
       .number()

@@ -6,7 +6,9 @@ import {
   KubeConfig,
   type V1Job,
   type V1Node,
+  type V1OwnerReference,
   type V1Pod,
+  type V1Secret,
   Watch,
 } from "@kubernetes/client-node";
 import {
@@ -23,7 +25,13 @@ import {
   type WatchOptions,
 } from "./cluster.ts";
 import { completionIndex, jobReplicas, replicaStates } from "./replicaState.ts";
-import { buildRoundJob, GPU_PRODUCT_LABEL, GPU_RESOURCE, TRAINER_CONTAINER } from "./roundJob.ts";
+import {
+  buildRoundJob,
+  GPU_PRODUCT_LABEL,
+  GPU_RESOURCE,
+  storeSecretName,
+  TRAINER_CONTAINER,
+} from "./roundJob.ts";
 
 const QUOTA_RESOURCE = `requests.${GPU_RESOURCE}`;
 const JOB_NAME_LABEL = "batch.kubernetes.io/job-name";
@@ -78,6 +86,20 @@ function podGpus(pod: V1Pod): number {
     (sum, c) => sum + quantity(c.resources?.requests?.[GPU_RESOURCE] ?? c.resources?.limits?.[GPU_RESOURCE]),
     0,
   );
+}
+
+/** The Secret holds exactly `data` (the apiserver folds stringData into base64 `data`). */
+function sameData(secret: V1Secret, data: Record<string, string>): boolean {
+  const current = secret.data ?? {};
+  const keys = Object.keys(data);
+  return (
+    Object.keys(current).length === keys.length &&
+    keys.every((key) => current[key] === Buffer.from(data[key] ?? "", "utf8").toString("base64"))
+  );
+}
+
+function sameOwners(current: readonly V1OwnerReference[], desired: readonly V1OwnerReference[]): boolean {
+  return current.length === desired.length && current.every((ref, i) => ref.uid === desired[i]?.uid);
 }
 
 /** A node a GPU Job could land on: Ready, not cordoned, no NoSchedule taint but the GPU one. */
@@ -169,9 +191,13 @@ export class KubernetesCluster implements ComputeCluster {
     return tightest;
   }
 
+  /**
+   * The store Secret goes in before the Job, so no pod ever waits for it; once the Job exists the
+   * Secret (like the Service) is owned by it, so deleting the Job (or its TTL) removes both.
+   */
   async launchRound(input: RoundJobSpecInput): Promise<RoundRef> {
     const spec = parseRoundJobSpec(input);
-    const { name, job, service } = buildRoundJob(spec, this.namespace);
+    const { name, job, service, storeSecret } = buildRoundJob(spec, this.namespace);
     const ref = { cluster: this.name, name };
     let existing = await ignoreNotFound(this.batch.readNamespacedJob({ name, namespace: this.namespace }));
     if (!existing) {
@@ -179,6 +205,7 @@ export class KubernetesCluster implements ComputeCluster {
       const quota = await this.gpuQuota();
       if (quota && requested > quota.hard - quota.used)
         throw new QuotaExceededError(quota.name, requested, Math.max(0, quota.hard - quota.used));
+      if (storeSecret) await this.applySecret(storeSecret, undefined);
       try {
         existing = await this.batch.createNamespacedJob({ namespace: this.namespace, body: job });
       } catch (error) {
@@ -186,15 +213,52 @@ export class KubernetesCluster implements ComputeCluster {
         existing = await this.batch.readNamespacedJob({ name, namespace: this.namespace });
       }
     }
-    // The Service belongs to the Job, so deleting the Job (or its TTL) removes it too.
-    service.metadata = {
-      ...service.metadata,
-      ownerReferences: [
-        { apiVersion: "batch/v1", kind: "Job", name, uid: existing.metadata?.uid ?? "", controller: true },
-      ],
+    const owner: V1OwnerReference = {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      name,
+      uid: existing.metadata?.uid ?? "",
+      controller: true,
     };
+    if (storeSecret) await this.applySecret(storeSecret, owner);
+    service.metadata = { ...service.metadata, ownerReferences: [owner] };
     await ignoreConflict(this.core.createNamespacedService({ namespace: this.namespace, body: service }));
     return ref;
+  }
+
+  /**
+   * Creates the Secret, or brings an existing one to `desired`'s data (rotated credentials) and to
+   * `owner` (none before the Job exists: an owner left from an earlier Job of the same name must
+   * not let the garbage collector take it away under the new one).
+   */
+  private async applySecret(desired: V1Secret, owner: V1OwnerReference | undefined): Promise<void> {
+    const namespace = this.namespace;
+    const name = desired.metadata?.name ?? "";
+    const ownerReferences = owner ? [owner] : [];
+    for (let attempt = 0; ; attempt++) {
+      const current = await ignoreNotFound(this.core.readNamespacedSecret({ name, namespace }));
+      try {
+        if (!current) {
+          const body = { ...desired, metadata: { ...desired.metadata, ownerReferences } };
+          await this.core.createNamespacedSecret({ namespace, body });
+        } else if (
+          !sameData(current, desired.stringData ?? {}) ||
+          !sameOwners(current.metadata?.ownerReferences ?? [], ownerReferences)
+        ) {
+          const metadata = {
+            ...desired.metadata,
+            ownerReferences,
+            resourceVersion: current.metadata?.resourceVersion,
+          };
+          await this.core.replaceNamespacedSecret({ name, namespace, body: { ...desired, metadata } });
+        }
+        return;
+      } catch (error) {
+        // Created, changed or deleted by someone else meanwhile: read it again.
+        const code = statusCode(error);
+        if ((code !== 409 && code !== 404) || attempt >= 5) throw error;
+      }
+    }
   }
 
   private async readJob(ref: RoundRef): Promise<V1Job> {
@@ -380,5 +444,7 @@ export class KubernetesCluster implements ComputeCluster {
     const namespace = this.namespace;
     await ignoreNotFound(this.batch.deleteNamespacedJob({ name: ref.name, namespace, propagationPolicy }));
     await ignoreNotFound(this.core.deleteNamespacedService({ name: ref.name, namespace }));
+    // Owned by the Job, but deleted here too: a launch that died before the Job was made left it unowned.
+    await ignoreNotFound(this.core.deleteNamespacedSecret({ name: storeSecretName(ref.name), namespace }));
   }
 }

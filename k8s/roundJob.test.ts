@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { expect, test } from "vitest";
 import { parseRoundJobSpec, type RoundJobSpecInput } from "./cluster.ts";
-import { buildRoundJob, GPU_PRODUCT_LABEL } from "./roundJob.ts";
+import { buildRoundJob, buildStoreSecret, GPU_PRODUCT_LABEL } from "./roundJob.ts";
 
 const hex = (digit: string) => `0x${digit.repeat(64)}`;
 const input: RoundJobSpecInput = {
@@ -94,4 +94,52 @@ test("a round spec naming a replica twice or beyond totalReplicas is refused wit
     /replicas: replica indices must be below totalReplicas/,
   );
   expect(() => parseRoundJobSpec({ ...input, runId: "0x12" })).toThrow(/runId/);
+});
+
+const storeEnv = {
+  AWS_ACCESS_KEY_ID: "AKIAEXAMPLEKEYID0001",
+  AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYsecretvalue",
+  AWS_ENDPOINT_URL_S3: "https://s3.example.test:9000",
+};
+
+test("the run store's credentials go into a Secret the trainer reads through envFrom, never into the Job", () => {
+  const spec = parseRoundJobSpec({ ...input, storeEnv });
+  const { name, job, storeSecret } = buildRoundJob(spec, "contrib");
+  const jobText = JSON.stringify(job);
+  for (const value of Object.values(storeEnv)) expect(jobText).not.toContain(value);
+  const container = job.spec?.template.spec?.containers[0];
+  expect(container?.envFrom).toEqual([{ secretRef: { name: `${name}-store` } }]);
+  expect(storeSecret).toEqual({
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "Opaque",
+    metadata: { name: `${name}-store`, namespace: "contrib", labels: job.metadata?.labels },
+    stringData: storeEnv,
+  });
+  expect(buildStoreSecret(spec, "contrib")).toEqual(storeSecret);
+
+  // Without storeEnv there is no Secret and nothing names one.
+  const plain = buildRoundJob(parseRoundJobSpec(input), "contrib");
+  expect(plain.storeSecret).toBeUndefined();
+  expect(plain.job.spec?.template.spec?.containers[0]?.envFrom).toBeUndefined();
+});
+
+test("a storeEnv name that is not an environment variable, or that shadows the trainer contract, is refused by name", () => {
+  expect(() => parseRoundJobSpec({ ...input, storeEnv: { "aws-key": "x" } })).toThrow(
+    /storeEnv\.aws-key: "aws-key" is not an environment variable name/,
+  );
+  expect(() => parseRoundJobSpec({ ...input, storeEnv: { "1KEY": "x" } })).toThrow(/"1KEY"/);
+  expect(() => parseRoundJobSpec({ ...input, storeEnv: { DAOTRAIN_SEED: "9" } })).toThrow(
+    /storeEnv\.DAOTRAIN_SEED: .*trainer contract/,
+  );
+  // The refusal names the variable, never its value.
+  const error = (() => {
+    try {
+      parseRoundJobSpec({ ...input, storeEnv: { "bad name": "hunter2-secret" } });
+    } catch (e) {
+      return e as Error;
+    }
+  })();
+  expect(error?.message).toContain('"bad name"');
+  expect(error?.message).not.toContain("hunter2-secret");
 });

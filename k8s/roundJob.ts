@@ -1,4 +1,4 @@
-import type { V1EnvVar, V1Job, V1Service } from "@kubernetes/client-node";
+import type { V1EnvFromSource, V1EnvVar, V1Job, V1Secret, V1Service } from "@kubernetes/client-node";
 import { trainerEnvVars } from "../spec/trainerContract.ts";
 import { type RoundJobSpec, roundName } from "./cluster.ts";
 
@@ -32,6 +32,37 @@ export interface BuiltRound {
   name: string;
   job: V1Job;
   service: V1Service;
+  /** The run store's env for the trainer (`spec.storeEnv`); absent when there is none. */
+  storeSecret: V1Secret | undefined;
+}
+
+/** The deterministic name of the Secret holding a round's `storeEnv`. */
+export function storeSecretName(round: string): string {
+  return `${round}-store`;
+}
+
+function roundLabels(spec: RoundJobSpec): Record<string, string> {
+  return {
+    [ROUND_LABEL]: roundName(spec),
+    [MANAGED_BY_LABEL]: "daotrain",
+    "daotrain.io/round": String(spec.round),
+  };
+}
+
+/**
+ * The Secret whose keys become the trainer's run-store env (through `envFrom`), so that the values
+ * are readable only by who may read Secrets, not by everyone who may read Jobs. Pure; undefined
+ * when the spec has no `storeEnv`.
+ */
+export function buildStoreSecret(spec: RoundJobSpec, namespace: string): V1Secret | undefined {
+  if (Object.keys(spec.storeEnv).length === 0) return undefined;
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "Opaque",
+    metadata: { name: storeSecretName(roundName(spec)), namespace, labels: roundLabels(spec) },
+    stringData: { ...spec.storeEnv },
+  };
 }
 
 /** The trainer contract's env of each replica, in the spec's replica order. */
@@ -79,11 +110,10 @@ function escapeExpansion(arg: string): string {
  */
 export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound {
   const name = roundName(spec);
-  const labels = {
-    [ROUND_LABEL]: name,
-    [MANAGED_BY_LABEL]: "daotrain",
-    "daotrain.io/round": String(spec.round),
-  };
+  const labels = roundLabels(spec);
+  const storeSecret = buildStoreSecret(spec, namespace);
+  // Not optional: kubelet holds a pod whose Secret is missing (CreateContainerConfigError).
+  const envFrom: V1EnvFromSource[] = storeSecret ? [{ secretRef: { name: storeSecretName(name) } }] : [];
   const gpus: Record<string, string> =
     spec.gpusPerReplica > 0 ? { [GPU_RESOURCE]: String(spec.gpusPerReplica) } : {};
   const count = spec.replicas.length;
@@ -133,6 +163,7 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
                 "daotrain-replica",
                 ...spec.command.map(escapeExpansion),
               ],
+              ...(envFrom.length > 0 ? { envFrom } : {}),
               env: templateEnv(replicaEnvs(spec)),
               resources: {
                 requests: { cpu: spec.cpu, memory: spec.memory, ...gpus },
@@ -164,5 +195,5 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
       ports: [{ name: "rendezvous", port: RENDEZVOUS_PORT }],
     },
   };
-  return { name, job, service };
+  return { name, job, service, storeSecret };
 }

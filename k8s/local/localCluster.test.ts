@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -117,5 +117,29 @@ test("a launch retried after the launcher died half-way starts only the replicas
   expect(seen.at(-1)?.replicas.map((r) => r.state)).toEqual(["succeeded", "succeeded"]);
   expect(await readFile(join(outDir, "restart-0"), "utf8")).toBe("started\n");
   expect(await readFile(join(outDir, "restart-1"), "utf8")).toBe("started\n");
+  await cluster.cleanupRound(ref);
+});
+
+test("the run store's env reaches each replica's process and is written to no file of the round", async () => {
+  const cluster = new LocalCluster({ workDir, gpus: 4 });
+  const storeEnv = { AWS_ACCESS_KEY_ID: "AKIALOCALTEST0001", AWS_SECRET_ACCESS_KEY: "local-secret-value-42" };
+  // The trainer writes what it got to its output (outside the round's directory), not to stdout.
+  const write =
+    "require('node:fs').writeFileSync(new URL(process.env.DAOTRAIN_OUTPUT_URI), process.env.AWS_ACCESS_KEY_ID + ' ' + process.env.AWS_SECRET_ACCESS_KEY)";
+  await mkdir(join(outDir, "round-6"), { recursive: true });
+  const ref = await cluster.launchRound({ ...spec(6, ["node", "-e", write]), storeEnv });
+  const seen = await finalStatus(cluster.watchRound(ref));
+  expect(seen.at(-1)?.replicas.map((r) => r.state)).toEqual(["succeeded", "succeeded"]);
+  for (const replica of [0, 1])
+    expect(await readFile(join(outDir, "round-6", `replica-${replica}`), "utf8")).toBe(
+      "AKIALOCALTEST0001 local-secret-value-42",
+    );
+  const dir = join(workDir, ref.name);
+  const files = await readdir(dir);
+  expect(files).toContain("round.json");
+  for (const file of files) {
+    const text = await readFile(join(dir, file), "utf8");
+    for (const value of Object.values(storeEnv)) expect(text, file).not.toContain(value);
+  }
   await cluster.cleanupRound(ref);
 });

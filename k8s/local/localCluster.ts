@@ -110,7 +110,9 @@ export class LocalCluster implements ComputeCluster {
         throw new QuotaExceededError(`${this.name} GPUs`, requested, free);
       }
       await mkdir(this.dir(name), { recursive: true });
-      await writeFile(`${specFile}.tmp`, JSON.stringify(spec));
+      // storeEnv is secret-valued: it lives in the processes' env only, never in a file here.
+      const { storeEnv: _secret, ...persisted } = spec;
+      await writeFile(`${specFile}.tmp`, JSON.stringify(persisted));
       await rename(`${specFile}.tmp`, specFile);
     }
     const envs = replicaEnvs(spec);
@@ -156,6 +158,7 @@ export class LocalCluster implements ComputeCluster {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
           ...this.options.env,
+          ...spec.storeEnv,
           ...env,
           ...(gpus.length > 0 ? { CUDA_VISIBLE_DEVICES: gpus.join(",") } : {}),
         },
