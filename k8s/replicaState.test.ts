@@ -145,3 +145,30 @@ test("a succeeded replica carries when its trainer ran, as the kubelet recorded 
     },
   });
 });
+
+test("a pod kubelet holds back (its Secret missing, its image not pulled) is pending with kubelet's reason", () => {
+  const waiting = (reason: string, message?: string) =>
+    pod(0, {
+      phase: "Pending",
+      containerStatuses: [
+        {
+          name: "trainer",
+          image: "",
+          imageID: "",
+          ready: false,
+          restartCount: 0,
+          state: { waiting: { reason, ...(message ? { message } : {}) } },
+        },
+      ],
+    });
+  const [held] = replicaStates(job(), [waiting("CreateContainerConfigError", 'secret "x-store" not found')]);
+  expect(held).toEqual({
+    replica: 4,
+    state: "pending",
+    reason: 'CreateContainerConfigError: secret "x-store" not found',
+  });
+  expect(replicaStates(job(), [waiting("ImagePullBackOff")])[0]).toMatchObject({
+    reason: "ImagePullBackOff",
+  });
+  expect(replicaStates(job(), [waiting("ContainerCreating")])[0]).toMatchObject({ reason: "starting on n1" });
+});

@@ -64,9 +64,16 @@ function runTimes(pod: V1Pod): { startedAtMs: number; finishedAtMs: number } | u
   };
 }
 
+/** Waiting reasons that only say the container is on its way. */
+const ROUTINE_WAITING = new Set(["ContainerCreating", "PodInitializing"]);
+
 function pendingReason(pod: V1Pod): string | undefined {
   const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
   if (scheduled) return `${scheduled.reason ?? "Unschedulable"}: ${scheduled.message ?? ""}`.trim();
+  // Kubelet's reason for holding the container, e.g. CreateContainerConfigError: secret "…" not found.
+  const waiting = pod.status?.containerStatuses?.find((c) => c.name === TRAINER_CONTAINER)?.state?.waiting;
+  if (waiting?.reason && !ROUTINE_WAITING.has(waiting.reason))
+    return `${waiting.reason}: ${waiting.message ?? ""}`.replace(/: $/, "");
   return pod.spec?.nodeName ? `starting on ${pod.spec.nodeName}` : undefined;
 }
 
