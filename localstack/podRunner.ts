@@ -9,6 +9,8 @@ import {
   type KubeConfig,
   makeInformer,
   type V1Container,
+  type V1EnvFromSource,
+  type V1EnvVar,
   type V1Pod,
   type V1PodStatus,
 } from "@kubernetes/client-node";
@@ -18,7 +20,8 @@ import { type ManagedProcess, startProcess } from "./process.ts";
 /**
  * KWOK simulates nodes but runs nothing. In a cluster started with `podRunner: true`, KWOK leaves
  * Job pods alone and this runner plays their kubelet: for each Job pod bound to a node it runs the
- * first container's command here, with the pod's env, and writes phase and exit code back through
+ * first container's command here, with the pod's env (literal, downward API, and Secret and
+ * ConfigMap keys through `envFrom` and `valueFrom`), and writes phase and exit code back through
  * the status subresource. Deleting the pod kills the process.
  */
 export interface PodRunner {
@@ -66,14 +69,112 @@ export function expandKubernetesVars(text: string, env: Fields): string {
   });
 }
 
-function containerEnv(pod: V1Pod, container: V1Container): Record<string, string> {
+/**
+ * A Secret, ConfigMap or key the container's env needs is not there (yet). Kubelet keeps such a
+ * pod Pending with this message (reason CreateContainerConfigError) and tries again.
+ */
+export class MissingEnvSourceError extends Error {
+  override readonly name = "MissingEnvSourceError";
+}
+
+/** The string data of the Secrets and ConfigMaps a pod's env names, read when asked. */
+export interface EnvSources {
+  secret(name: string): Promise<Record<string, string> | undefined>;
+  configMap(name: string): Promise<Record<string, string> | undefined>;
+}
+
+/** The keys kubelet takes from `envFrom` (it skips, with an event, any that are not env names). */
+const ENV_FROM_KEY = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+
+async function envFromSource(source: V1EnvFromSource, sources: EnvSources): Promise<Fields> {
+  const ref = source.secretRef ?? source.configMapRef;
+  if (!ref) return {};
+  const kind = source.secretRef ? "secret" : "configmap";
+  const name = ref.name ?? "";
+  const data = await (source.secretRef ? sources.secret(name) : sources.configMap(name));
+  if (!data) {
+    if (ref.optional) return {};
+    throw new MissingEnvSourceError(`${kind} "${name}" not found`);
+  }
+  const prefix = source.prefix ?? "";
+  return Object.fromEntries(
+    Object.entries(data)
+      .map(([key, value]) => [`${prefix}${key}`, value] as const)
+      .filter(([key]) => ENV_FROM_KEY.test(key)),
+  );
+}
+
+/** One `env[].valueFrom` of a Secret's or ConfigMap's key; undefined when optional and absent. */
+async function keyRefValue(
+  variable: V1EnvVar,
+  namespace: string,
+  sources: EnvSources,
+): Promise<string | undefined> {
+  const ref = variable.valueFrom?.secretKeyRef ?? variable.valueFrom?.configMapKeyRef;
+  if (!ref) return undefined;
+  const isSecret = variable.valueFrom?.secretKeyRef !== undefined;
+  const name = ref.name ?? "";
+  const data = await (isSecret ? sources.secret(name) : sources.configMap(name));
+  const value = data?.[ref.key];
+  if (value !== undefined || ref.optional) return value;
+  if (!data) throw new MissingEnvSourceError(`${isSecret ? "secret" : "configmap"} "${name}" not found`);
+  throw new MissingEnvSourceError(
+    `couldn't find key ${ref.key} in ${isSecret ? "Secret" : "ConfigMap"} ${namespace}/${name}`,
+  );
+}
+
+/**
+ * The container's env as kubelet makes it: `envFrom` sources in order, then `env` in order (later
+ * names win), each `value` expanded against what is defined so far.
+ */
+export async function containerEnv(
+  pod: V1Pod,
+  container: V1Container,
+  sources: EnvSources,
+): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
+  for (const source of container.envFrom ?? []) Object.assign(env, await envFromSource(source, sources));
+  const namespace = pod.metadata?.namespace ?? "default";
   for (const variable of container.env ?? []) {
-    const ref = variable.valueFrom?.fieldRef?.fieldPath;
-    const value = ref ? fieldValue(pod, ref) : expandKubernetesVars(variable.value ?? "", env);
+    const field = variable.valueFrom?.fieldRef?.fieldPath;
+    const value = field
+      ? fieldValue(pod, field)
+      : variable.valueFrom
+        ? await keyRefValue(variable, namespace, sources)
+        : expandKubernetesVars(variable.value ?? "", env);
     if (value !== undefined) env[variable.name] = value;
   }
   return env;
+}
+
+/** Secrets and ConfigMaps of one namespace read through the API, each once per env resolution. */
+function apiEnvSources(core: CoreV1Api, namespace: string): EnvSources {
+  const cache = new Map<string, Promise<Record<string, string> | undefined>>();
+  const once = (key: string, read: () => Promise<Record<string, string> | undefined>) => {
+    if (!cache.has(key)) cache.set(key, read());
+    return cache.get(key) as Promise<Record<string, string> | undefined>;
+  };
+  const orUndefined = async <T>(call: Promise<T>): Promise<T | undefined> =>
+    await call.catch((error: unknown) => {
+      if (statusCode(error) === 404) return undefined;
+      throw error;
+    });
+  return {
+    secret: (name) =>
+      once(`secret/${name}`, async () => {
+        const secret = await orUndefined(core.readNamespacedSecret({ name, namespace }));
+        if (!secret) return undefined;
+        // The apiserver folds `stringData` into `data`, which is base64.
+        return Object.fromEntries(
+          Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
+        );
+      }),
+    configMap: (name) =>
+      once(`configmap/${name}`, async () => {
+        const configMap = await orUndefined(core.readNamespacedConfigMap({ name, namespace }));
+        return configMap ? { ...configMap.data } : undefined;
+      }),
+  };
 }
 
 /**
@@ -125,13 +226,66 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
     }
   };
 
+  /** Deleted, or being deleted; an unreachable apiserver is not an answer. */
+  const podGone = async (namespace: string, name: string): Promise<boolean> => {
+    try {
+      return (await core.readNamespacedPod({ name, namespace })).metadata?.deletionTimestamp !== undefined;
+    } catch (error) {
+      return statusCode(error) === 404;
+    }
+  };
+
+  /**
+   * The container's env. While a Secret, ConfigMap or key it names is missing the pod stays
+   * Pending with CreateContainerConfigError and this tries again, as kubelet does, until it
+   * appears; undefined once the pod is deleted.
+   */
+  const awaitEnv = async (pod: V1Pod, container: V1Container) => {
+    const namespace = pod.metadata?.namespace ?? "default";
+    const name = pod.metadata?.name ?? "";
+    let shown: string | undefined;
+    for (;;) {
+      try {
+        return await containerEnv(pod, container, apiEnvSources(core, namespace));
+      } catch (error) {
+        if (error instanceof MissingEnvSourceError) {
+          if (error.message !== shown) {
+            shown = error.message;
+            await writeStatus(namespace, name, (status) => ({
+              ...status,
+              phase: "Pending",
+              containerStatuses: [
+                {
+                  name: container.name,
+                  image: container.image ?? "",
+                  imageID: "",
+                  ready: false,
+                  restartCount: 0,
+                  started: false,
+                  state: { waiting: { reason: "CreateContainerConfigError", message: error.message } },
+                },
+              ],
+            }));
+          }
+        } else {
+          // Anything but an unreachable apiserver (tests restart it) is a bug here.
+          const code = statusCode(error);
+          if (code !== undefined && code < 500) throw error;
+        }
+      }
+      await sleep(500);
+      if (stopping || (await podGone(namespace, name))) return undefined;
+    }
+  };
+
   const run = async (pod: V1Pod) => {
     const namespace = pod.metadata?.namespace ?? "default";
     const name = pod.metadata?.name ?? "";
     const key = `${namespace}/${name}`;
     const container = pod.spec?.containers[0];
     if (!container) return;
-    const env = containerEnv(pod, container);
+    const env = await awaitEnv(pod, container);
+    if (!env) return;
     const argv = [...(container.command ?? []), ...(container.args ?? [])].map((a) =>
       expandKubernetesVars(a, env),
     );

@@ -12,9 +12,15 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { QuotaExceededError, type RoundJobSpecInput, type RoundStatus } from "../../k8s/cluster.ts";
+import {
+  parseRoundJobSpec,
+  QuotaExceededError,
+  type RoundJobSpecInput,
+  type RoundStatus,
+} from "../../k8s/cluster.ts";
 import { checkAccess, onboardContributor } from "../../k8s/contributor/onboard.ts";
 import { KubernetesCluster } from "../../k8s/kubernetesCluster.ts";
+import { buildRoundJob } from "../../k8s/roundJob.ts";
 import { startCluster, type TestCluster } from "../harness/kubernetes.ts";
 import { type PodRunner, startPodRunner } from "../harness/podRunner.ts";
 import { waitUntilReady } from "../harness/process.ts";
@@ -119,6 +125,13 @@ async function watchToEnd(
     await onUpdate(status);
   }
   return seen;
+}
+
+async function ignore404<T>(call: Promise<T>): Promise<T | undefined> {
+  return await call.catch((error: unknown) => {
+    if ((error as { code?: unknown }).code === 404) return undefined;
+    throw error;
+  });
 }
 
 async function podsOf(cluster: TestCluster, job: string): Promise<V1Pod[]> {
@@ -299,6 +312,107 @@ describe("watch across a dropped apiserver connection", () => {
     expect(restarted).toBe(true);
     expect(seen.map((s) => s.replicas[0]?.state)).toContain("running");
     expect(seen.at(-1)?.replicas).toMatchObject([{ replica: 0, state: "succeeded" }]);
+    await betaClient.cleanupRound(ref);
+  });
+});
+
+describe("the run store's credentials", () => {
+  const storeEnv = {
+    AWS_ACCESS_KEY_ID: "AKIABETATEST00000001",
+    AWS_SECRET_ACCESS_KEY: "beta-secret-access-key-1",
+    AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9000",
+  };
+  // The fake trainer writes the store env it received to its output and only a line to its log.
+  const writeStoreEnv = (roundNumber: number) => {
+    const write = `require("node:fs").writeFileSync(new URL(process.env.DAOTRAIN_OUTPUT_URI), [process.env.AWS_ACCESS_KEY_ID, process.env.AWS_SECRET_ACCESS_KEY, process.env.AWS_ENDPOINT_URL_S3].join(" ")); console.log("wrote output")`;
+    return ["sh", "-c", `mkdir -p ${scratch}/round-${roundNumber} && node -e '${write}'`];
+  };
+  const secretOf = async (round: string) =>
+    await ignore404(
+      beta.kubeConfig
+        .makeApiClient(CoreV1Api)
+        .readNamespacedSecret({ name: `${round}-store`, namespace: NAMESPACE }),
+    );
+  const decoded = (data: Record<string, string> | undefined) =>
+    Object.fromEntries(Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
+
+  test("reach the trainer through a Secret the Job owns, never through the Job; relaunch is idempotent, takes rotated values, and cleanup removes the Secret", async () => {
+    const spec = round(6, writeStoreEnv(6), [0, 1], { storeEnv });
+    const ref = await betaClient.launchRound(spec);
+    expect(await betaClient.launchRound(spec)).toEqual(ref);
+    const batch = beta.kubeConfig.makeApiClient(BatchV1Api);
+    const jobs = await batch.listNamespacedJob({
+      namespace: NAMESPACE,
+      labelSelector: `daotrain.io/round-name=${ref.name}`,
+    });
+    expect(jobs.items).toHaveLength(1);
+    const job = jobs.items[0];
+    for (const value of Object.values(storeEnv)) expect(JSON.stringify(job)).not.toContain(value);
+    const secret = await secretOf(ref.name);
+    expect(decoded(secret?.data)).toEqual(storeEnv);
+    expect(secret?.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({ kind: "Job", name: ref.name, uid: job?.metadata?.uid }),
+    ]);
+
+    const seen = await watchToEnd(betaClient, ref);
+    expect(seen.at(-1)?.replicas.map((r) => r.state)).toEqual(["succeeded", "succeeded"]);
+    const received = `${storeEnv.AWS_ACCESS_KEY_ID} ${storeEnv.AWS_SECRET_ACCESS_KEY} ${storeEnv.AWS_ENDPOINT_URL_S3}`;
+    for (const replica of [0, 1])
+      expect(await readFile(join(scratch, "round-6", `replica-${replica}`), "utf8")).toBe(received);
+    for (const replica of [0, 1]) expect(await betaClient.logs(ref, replica)).toBe("wrote output\n");
+
+    // Rotated credentials: the same round launched again updates the Secret, still one Job.
+    const rotated = { ...storeEnv, AWS_SECRET_ACCESS_KEY: "beta-secret-access-key-2" };
+    expect(await betaClient.launchRound({ ...spec, storeEnv: rotated })).toEqual(ref);
+    expect(decoded((await secretOf(ref.name))?.data)).toEqual(rotated);
+    expect((await secretOf(ref.name))?.metadata?.ownerReferences?.[0]?.uid).toBe(job?.metadata?.uid);
+    const again = await batch.listNamespacedJob({
+      namespace: NAMESPACE,
+      labelSelector: `daotrain.io/round-name=${ref.name}`,
+    });
+    expect(again.items.map((j) => j.metadata?.uid)).toEqual([job?.metadata?.uid]);
+
+    await betaClient.cleanupRound(ref);
+    expect(await secretOf(ref.name)).toBeUndefined();
+  });
+
+  test("a Job whose Secret is missing waits with CreateContainerConfigError, runs once launch puts the Secret in, and takes the Secret with it when deleted", async () => {
+    const spec = round(7, writeStoreEnv(7), [0], { storeEnv });
+    // As if a launch had died after the Job and before the Secret: the Job alone, made directly.
+    const { job } = buildRoundJob(parseRoundJobSpec(spec), NAMESPACE);
+    await beta.kubeConfig.makeApiClient(BatchV1Api).createNamespacedJob({ namespace: NAMESPACE, body: job });
+    const ref = { cluster: "beta", name: job.metadata?.name ?? "" };
+    await waitUntilReady(
+      "replica held for its missing Secret",
+      async () => {
+        const [replica] = (await betaClient.roundStatus(ref)).replicas;
+        return replica?.state === "pending" && replica.reason?.startsWith("CreateContainerConfigError")
+          ? replica
+          : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect((await betaClient.roundStatus(ref)).replicas[0]).toEqual({
+      replica: 0,
+      state: "pending",
+      reason: `CreateContainerConfigError: secret "${ref.name}-store" not found`,
+    });
+
+    expect(await betaClient.launchRound(spec)).toEqual(ref);
+    const seen = await watchToEnd(betaClient, ref);
+    expect(seen.at(-1)?.replicas).toMatchObject([{ replica: 0, state: "succeeded" }]);
+    expect(await readFile(join(scratch, "round-7", "replica-0"), "utf8")).toContain(
+      storeEnv.AWS_SECRET_ACCESS_KEY,
+    );
+    // The Job goes as its TTL would take it: the garbage collector takes the Secret it owns.
+    await beta.kubeConfig
+      .makeApiClient(BatchV1Api)
+      .deleteNamespacedJob({ name: ref.name, namespace: NAMESPACE, propagationPolicy: "Background" });
+    await waitUntilReady(
+      "Secret collected with its Job",
+      async () => ((await secretOf(ref.name)) ? undefined : true),
+      { timeoutMs: 30_000 },
+    );
     await betaClient.cleanupRound(ref);
   });
 });
