@@ -1,5 +1,6 @@
 export { BACKENDS, type BackendChoice, type BackendName, describeBackend, selectBackend } from "./backend.ts";
 export { evaluateLoss, heldOutBatches, lossOfValues, modelValues } from "./evaluate.ts";
+export { InputMismatchError, stagedInput } from "./io.ts";
 export {
   initialCheckpoint,
   initialParameters,
@@ -9,5 +10,4 @@ export {
   runSpecMetadata,
   toTensors,
 } from "./parameters.ts";
-export { InputMismatchError, runTrainer, type TrainerResult } from "./run.ts";
-export { localPathOf } from "./uri.ts";
+export { runTrainer, type TrainerResult } from "./run.ts";

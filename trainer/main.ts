@@ -7,7 +7,8 @@
  * 1 = anything else.
  */
 import { InvalidInputError } from "../spec/errors.ts";
-import { InputMismatchError, runTrainer } from "./run.ts";
+import { InputMismatchError } from "./io.ts";
+import { runTrainer } from "./run.ts";
 
 const log = (line: string) => process.stderr.write(`trainer: ${line}\n`);
 

@@ -1,8 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { CheckpointManifest } from "../checkpoints/manifest.ts";
-import { readCheckpointManifest } from "../checkpoints/manifest.ts";
 import { type Checkpoint, readCheckpoint } from "../checkpoints/read.ts";
-import { verifyCheckpoint } from "../checkpoints/verify.ts";
 import { writeCheckpoint } from "../checkpoints/write.ts";
 import { type Dataset, openDataset } from "../datasets/read.ts";
 import { InvalidInputError } from "../spec/errors.ts";
@@ -11,15 +9,10 @@ import { parseTrainerEnv, type TrainerEnv } from "../spec/trainerContract.ts";
 import { describeBackend, selectBackend } from "./backend.ts";
 import { TrainingBatches, validationBatches } from "./batches.ts";
 import { modelValues } from "./evaluate.ts";
+import { InputMismatchError, outputTarget, stagedInput } from "./io.ts";
 import { paramsToTensors, tensorsToValues } from "./model.ts";
 import { runSpecFromMetadata, runSpecMetadata, toTensors } from "./parameters.ts";
 import { innerLoop, meanLoss } from "./train.ts";
-import { localPathOf } from "./uri.ts";
-
-/** An input does not match the root the orchestrator gave for it; the trainer refuses to train. */
-export class InputMismatchError extends Error {
-  override readonly name = "InputMismatchError";
-}
 
 export interface TrainerResult {
   readonly output: string;
@@ -49,12 +42,12 @@ export async function runTrainer(
       `WORLD_SIZE: ${env.WORLD_SIZE} processes per replica are not supported by this trainer; use 1`,
     ]);
   }
-  const outputDir = localPathOf(env.DAOTRAIN_OUTPUT_URI, "DAOTRAIN_OUTPUT_URI");
-  const existing = await finishedOutput(outputDir, env.DAOTRAIN_INIT_ROOT, env.DAOTRAIN_ROUND);
+  const output = outputTarget(env.DAOTRAIN_OUTPUT_URI);
+  const existing = await output.delivered(env.DAOTRAIN_INIT_ROOT, env.DAOTRAIN_ROUND);
   if (existing) {
-    log(`output ${outputDir} already holds this replica's checkpoint ${existing.root}; nothing to do`);
+    log(`output ${output.uri} already holds this replica's checkpoint ${existing.root}; nothing to do`);
     const backend = String(existing.metrics.backend ?? "unknown");
-    return { output: outputDir, manifest: existing, backend, reused: true };
+    return { output: output.uri, manifest: existing, backend, reused: true };
   }
 
   const { dataset, init, spec } = await verifiedInputs(env);
@@ -65,7 +58,7 @@ export async function runTrainer(
   log(describeBackend(backend));
   const trained = await train(env, dataset, modelValues(init.tensors, spec), spec, log);
 
-  const manifest = await writeCheckpoint(outputDir, toTensors(trained.values, spec.model), {
+  const manifest = await writeCheckpoint(output.dir, toTensors(trained.values, spec.model), {
     runId: env.DAOTRAIN_RUN_ID,
     round: env.DAOTRAIN_ROUND,
     parentRoot: env.DAOTRAIN_INIT_ROOT,
@@ -81,11 +74,12 @@ export async function runTrainer(
     },
     metadata: runSpecMetadata(spec),
   });
+  await output.deliver();
   log(
-    `wrote ${outputDir}: root ${manifest.root}, loss ${trained.loss.toFixed(4)}, valLoss ${trained.valLoss.toFixed(4)}, ` +
+    `wrote ${output.uri}: root ${manifest.root}, loss ${trained.loss.toFixed(4)}, valLoss ${trained.valLoss.toFixed(4)}, ` +
       `${trained.tokens} tokens in ${trained.seconds.toFixed(2)} s (${manifest.metrics.tokensPerSecond} tokens/s)`,
   );
-  return { output: outputDir, manifest, backend: backend.name, reused: false };
+  return { output: output.uri, manifest, backend: backend.name, reused: false };
 }
 
 /**
@@ -95,8 +89,12 @@ export async function runTrainer(
 async function verifiedInputs(
   env: TrainerEnv,
 ): Promise<{ dataset: Dataset; init: Checkpoint; spec: RunSpec }> {
-  const datasetDir = localPathOf(env.DAOTRAIN_DATASET_URI, "DAOTRAIN_DATASET_URI");
-  const initDir = localPathOf(env.DAOTRAIN_INIT_URI, "DAOTRAIN_INIT_URI");
+  const datasetDir = await stagedInput(
+    env.DAOTRAIN_DATASET_URI,
+    env.DAOTRAIN_DATASET_ROOT,
+    "DAOTRAIN_DATASET_URI",
+  );
+  const initDir = await stagedInput(env.DAOTRAIN_INIT_URI, env.DAOTRAIN_INIT_ROOT, "DAOTRAIN_INIT_URI");
   const mismatch = (error: Error) => {
     throw new InputMismatchError(error.message);
   };
@@ -170,15 +168,4 @@ async function train(
   } finally {
     tf.dispose(Object.values(params));
   }
-}
-
-/** The output's manifest when it is already this replica's verified checkpoint for this round. */
-async function finishedOutput(
-  dir: string,
-  parentRoot: string,
-  round: number,
-): Promise<CheckpointManifest | null> {
-  const manifest = await readCheckpointManifest(dir).catch(() => null);
-  if (!manifest || manifest.parentRoot !== parentRoot || manifest.round !== round) return null;
-  return (await verifyCheckpoint(dir, manifest.root)).ok ? manifest : null;
 }

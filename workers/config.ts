@@ -1,9 +1,21 @@
-import { isAbsolute } from "node:path";
+import { tmpdir } from "node:os";
+import { isAbsolute, join } from "node:path";
 import { z } from "zod";
-import { parseWith } from "../spec/errors.ts";
+import { InvalidInputError, parseWith } from "../spec/errors.ts";
+import { parseStoreUri, type S3StoreOptions } from "../storage/index.ts";
 import { CodecKeyEnv } from "./codec.ts";
 
 const absolutePath = z.string().refine(isAbsolute, { message: "must be an absolute path" });
+const storeUri = z.string().superRefine((uri, ctx) => {
+  try {
+    parseStoreUri(uri);
+  } catch (error) {
+    ctx.addIssue({
+      code: "custom",
+      message: error instanceof InvalidInputError ? error.problems.join("; ") : String(error),
+    });
+  }
+});
 const privateKey = z
   .string()
   .regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte hex private key")
@@ -22,10 +34,22 @@ export const WorkerEnv = CodecKeyEnv.extend({
   DAOTRAIN_RPC_URL: z.string().url().optional(),
   /** The key holding the DAO's operator permission: commits roots, records compute. */
   DAOTRAIN_OPERATOR_KEY: privateKey,
-  /** Where initial, replica and global checkpoints live (a directory trainers can reach). */
-  DAOTRAIN_STORE_DIR: absolutePath,
+  /**
+   * The run store: where initial, replica and global checkpoints live. file:///dir when every
+   * trainer runs on this machine; s3://bucket/prefix when trainers run on remote clusters (they
+   * get the worker's AWS_* credentials and endpoint for it).
+   */
+  DAOTRAIN_STORE_URI: storeUri,
+  /** Where the worker stages remote checkpoints and datasets and writes before uploading. */
+  DAOTRAIN_WORK_DIR: absolutePath.default(join(tmpdir(), "daotrain-worker")),
   /** Where released checkpoints are published: file:///dir or s3://bucket/prefix. */
-  DAOTRAIN_PUBLIC_STORE_URI: z.string().min(1),
+  DAOTRAIN_PUBLIC_STORE_URI: storeUri,
+  /** The S3-compatible server of s3:// stores (a self-hosted one, path-style); AWS when unset. */
+  AWS_ENDPOINT_URL_S3: z.string().url().optional(),
+  AWS_REGION: z.string().min(1).optional(),
+  /** Keys for s3:// stores; the trainers get them too (in a Secret), to reach an s3:// run store. */
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   /** YAML file naming the clusters this worker can reach and how (see workers/README.md). */
   DAOTRAIN_CLUSTERS: absolutePath,
   /** The trainer's command line, as a JSON array. */
@@ -64,5 +88,38 @@ function safeJson(text: string): unknown {
 }
 
 export function parseWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv {
-  return parseWith(WorkerEnv, env, "worker environment");
+  const parsed = parseWith(WorkerEnv, env, "worker environment");
+  const remoteRunStore = parseStoreUri(parsed.DAOTRAIN_STORE_URI).kind === "s3";
+  if (remoteRunStore && !(parsed.AWS_ACCESS_KEY_ID && parsed.AWS_SECRET_ACCESS_KEY)) {
+    throw new InvalidInputError("worker environment", [
+      "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: required with an s3:// DAOTRAIN_STORE_URI, because trainers on other clusters reach the run store with them",
+    ]);
+  }
+  return parsed;
+}
+
+/** How the worker reaches s3:// stores. */
+export function s3StoreOptions(env: WorkerEnv): S3StoreOptions {
+  return {
+    ...(env.AWS_ENDPOINT_URL_S3 ? { endpoint: env.AWS_ENDPOINT_URL_S3, forcePathStyle: true } : {}),
+    ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+    ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } }
+      : {}),
+  };
+}
+
+/**
+ * What a trainer needs to reach the run store, in the variables the trainer reads: nothing for a
+ * local directory (trainers run on this machine), the endpoint, region and keys for a bucket.
+ */
+export function trainerStoreEnv(env: WorkerEnv): Record<string, string> {
+  if (parseStoreUri(env.DAOTRAIN_STORE_URI).kind === "file") return {};
+  const picked = {
+    AWS_ENDPOINT_URL_S3: env.AWS_ENDPOINT_URL_S3,
+    AWS_REGION: env.AWS_REGION,
+    AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
+  };
+  return Object.fromEntries(Object.entries(picked).filter((e): e is [string, string] => e[1] !== undefined));
 }

@@ -9,9 +9,9 @@ import { createActivities } from "./activities/index.ts";
 import { openClient } from "./client.ts";
 import { readClusters } from "./clusterDirectory.ts";
 import { AesGcmCodec, encryptedDataConverter } from "./codec.ts";
-import { parseWorkerEnv, type WorkerEnv } from "./config.ts";
+import { parseWorkerEnv, s3StoreOptions, trainerStoreEnv, type WorkerEnv } from "./config.ts";
 import { type MetricsServer, metrics, startMetricsServer } from "./metrics.ts";
-import { RunLayout } from "./runLayout.ts";
+import { RunStore } from "./runStore.ts";
 import { ensureWatchers } from "./watchers.ts";
 
 export const workflowsPath = fileURLToPath(new URL("../workflows/index.ts", import.meta.url));
@@ -36,8 +36,9 @@ export async function startWorker(env: WorkerEnv): Promise<RunningWorker> {
   });
   const activities = createActivities({
     chain,
-    layout: new RunLayout(env.DAOTRAIN_STORE_DIR),
-    publicStore: openStore(env.DAOTRAIN_PUBLIC_STORE_URI),
+    runStore: new RunStore(env.DAOTRAIN_STORE_URI, env.DAOTRAIN_WORK_DIR, { s3: s3StoreOptions(env) }),
+    publicStore: openStore(env.DAOTRAIN_PUBLIC_STORE_URI, { s3: s3StoreOptions(env) }),
+    storeEnv: trainerStoreEnv(env),
     configuredClusters: () => readClusters(env.DAOTRAIN_CLUSTERS),
     trainerCommand: env.DAOTRAIN_TRAINER_COMMAND,
     cwd: projectRoot,

@@ -8,7 +8,7 @@ export function register(program: Command): void {
     .command("worker")
     .description(
       "run the orchestration worker until SIGINT/SIGTERM (env: TEMPORAL_ADDRESS, DAOTRAIN_CODEC_KEY, " +
-        "DAOTRAIN_DEPLOYMENT, DAOTRAIN_OPERATOR_KEY, DAOTRAIN_STORE_DIR, DAOTRAIN_PUBLIC_STORE_URI, " +
+        "DAOTRAIN_DEPLOYMENT, DAOTRAIN_OPERATOR_KEY, DAOTRAIN_STORE_URI, DAOTRAIN_PUBLIC_STORE_URI, " +
         "DAOTRAIN_CLUSTERS; see workers/README.md)",
     )
     .action(async () => {

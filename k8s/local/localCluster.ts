@@ -115,6 +115,7 @@ export class LocalCluster implements ComputeCluster {
       await writeFile(`${specFile}.tmp`, JSON.stringify(persisted));
       await rename(`${specFile}.tmp`, specFile);
     }
+    await mkdir(this.scratchDir(), { recursive: true });
     const envs = replicaEnvs(spec);
     spec.replicas.forEach((assignment, index) => {
       if (!this.claim(name, assignment.replica)) return;
@@ -133,6 +134,10 @@ export class LocalCluster implements ComputeCluster {
       if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
       throw error;
     }
+  }
+
+  private scratchDir(): string {
+    return join(this.options.workDir, "tmp");
   }
 
   private startReplica(
@@ -157,6 +162,9 @@ export class LocalCluster implements ComputeCluster {
         env: {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
+          // The executor's own temporary directory, as a pod has its emptyDir: staged inputs stay
+          // with the executor (and are shared by its replicas) instead of in the machine's /tmp.
+          TMPDIR: this.scratchDir(),
           ...this.options.env,
           ...spec.storeEnv,
           ...env,

@@ -25,7 +25,7 @@ const validEnv = () => ({
   DAOTRAIN_CODEC_KEY: randomBytes(32).toString("base64"),
   DAOTRAIN_DEPLOYMENT: "/etc/daotrain/deployment.json",
   DAOTRAIN_OPERATOR_KEY: `0x${"ab".repeat(32)}`,
-  DAOTRAIN_STORE_DIR: "/var/lib/daotrain/store",
+  DAOTRAIN_STORE_URI: "file:///var/lib/daotrain/store",
   DAOTRAIN_PUBLIC_STORE_URI: "s3://daotrain-public/checkpoints",
   DAOTRAIN_CLUSTERS: "/etc/daotrain/clusters.yaml",
 });
@@ -47,7 +47,7 @@ describe("worker environment", () => {
         parseWorkerEnv({
           ...validEnv(),
           DAOTRAIN_CODEC_KEY: "c2hvcnQ=",
-          DAOTRAIN_STORE_DIR: "store",
+          DAOTRAIN_STORE_URI: "store",
           DAOTRAIN_TRAINER_COMMAND: "node",
         });
       } catch (e) {
@@ -57,7 +57,7 @@ describe("worker environment", () => {
     expect(error).toBeInstanceOf(InvalidInputError);
     const problems = (error as InvalidInputError).problems.join("\n");
     expect(problems).toMatch(/DAOTRAIN_CODEC_KEY: must be 32 bytes in base64 \(`openssl rand -base64 32`\)/);
-    expect(problems).toMatch(/DAOTRAIN_STORE_DIR: must be an absolute path/);
+    expect(problems).toMatch(/DAOTRAIN_STORE_URI: "store": not a URI/);
     expect(problems).toMatch(/DAOTRAIN_TRAINER_COMMAND: must be a JSON array/);
   });
 });

@@ -8,7 +8,6 @@ import { cancelRunProposal } from "../../governance/proposals.ts";
 import { computeCredits, getRun, tokenBalance } from "../../governance/reads.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { clusterIdOf } from "../../workers/clusterDirectory.ts";
-import { checkpointDirOf } from "../../workers/runLayout.ts";
 import { statusQuery } from "../../workflows/signals.ts";
 import type { Hex, RunStatus } from "../../workflows/types.ts";
 import type { ManagedProcess } from "../harness/process.ts";
@@ -78,7 +77,7 @@ describe("fault matrix", () => {
       });
       expect(commits.map((c) => Number(c.args.round))).toEqual([1, 2, 3]);
       for (const commit of commits) {
-        const stored = await hashCheckpoint(checkpointDirOf(commit.args.manifestUri!));
+        const stored = await hashCheckpoint(await stack.runStore.localDir(commit.args.manifestUri!));
         expect(stored.root).toBe(commit.args.root);
       }
     },
@@ -113,7 +112,7 @@ describe("fault matrix", () => {
     const cheats = replicas.filter((r) => r.cluster === "delta");
     expect(cheats.map((r) => r.phase)).toEqual(["rejected", "rejected"]);
     expect(cheats.every((r) => r.reason?.startsWith("norm-outlier"))).toBe(true);
-    const global = await hashCheckpoint(checkpointDirOf(status.recent[0]!.manifestUri));
+    const global = await hashCheckpoint(await stack.runStore.localDir(status.recent[0]!.manifestUri));
     expect(global.manifest.metrics.replicasAccepted).toBe(2);
     expect(await creditedClusters(runId)).toEqual([clusterIdOf("alpha")]);
   });

@@ -12,14 +12,17 @@ import { approveDatasetProposal, clusterProposal } from "../../governance/propos
 import { registerCluster } from "../../governance/writes.ts";
 import { approveRun } from "../../localstack/story.ts";
 import type { RunSpec, RunSpecInput } from "../../spec/runSpec.ts";
+import { openStore, putDirectory } from "../../storage/index.ts";
 import { clusterIdOf } from "../../workers/clusterDirectory.ts";
 import { AesGcmCodec, encryptedDataConverter } from "../../workers/codec.ts";
-import { parseWorkerEnv, type WorkerEnv } from "../../workers/config.ts";
+import { parseWorkerEnv, s3StoreOptions, type WorkerEnv } from "../../workers/config.ts";
 import { workflowsPath } from "../../workers/main.ts";
+import { RunStore } from "../../workers/runStore.ts";
 import { GOVERNANCE_WATCH_ID, TASK_QUEUE } from "../../workflows/signals.ts";
 import type { RunOptions } from "../../workflows/trainingRun.ts";
 import { type DaoFixture, startDaoFixture } from "../governance/fixture.ts";
 import { type ManagedProcess, startProcess, waitUntilReady } from "../harness/process.ts";
+import type { S3Server } from "../harness/s3.ts";
 import { startTemporal, type TemporalDevServer } from "../harness/temporal.ts";
 import { tinySpec } from "./fixtures.ts";
 
@@ -56,6 +59,8 @@ export interface OrchestrationStack {
   dir: string;
   datasetRoot: Hex;
   env: WorkerEnv;
+  /** The worker's run store, to read back what it stored. */
+  runStore: RunStore;
   /** The env as strings, for a worker child process. */
   processEnv: Record<string, string>;
   owners: Record<string, Hex>;
@@ -74,7 +79,19 @@ export interface OrchestrationStack {
   stop(): Promise<void>;
 }
 
-export async function startOrchestrationStack(clusters: ClusterSetup[]): Promise<OrchestrationStack> {
+export interface StackOptions {
+  /**
+   * Keep the dataset and the run store in this S3 server's buckets (`datasets`, `runs`), as a
+   * deployment whose trainers run on remote clusters does; by default both are local directories.
+   */
+  bucketsOn?: S3Server;
+}
+
+export async function startOrchestrationStack(
+  clusters: ClusterSetup[],
+  options: StackOptions = {},
+): Promise<OrchestrationStack> {
+  const s3 = options.bucketsOn;
   const dir = await mkdtemp(join(tmpdir(), "daotrain-orch-"));
   const [dao, temporal] = await Promise.all([startDaoFixture(), startTemporal()]);
   const codecKey = randomBytes(32).toString("base64");
@@ -91,10 +108,16 @@ export async function startOrchestrationStack(clusters: ClusterSetup[]): Promise
   const corpus = fileURLToPath(new URL("../../datasets/corpus/fables.txt", import.meta.url));
   const dataset = await packDataset(corpus, datasetDir, { shardTokens: 8192 });
   const datasetRoot = dataset.root as Hex;
+  let datasetUri = pathToFileURL(datasetDir).href;
+  if (s3) {
+    await Promise.all([s3.createBucket("datasets"), s3.createBucket("runs")]);
+    datasetUri = "s3://datasets/fables";
+    await putDirectory(openStore(datasetUri, { s3: s3.storeOptions }), datasetDir, "");
+  }
   await dao.pass(
     approveDatasetProposal(contracts, {
       root: datasetRoot,
-      uri: pathToFileURL(datasetDir).href,
+      uri: datasetUri,
       license: "CC0-1.0",
     }),
   );
@@ -138,7 +161,15 @@ export async function startOrchestrationStack(clusters: ClusterSetup[]): Promise
     DAOTRAIN_CODEC_KEY: codecKey,
     DAOTRAIN_DEPLOYMENT: deploymentFile,
     DAOTRAIN_OPERATOR_KEY: operatorKey,
-    DAOTRAIN_STORE_DIR: join(dir, "store"),
+    DAOTRAIN_STORE_URI: s3 ? "s3://runs/store" : pathToFileURL(join(dir, "store")).href,
+    ...(s3
+      ? {
+          AWS_ENDPOINT_URL_S3: s3.endpoint,
+          AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+        }
+      : {}),
+    DAOTRAIN_WORK_DIR: join(dir, "worker"),
     DAOTRAIN_PUBLIC_STORE_URI: pathToFileURL(join(dir, "public")).href,
     DAOTRAIN_CLUSTERS: clustersFile,
     DAOTRAIN_WORKFLOW_BUNDLE: bundlePath,
@@ -156,6 +187,7 @@ export async function startOrchestrationStack(clusters: ClusterSetup[]): Promise
     dir,
     datasetRoot,
     env,
+    runStore: new RunStore(env.DAOTRAIN_STORE_URI, join(dir, "test-staged"), { s3: s3StoreOptions(env) }),
     processEnv,
     owners,
     writeClusters,

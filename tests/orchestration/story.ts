@@ -6,7 +6,6 @@ import { hashCheckpoint, verifyCheckpoint } from "../../checkpoints/index.ts";
 import { releaseCheckpointProposal } from "../../governance/proposals.ts";
 import { computeCredits, getCheckpoint, getRun } from "../../governance/reads.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
-import { checkpointDirOf } from "../../workers/runLayout.ts";
 import { releaseWorkflowId } from "../../workflows/signals.ts";
 import type { Hex, RunStatus } from "../../workflows/types.ts";
 import type { OrchestrationStack } from "./stack.ts";
@@ -29,7 +28,7 @@ export async function provesTheRunStory(
   for (let round = 1; round <= rounds; round++) {
     const committed = await getCheckpoint(stack.dao.operator, runId, BigInt(round));
     if (!committed.committed) throw new Error(`round ${round} is not committed`);
-    const recomputed = await hashCheckpoint(checkpointDirOf(committed.manifestUri));
+    const recomputed = await hashCheckpoint(await stack.runStore.localDir(committed.manifestUri));
     expect(recomputed.root).toBe(committed.root);
     expect(recomputed.manifest.round).toBe(round);
   }

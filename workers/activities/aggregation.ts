@@ -1,15 +1,14 @@
 import { heartbeat } from "@temporalio/activity";
 import { outerStep } from "../../diloco/index.ts";
 import type { Governance } from "../../governance/chain.ts";
-import { localPathOf } from "../../trainer/uri.ts";
 import type { AggregationActivities } from "../../workflows/activities.ts";
 import type { ReplicaVerdict } from "../../workflows/types.ts";
-import { checkpointDirOf, manifestUriOf, type RunLayout } from "../runLayout.ts";
+import type { RunStore } from "../runStore.ts";
 import { datasetUriOf } from "./datasets.ts";
 
 export interface AggregationContext {
   chain: Governance;
-  layout: RunLayout;
+  runStore: RunStore;
 }
 
 export function aggregationActivities(ctx: AggregationContext): AggregationActivities {
@@ -18,18 +17,22 @@ export function aggregationActivities(ctx: AggregationContext): AggregationActiv
       // The outer step re-hashes every replica and scores it on held-out data: seconds to minutes.
       const pulse = setInterval(() => heartbeat(), 1_000);
       try {
-        const datasetDir = localPathOf(await datasetUriOf(ctx.chain, spec.dataset), "dataset URI");
+        const { runStore } = ctx;
+        const datasetDir = await runStore.localDir(await datasetUriOf(ctx.chain, spec.dataset), spec.dataset);
+        const succeeded = outputs.flatMap((o) => (o.phase === "succeeded" ? [o] : []));
+        // Unknown roots: staging only makes each copy whole; the outer step judges the replicas.
+        const replicas = await Promise.all(
+          succeeded.map(async (o) => ({ id: String(o.replica), dir: await runStore.localDir(o.outputUri) })),
+        );
+        const globalDir = await runStore.localDir(parent.uri, parent.root);
         const step = await outerStep({
-          global: checkpointDirOf(parent.uri),
+          global: globalDir,
           globalRoot: parent.root,
-          replicas: outputs.flatMap((o) =>
-            o.phase === "succeeded"
-              ? [{ id: String(o.replica), dir: localPathOf(o.outputUri, "replica output") }]
-              : [],
-          ),
+          replicas,
           spec,
           datasetDir,
         });
+        await runStore.dropStaged(replicas.map((r) => r.dir));
         const verdicts: ReplicaVerdict[] = [
           ...step.accepted.map((id) => ({ replica: Number(id), accepted: true as const })),
           ...step.rejected.map((r) => ({
@@ -39,13 +42,15 @@ export function aggregationActivities(ctx: AggregationContext): AggregationActiv
           })),
         ].sort((a, b) => a.replica - b.replica);
         if (!step.quorum) return { verdicts, checkpoint: undefined };
-        const dir = ctx.layout.globalDir(runId, round);
-        const manifest = await step.write(dir);
+        const key = runStore.globalKey(runId, round);
+        const manifest = await runStore.writeCheckpoint(key, (dir) => step.write(dir));
+        // The next round starts from the new global checkpoint; a retry of this one re-stages.
+        await runStore.dropStaged([globalDir]);
         const { metrics } = manifest;
         return {
           verdicts,
           checkpoint: {
-            uri: manifestUriOf(dir),
+            uri: runStore.manifestUri(key),
             root: manifest.root,
             metrics: {
               loss: metrics.loss ?? Number.NaN,

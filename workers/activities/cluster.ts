@@ -13,7 +13,7 @@ import {
   type RoundStatus,
   roundName,
 } from "../../k8s/cluster.ts";
-import { localPathOf } from "../../trainer/uri.ts";
+import { splitObjectUri } from "../../storage/index.ts";
 import type { ClusterActivities } from "../../workflows/activities.ts";
 import type {
   ClusterCandidate,
@@ -24,15 +24,17 @@ import type {
 } from "../../workflows/types.ts";
 import { type ConfiguredCluster, clusterClient } from "../clusterDirectory.ts";
 import type { Metrics } from "../metrics.ts";
-import { checkpointDirOf, dirUri, type RunLayout } from "../runLayout.ts";
+import type { RunStore } from "../runStore.ts";
 import { datasetUriOf } from "./datasets.ts";
 
 export interface ClusterContext {
   chain: Governance;
-  layout: RunLayout;
+  runStore: RunStore;
   /** The clusters the worker can reach (DAOTRAIN_CLUSTERS), read per survey. */
   configuredClusters: () => Promise<ConfiguredCluster[]>;
   trainerCommand: string[];
+  /** What trainers need to reach the run store (secret-valued: the cluster keeps it in a Secret). */
+  storeEnv: Record<string, string>;
   /** Working directory and env of local trainer processes. */
   cwd: string;
   env?: Record<string, string>;
@@ -75,7 +77,7 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
 
     async launchReplicas({ key, placement, spec, init }) {
       const datasetUri = await datasetUriOf(ctx.chain, spec.dataset);
-      const dataset = await readDatasetManifest(localPathOf(datasetUri, "dataset URI"));
+      const dataset = await readDatasetManifest(await ctx.runStore.localDir(datasetUri, spec.dataset));
       try {
         await client(placement.cluster).launchRound(
           parseRoundJobSpec({
@@ -87,16 +89,19 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
             replicas: placement.replicas.map((replica) => ({
               replica,
               shards: assignShards(dataset, replica, spec.replicasPerRound),
-              outputUri: dirUri(ctx.layout.replicaDir(key.runId, key.round, replica, key.attempt)),
+              outputUri: ctx.runStore.dirUri(
+                ctx.runStore.replicaKey(key.runId, key.round, replica, key.attempt),
+              ),
             })),
             totalReplicas: spec.replicasPerRound,
             gpusPerReplica: spec.gpusPerReplica,
-            initUri: dirUri(checkpointDirOf(init.uri)),
+            initUri: splitObjectUri(init.uri).storeUri,
             initRoot: init.root,
             datasetUri,
             datasetRoot: spec.dataset,
             innerSteps: spec.innerSteps,
             seed: spec.seed,
+            storeEnv: ctx.storeEnv,
           }),
         );
       } catch (error) {
@@ -150,7 +155,9 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
           return {
             ...base,
             phase: "succeeded",
-            outputUri: dirUri(ctx.layout.replicaDir(key.runId, key.round, state.replica, key.attempt)),
+            outputUri: ctx.runStore.dirUri(
+              ctx.runStore.replicaKey(key.runId, key.round, state.replica, key.attempt),
+            ),
             ...verifiedRunTime(state, observed),
           };
         }

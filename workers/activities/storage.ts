@@ -14,11 +14,11 @@ import type { CheckpointStore } from "../../storage/index.ts";
 import { initialCheckpoint } from "../../trainer/index.ts";
 import type { StorageActivities } from "../../workflows/activities.ts";
 import type { Metrics } from "../metrics.ts";
-import { checkpointDirOf, manifestUriOf, type RunLayout } from "../runLayout.ts";
+import type { RunStore } from "../runStore.ts";
 
 export interface StorageContext {
   chain: Governance;
-  layout: RunLayout;
+  runStore: RunStore;
   publicStore: CheckpointStore;
   metrics: Metrics;
 }
@@ -32,11 +32,13 @@ export function storageActivities(ctx: StorageContext): StorageActivities {
           "RunSpecMismatchError",
         );
       }
-      const dir = ctx.layout.initDir(runId);
+      const key = ctx.runStore.initKey(runId);
       const { tensors, fields } = initialCheckpoint(spec);
       // Deterministic from the spec's seed: a retry writes the same root, which publishDirectory accepts.
-      const manifest = await writeCheckpoint(dir, tensors, fields);
-      return { uri: manifestUriOf(dir), root: manifest.root };
+      const manifest = await ctx.runStore.writeCheckpoint(key, (dir) =>
+        writeCheckpoint(dir, tensors, fields),
+      );
+      return { uri: ctx.runStore.manifestUri(key), root: manifest.root };
     },
 
     async publishCheckpoint({ runId, round }) {
@@ -47,7 +49,7 @@ export function storageActivities(ctx: StorageContext): StorageActivities {
           "NotCommitted",
         );
       }
-      const dir = checkpointDirOf(committed.manifestUri);
+      const dir = await ctx.runStore.localDir(committed.manifestUri, committed.root);
       const started = performance.now();
       const verification = await verifyCheckpoint(dir, committed.root);
       const hashedBytes = verification.shards.reduce((sum, s) => sum + s.bytes, 0);

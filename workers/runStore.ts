@@ -1,0 +1,100 @@
+import { mkdir, rename, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { type CheckpointManifest, MANIFEST_FILE } from "../checkpoints/index.ts";
+import { stageDirectory } from "../download/index.ts";
+import type { Bytes32 } from "../spec/runSpec.ts";
+import {
+  type CheckpointStore,
+  type OpenStoreOptions,
+  openStore,
+  parseStoreUri,
+  putDirectory,
+} from "../storage/index.ts";
+
+/**
+ * The run store: where a run's initial, replica and global checkpoints live, named by (run, round,
+ * replica, attempt) so that a retried activity finds what the first attempt wrote. A local
+ * directory (`file:///…`, the embedded default, which local trainers read in place) or a bucket
+ * (`s3://…`, which trainers on remote clusters reach too). The worker's outer step reads files,
+ * so remote checkpoints are staged into `workDir` and written there before they are uploaded.
+ */
+export class RunStore {
+  readonly store: CheckpointStore;
+  readonly #local: string | undefined;
+  readonly #workDir: string;
+  readonly #options: OpenStoreOptions;
+
+  constructor(uri: string, workDir: string, options: OpenStoreOptions = {}) {
+    const location = parseStoreUri(uri);
+    this.store = openStore(uri, options);
+    this.#local = location.kind === "file" ? location.directory : undefined;
+    this.#workDir = workDir;
+    this.#options = options;
+  }
+
+  initKey(runId: string): string {
+    return `runs/${runId}/init`;
+  }
+
+  replicaKey(runId: string, round: number, replica: number, attempt: number): string {
+    return `runs/${runId}/rounds/${round}/replicas/${replica}-a${attempt}`;
+  }
+
+  globalKey(runId: string, round: number): string {
+    return `runs/${runId}/rounds/${round}/global`;
+  }
+
+  /** The URI a trainer is given for a checkpoint directory. */
+  dirUri(key: string): string {
+    return this.store.uriOf(key);
+  }
+
+  /** A checkpoint is named by its manifest's URI (what the chain records and downloads read). */
+  manifestUri(key: string): string {
+    return this.store.uriOf(`${key}/${MANIFEST_FILE}`);
+  }
+
+  /**
+   * A checkpoint or dataset, named by its directory's or its manifest's URI, as a local directory;
+   * a remote one is checked against `root` (when known) as it is staged.
+   */
+  async localDir(uri: string, root?: Bytes32): Promise<string> {
+    return stageDirectory({
+      uri,
+      ...(root ? { root } : {}),
+      cacheDir: this.#stagedDir,
+      store: this.#options,
+    });
+  }
+
+  /** Frees the staged copies among `dirs` once read; a local store's own directories stay. */
+  async dropStaged(dirs: readonly string[]): Promise<void> {
+    const staged = dirs.filter((dir) => dirname(dir) === this.#stagedDir);
+    await Promise.all(staged.map((dir) => rm(dir, { recursive: true, force: true })));
+  }
+
+  /**
+   * Writes a checkpoint under `key` with `write` (given the local directory to write) and makes
+   * it visible in the store: in place for a local store; for a bucket, written in the work
+   * directory, uploaded manifest last, and kept as the staged copy of its root, which is what
+   * the next round reads. Safe to repeat, as `writeCheckpoint` is.
+   */
+  async writeCheckpoint(
+    key: string,
+    write: (dir: string) => Promise<CheckpointManifest>,
+  ): Promise<CheckpointManifest> {
+    if (this.#local !== undefined) return write(join(this.#local, ...key.split("/")));
+    const dir = join(this.#workDir, "written", ...key.split("/"));
+    const manifest = await write(dir);
+    await putDirectory(this.store, dir, key);
+    await mkdir(this.#stagedDir, { recursive: true });
+    await rename(dir, join(this.#stagedDir, manifest.root.slice(2))).catch(() =>
+      rm(dir, { recursive: true, force: true }),
+    );
+    return manifest;
+  }
+
+  get #stagedDir(): string {
+    return join(this.#workDir, "staged");
+  }
+}
