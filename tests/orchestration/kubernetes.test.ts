@@ -9,14 +9,18 @@ import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { type RunningWorker, startWorker } from "../../workers/main.ts";
 import { startCluster, type TestCluster } from "../harness/kubernetes.ts";
 import { type PodRunner, startPodRunner } from "../harness/podRunner.ts";
+import { type S3Server, startS3Server } from "../harness/s3.ts";
 import { type OrchestrationStack, startOrchestrationStack } from "./stack.ts";
 import { provesTheRunStory } from "./story.ts";
 
 // The same story on two contributed Kubernetes clusters: real control planes with KWOK nodes,
 // the contributor bundle applied by onboarding, Jobs created with the ServiceAccount kubeconfigs,
-// and the test pod runner running each pod's real trainer process here.
+// and the test pod runner running each pod's real trainer process here. As trainers on remote
+// clusters must, they reach the dataset and the run store in buckets of a real S3 server, with
+// keys that come to each pod in its round's Secret.
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+let s3: S3Server;
 let stack: OrchestrationStack;
 let clusters: TestCluster[] = [];
 let runners: PodRunner[] = [];
@@ -24,11 +28,15 @@ let worker: RunningWorker;
 const tokens: string[] = [];
 
 beforeAll(async () => {
+  s3 = await startS3Server();
   [stack, ...clusters] = await Promise.all([
-    startOrchestrationStack([
-      { name: "kalpha", gpus: 4, ownerIndex: 0 },
-      { name: "kbeta", gpus: 2, ownerIndex: 1 },
-    ]),
+    startOrchestrationStack(
+      [
+        { name: "kalpha", gpus: 4, ownerIndex: 0 },
+        { name: "kbeta", gpus: 2, ownerIndex: 1 },
+      ],
+      { bucketsOn: s3 },
+    ),
     startCluster({
       name: "kalpha",
       nodes: [{ name: "a100-1", gpus: 4, gpuProduct: "NVIDIA-A100" }],
@@ -64,10 +72,11 @@ afterAll(async () => {
   await Promise.allSettled(runners.map((r) => r.stop()));
   await Promise.allSettled(clusters.map((c) => c.stop()));
   await stack?.stop();
+  await s3?.stop();
 });
 
 describe("end to end on Kubernetes", () => {
-  test("a run approved by DAO vote trains 3 rounds on two KWOK clusters through their ServiceAccounts, commits the stored roots, credits each owner its accepted GPU-seconds, gets its release published, and its history holds no kubeconfig or key in clear", async () => {
+  test("a run approved by DAO vote trains 3 rounds on two KWOK clusters through their ServiceAccounts, its trainers reading and writing the run store's bucket, commits the stored roots, credits each owner its accepted GPU-seconds, gets its release published, and its history holds no kubeconfig or key in clear", async () => {
     const { runId, status } = await provesTheRunStory(stack, 3);
     const placedOn = new Set(status.recent.flatMap((r) => r.replicas.map((replica) => replica.cluster)));
     expect([...placedOn].sort()).toEqual(["kalpha", "kbeta"]);
@@ -82,6 +91,7 @@ describe("end to end on Kubernetes", () => {
       "certificate-authority-data",
       stack.env.DAOTRAIN_OPERATOR_KEY.slice(2),
       stack.env.DAOTRAIN_CODEC_KEY,
+      s3.credentials.secretAccessKey,
     ];
     for (const secret of secrets) expect(history.includes(secret)).toBe(false);
   });
