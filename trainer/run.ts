@@ -15,6 +15,7 @@ import { runSpecFromMetadata, runSpecMetadata, toTensors } from "./parameters.ts
 import { innerLoop, meanLoss } from "./train.ts";
 
 export interface TrainerResult {
+  /** DAOTRAIN_OUTPUT_URI, where the checkpoint now is. */
   readonly output: string;
   readonly manifest: CheckpointManifest;
   /** The backend that trained it (for a reused output, the one its metrics name). */

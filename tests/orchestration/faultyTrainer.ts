@@ -7,6 +7,7 @@
  */
 import { rm } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import {
   floatTensor,
   readCheckpoint,
@@ -29,7 +30,9 @@ if (fault === "hang") {
 }
 const result = await runTrainer(process.env, log);
 if (fault === "norm100") {
-  const trained = await readCheckpoint(result.output);
+  // The fault tests keep the run store in a local directory.
+  const output = fileURLToPath(result.output);
+  const trained = await readCheckpoint(output);
   const scaled: Record<string, Tensor> = {};
   for (const [name, tensor] of Object.entries(trained.tensors)) {
     scaled[name] = floatTensor(
@@ -37,9 +40,9 @@ if (fault === "norm100") {
       toFloat32(tensor).map((v) => v * 100),
     );
   }
-  await rm(result.output, { recursive: true });
+  await rm(output, { recursive: true });
   const { manifest } = trained;
-  await writeCheckpoint(result.output, scaled, {
+  await writeCheckpoint(output, scaled, {
     runId: manifest.runId,
     round: manifest.round,
     parentRoot: manifest.parentRoot,
