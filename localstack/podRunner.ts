@@ -372,6 +372,17 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
         spec: { logs: [{ containers: [container], logsFile: file, follow: false }] },
       },
     });
+    // KWOK takes the Logs object up asynchronously; until it has, the apiserver answers "no logs
+    // found". A kubelet serves a container's logs from its start, so wait for that before starting.
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const served = await core.readNamespacedPodLog({ name, namespace, container }).then(
+        () => true,
+        () => false,
+      );
+      if (served) return;
+      await sleep(50);
+    }
   };
 
   /** Plays the kubelet's part of deletion: stop the process, then let the pod object go. */
