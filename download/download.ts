@@ -8,25 +8,18 @@ import {
   merkleRoot,
   verifyCheckpoint,
 } from "../checkpoints/index.ts";
-import { formatZodError, InvalidInputError } from "../spec/errors.ts";
+import { InvalidInputError } from "../spec/errors.ts";
 import type { Bytes32 } from "../spec/runSpec.ts";
-import {
-  type CheckpointStore,
-  ObjectNotFoundError,
-  type OpenStoreOptions,
-  openStore,
-  StoreUnavailableError,
-  splitObjectUri,
-} from "../storage/index.ts";
+import { type CheckpointStore, type OpenStoreOptions, openStore, splitObjectUri } from "../storage/index.ts";
 import {
   CheckpointNotReleasedError,
   ManifestInvalidError,
   OutputExistsError,
   RootMismatchError,
   ShardCorruptError,
-  StoreUnreachableError,
 } from "./errors.ts";
 import type { DownloadProgress } from "./progress.ts";
+import { parseManifest, storeFailure } from "./storeReads.ts";
 
 /** A checkpoint as the chain records it: the only thing a download trusts. */
 export interface ChainCheckpoint {
@@ -86,13 +79,6 @@ async function isAbsentOrEmpty(dir: string): Promise<boolean> {
   }
 }
 
-function storeFailure(error: unknown): never {
-  if (error instanceof StoreUnavailableError || error instanceof ObjectNotFoundError) {
-    throw new StoreUnreachableError(error.message, { cause: error });
-  }
-  throw error;
-}
-
 /** The chain's manifest URI is untrusted input too: one daotrain cannot read is refused as invalid. */
 function openManifestStore(
   uri: string,
@@ -106,20 +92,6 @@ function openManifestStore(
       throw new ManifestInvalidError(`the chain's manifest URI: ${error.message}`);
     throw error;
   }
-}
-
-function parseManifest(bytes: Uint8Array, uri: string): CheckpointManifest {
-  let data: unknown;
-  try {
-    data = JSON.parse(Buffer.from(bytes).toString("utf8"));
-  } catch (error) {
-    throw new ManifestInvalidError(`manifest ${uri} is not JSON: ${(error as Error).message}`);
-  }
-  const parsed = CheckpointManifestSchema.safeParse(data);
-  if (!parsed.success) {
-    throw new ManifestInvalidError(`manifest ${uri} is invalid: ${formatZodError(parsed.error).join("; ")}`);
-  }
-  return parsed.data;
 }
 
 /** The manifest must be the one the chain committed: same run and round, shards that hash to its root. */
@@ -249,7 +221,7 @@ export async function downloadCheckpoint(options: DownloadCheckpointOptions): Pr
 
   const { store, key } = openManifestStore(chain.manifestUri, options.store);
   const manifestBytes = await store.getBytes(key).catch(storeFailure);
-  const manifest = parseManifest(manifestBytes, chain.manifestUri);
+  const manifest = parseManifest(manifestBytes, chain.manifestUri, CheckpointManifestSchema);
   checkManifestAgainstChain(manifest, chain);
   await checkShardSizes(store, manifest).catch(storeFailure);
 

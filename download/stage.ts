@@ -3,23 +3,16 @@ import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { compareShards, hashFiles, MANIFEST_FILE, merkleRoot, Sha256Hex } from "../checkpoints/index.ts";
-import { formatZodError } from "../spec/errors.ts";
 import { Bytes32 } from "../spec/runSpec.ts";
 import {
   type CheckpointStore,
-  ObjectNotFoundError,
   type OpenStoreOptions,
   openStore,
   parseStoreUri,
-  StoreUnavailableError,
   splitObjectUri,
 } from "../storage/index.ts";
-import {
-  ManifestInvalidError,
-  RootMismatchError,
-  ShardCorruptError,
-  StoreUnreachableError,
-} from "./errors.ts";
+import { RootMismatchError, ShardCorruptError } from "./errors.ts";
+import { parseManifest, storeFailure } from "./storeReads.ts";
 
 /**
  * What staging needs of a manifest, and what checkpoints and datasets share: shard files named
@@ -74,8 +67,8 @@ export async function stageDirectory(options: StageDirectoryOptions): Promise<st
     return join(options.cacheDir, options.root.slice(2));
 
   const store = openStore(uri, options.store);
-  const manifestBytes = await store.getBytes(MANIFEST_FILE).catch(unreachable);
-  const manifest = parseManifest(manifestBytes, store.uriOf(MANIFEST_FILE));
+  const manifestBytes = await store.getBytes(MANIFEST_FILE).catch(storeFailure);
+  const manifest = parseManifest(manifestBytes, store.uriOf(MANIFEST_FILE), StagedManifest);
   const root = options.root ?? manifest.root;
   checkRoot(manifest, root, store.uriOf(MANIFEST_FILE));
 
@@ -95,27 +88,6 @@ export async function stageDirectory(options: StageDirectoryOptions): Promise<st
   } finally {
     await rm(partial, { recursive: true, force: true });
   }
-}
-
-function unreachable(error: unknown): never {
-  if (error instanceof StoreUnavailableError || error instanceof ObjectNotFoundError) {
-    throw new StoreUnreachableError(error.message, { cause: error });
-  }
-  throw error;
-}
-
-function parseManifest(bytes: Uint8Array, uri: string): StagedManifest {
-  let data: unknown;
-  try {
-    data = JSON.parse(Buffer.from(bytes).toString("utf8"));
-  } catch (error) {
-    throw new ManifestInvalidError(`manifest ${uri} is not JSON: ${(error as Error).message}`);
-  }
-  const parsed = StagedManifest.safeParse(data);
-  if (!parsed.success) {
-    throw new ManifestInvalidError(`manifest ${uri} is invalid: ${formatZodError(parsed.error).join("; ")}`);
-  }
-  return parsed.data;
 }
 
 function checkRoot(manifest: StagedManifest, root: Bytes32, uri: string): void {
@@ -145,7 +117,7 @@ async function fetchShards(
     for (let shard = queue.shift(); shard; shard = queue.shift()) {
       await store
         .downloadToFile(shard.path, join(dir, shard.path), { signal: options.signal })
-        .catch(unreachable);
+        .catch(storeFailure);
     }
   };
   const parallel = Math.max(1, Math.min(options.concurrency ?? 4, manifest.shards.length));

@@ -1,4 +1,4 @@
-import type { V1Job, V1Pod } from "@kubernetes/client-node";
+import type { V1ContainerState, V1ContainerStatus, V1Job, V1Pod } from "@kubernetes/client-node";
 import { expect, test } from "vitest";
 import { parseIndexSet, replicaStates } from "./replicaState.ts";
 
@@ -19,6 +19,11 @@ function pod(index: number, status: V1Pod["status"], created = "2026-01-01T00:00
     spec: { nodeName: node, containers: [] },
     status,
   };
+}
+
+/** The trainer container's status in a given state, as kubelet reports it. */
+function trainer(state: V1ContainerState): V1ContainerStatus {
+  return { name: "trainer", image: "", imageID: "", ready: false, restartCount: 0, state };
 }
 
 test("parseIndexSet reads the Job's compressed index lists", () => {
@@ -48,16 +53,7 @@ test("a pod the pod garbage collector took away is lost, with the condition's re
 test("a failed pod whose index still has retries is pending, and the newest pod of an index decides", () => {
   const failed = pod(0, {
     phase: "Failed",
-    containerStatuses: [
-      {
-        name: "trainer",
-        image: "",
-        imageID: "",
-        ready: false,
-        restartCount: 0,
-        state: { terminated: { exitCode: 1, reason: "Error" } },
-      },
-    ],
+    containerStatuses: [trainer({ terminated: { exitCode: 1, reason: "Error" } })],
   });
   expect(replicaStates(job(), [failed])[0]).toEqual({
     replica: 4,
@@ -150,16 +146,7 @@ test("a pod kubelet holds back (its Secret missing, its image not pulled) is pen
   const waiting = (reason: string, message?: string) =>
     pod(0, {
       phase: "Pending",
-      containerStatuses: [
-        {
-          name: "trainer",
-          image: "",
-          imageID: "",
-          ready: false,
-          restartCount: 0,
-          state: { waiting: { reason, ...(message ? { message } : {}) } },
-        },
-      ],
+      containerStatuses: [trainer({ waiting: { reason, ...(message ? { message } : {}) } })],
     });
   const [held] = replicaStates(job(), [waiting("CreateContainerConfigError", 'secret "x-store" not found')]);
   expect(held).toEqual({

@@ -9,6 +9,8 @@ import {
   type KubeConfig,
   makeInformer,
   type V1Container,
+  type V1ContainerState,
+  type V1ContainerStatus,
   type V1EnvFromSource,
   type V1EnvVar,
   type V1Pod,
@@ -188,6 +190,20 @@ async function writeCriLog(rawLog: string, criLog: string, at: Date): Promise<vo
   await writeFile(criLog, lines.map((line) => `${at.toISOString()} stdout F ${line}\n`).join(""));
 }
 
+/** The container's status as kubelet reports it; running means started and ready. */
+function containerStatus(container: V1Container, state: V1ContainerState): V1ContainerStatus {
+  const running = state.running !== undefined;
+  return {
+    name: container.name,
+    image: container.image ?? "",
+    imageID: "",
+    ready: running,
+    restartCount: 0,
+    started: running,
+    state,
+  };
+}
+
 function statusCode(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
 }
@@ -255,15 +271,9 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
               ...status,
               phase: "Pending",
               containerStatuses: [
-                {
-                  name: container.name,
-                  image: container.image ?? "",
-                  imageID: "",
-                  ready: false,
-                  restartCount: 0,
-                  started: false,
-                  state: { waiting: { reason: "CreateContainerConfigError", message: error.message } },
-                },
+                containerStatus(container, {
+                  waiting: { reason: "CreateContainerConfigError", message: error.message },
+                }),
               ],
             }));
           }
@@ -302,17 +312,7 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
         status: "True",
         lastTransitionTime: startedAt,
       })),
-      containerStatuses: [
-        {
-          name: container.name,
-          image: container.image ?? "",
-          imageID: "",
-          ready: true,
-          restartCount: 0,
-          started: true,
-          state: { running: { startedAt } },
-        },
-      ],
+      containerStatuses: [containerStatus(container, { running: { startedAt } })],
     }));
     const [command, ...args] = argv;
     if (!command) return;
@@ -343,17 +343,9 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
           : c,
       ),
       containerStatuses: [
-        {
-          name: container.name,
-          image: container.image ?? "",
-          imageID: "",
-          ready: false,
-          restartCount: 0,
-          started: false,
-          state: {
-            terminated: { exitCode: code, reason: code === 0 ? "Completed" : "Error", startedAt, finishedAt },
-          },
-        },
+        containerStatus(container, {
+          terminated: { exitCode: code, reason: code === 0 ? "Completed" : "Error", startedAt, finishedAt },
+        }),
       ],
     }));
   };
