@@ -13,7 +13,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type CheckpointManifest, floatTensor, NO_PARENT, writeCheckpoint } from "../checkpoints/index.ts";
-import { downloadCheckpoint } from "../download/index.ts";
+import { downloadCheckpoint, stageDirectory } from "../download/index.ts";
 import { openStore, putDirectory } from "../storage/index.ts";
 import { startS3Server } from "../tests/harness/s3.ts";
 
@@ -118,6 +118,15 @@ try {
     ),
   );
 
+  const stage = await timed(pid, () =>
+    stageDirectory({
+      uri: store.uriOf("runs/bench/round-1"),
+      root: manifest.root,
+      cacheDir: join(work, "staged"),
+      store: { s3: server.storeOptions },
+    }),
+  );
+
   const rate = (seconds: number) => bytes / MiB / seconds;
   const baseline = rate(copy.seconds);
   const rows: Array<[string, Timing]> = [
@@ -125,6 +134,7 @@ try {
     ["S3 upload (multipart)", upload],
     ["S3 download (parallel ranged parts)", raw],
     ["S3 verified download (fetch + sha256 + root)", download],
+    ["stageDirectory (a trainer's or the worker's read)", stage],
   ];
   const [load1] = loadavg();
   const print = (line: string) => process.stdout.write(line);
@@ -133,13 +143,13 @@ try {
       `versitygw at ${server.endpoint}, ${cpus().length} cores, load average ${load1!.toFixed(1)}\n\n`,
   );
   print(
-    `${"what".padEnd(46)} ${"seconds".padStart(8)} ${"MiB/s".padStart(7)} ${"vs copy".padStart(8)} ` +
+    `${"what".padEnd(50)} ${"seconds".padStart(8)} ${"MiB/s".padStart(7)} ${"vs copy".padStart(8)} ` +
       `${"client CPU s".padStart(13)} ${"server CPU s".padStart(13)}\n`,
   );
   for (const [what, t] of rows) {
     const mibs = rate(t.seconds);
     print(
-      `${what.padEnd(46)} ${t.seconds.toFixed(2).padStart(8)} ${mibs.toFixed(0).padStart(7)} ` +
+      `${what.padEnd(50)} ${t.seconds.toFixed(2).padStart(8)} ${mibs.toFixed(0).padStart(7)} ` +
         `${(mibs / baseline).toFixed(2).padStart(8)} ${t.clientCpu.toFixed(2).padStart(13)} ${t.serverCpu.toFixed(2).padStart(13)}\n`,
     );
   }
