@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,8 +18,16 @@ export class InputMismatchError extends Error {
   override readonly name = "InputMismatchError";
 }
 
-/** Remote inputs and outputs pass through here: the system's temporary directory (a pod's emptyDir). */
-const scratch = () => join(tmpdir(), "daotrain-trainer");
+/**
+ * Remote inputs and the output pass through this process's own folder in the temporary directory
+ * (a pod's emptyDir; the local executor's tmp), so replicas sharing a machine never share files.
+ */
+const scratch = join(tmpdir(), `daotrain-trainer-${process.pid}`);
+
+/** Frees what the trainer staged (or a killed process with the same pid left); its output is in the store by then. */
+export async function removeScratch(): Promise<void> {
+  await rm(scratch, { recursive: true, force: true });
+}
 
 /** A contract URI, parsed; a bad one is refused naming the variable that holds it. */
 function locate(uri: string, variable: string): StoreLocation {
@@ -45,7 +52,7 @@ function locate(uri: string, variable: string): StoreLocation {
 export async function stagedInput(uri: string, root: Bytes32, variable: string): Promise<string> {
   locate(uri, variable);
   try {
-    return await stageDirectory({ uri, root, cacheDir: join(scratch(), "inputs") });
+    return await stageDirectory({ uri, root, cacheDir: join(scratch, "inputs") });
   } catch (error) {
     if (error instanceof DownloadError && !(error instanceof StoreUnreachableError))
       throw new InputMismatchError(`${variable} ${uri}: ${error.message}`);
@@ -80,7 +87,7 @@ export function outputTarget(uri: string): OutputTarget {
     };
   }
   const store = openStore(uri);
-  const dir = join(scratch(), `output-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const dir = join(scratch, "output");
   return {
     uri,
     dir,
@@ -95,11 +102,7 @@ export function outputTarget(uri: string): OutputTarget {
       return manifest;
     },
     async deliver() {
-      try {
-        await putDirectory(store, dir, "");
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
+      await putDirectory(store, dir, "");
     },
   };
 }

@@ -9,7 +9,7 @@ import { parseTrainerEnv, type TrainerEnv } from "../spec/trainerContract.ts";
 import { describeBackend, selectBackend } from "./backend.ts";
 import { TrainingBatches, validationBatches } from "./batches.ts";
 import { modelValues } from "./evaluate.ts";
-import { InputMismatchError, outputTarget, stagedInput } from "./io.ts";
+import { InputMismatchError, outputTarget, removeScratch, stagedInput } from "./io.ts";
 import { paramsToTensors, tensorsToValues } from "./model.ts";
 import { runSpecFromMetadata, runSpecMetadata, toTensors } from "./parameters.ts";
 import { innerLoop, meanLoss } from "./train.ts";
@@ -43,6 +43,15 @@ export async function runTrainer(
       `WORLD_SIZE: ${env.WORLD_SIZE} processes per replica are not supported by this trainer; use 1`,
     ]);
   }
+  await removeScratch();
+  try {
+    return await trainReplica(env, log);
+  } finally {
+    await removeScratch();
+  }
+}
+
+async function trainReplica(env: TrainerEnv, log: (line: string) => void): Promise<TrainerResult> {
   const output = outputTarget(env.DAOTRAIN_OUTPUT_URI);
   const existing = await output.delivered(env.DAOTRAIN_INIT_ROOT, env.DAOTRAIN_ROUND);
   if (existing) {

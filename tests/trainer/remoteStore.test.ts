@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -80,7 +80,7 @@ afterAll(async () => {
 });
 
 describe("a trainer whose run store is a bucket", () => {
-  it("stages and verifies its inputs from the bucket, delivers its checkpoint there, and a retried replica finds it delivered", async () => {
+  it("stages and verifies its inputs from the bucket, delivers its checkpoint there, leaves nothing in its temporary directory, and a retried replica finds it delivered", async () => {
     const output = "s3://runs/store/rounds/1/replicas/0-a0";
     const first = await trainer(contract(output));
     expect(first.code, first.stderr).toBe(0);
@@ -94,6 +94,9 @@ describe("a trainer whose run store is a bucket", () => {
       store: { s3: server.storeOptions },
     });
     expect((await verifyCheckpoint(fetched, manifest.root)).problems).toEqual([]);
+
+    // What it staged goes with it: nothing of the replica is left in its temporary directory.
+    expect(await readdir(join(dir, "pod-tmp"))).toEqual([]);
 
     const retried = await trainer(contract(output));
     expect(retried.code, retried.stderr).toBe(0);
