@@ -162,8 +162,8 @@ export class LocalCluster implements ComputeCluster {
         env: {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
-          // The executor's own temporary directory, as a pod has its emptyDir: staged inputs stay
-          // with the executor (and are shared by its replicas) instead of in the machine's /tmp.
+          // The executor's own temporary directory, as a pod has its emptyDir: what a trainer
+          // stages stays with the executor instead of in the machine's /tmp.
           TMPDIR: this.scratchDir(),
           ...this.options.env,
           ...spec.storeEnv,
