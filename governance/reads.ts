@@ -13,7 +13,7 @@ import { type CheckpointMetrics, decodeMetrics } from "./metrics.ts";
 
 export const CLUSTER_STATUSES = ["none", "registered", "admitted", "suspended", "removed"] as const;
 export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
-export const RUN_STATUSES = ["none", "approved", "completed", "cancelled"] as const;
+export const RUN_STATUSES = ["none", "approved", "completed", "cancelled", "failed"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 const statusName = <T extends readonly string[]>(names: T, value: number): T[number] => {
@@ -115,6 +115,22 @@ export async function getRun(governance: Governance, runId: Hex): Promise<RunVie
     approvedAt: run.approvedAt,
     escrow: { funded: run.funded, credited: run.credited, paid: run.paid, refunded: run.refunded, balance },
   };
+}
+
+/**
+ * Why the operator failed a run (the reason in its RunFailed event), or undefined when the run
+ * did not fail. The reason lives only in the event, so this reads logs from the deployment's
+ * first block.
+ */
+export async function runFailureReason(governance: Governance, runId: Hex): Promise<string | undefined> {
+  const [failed] = await governance.publicClient.getContractEvents({
+    address: governance.deployment.contracts.runRegistry,
+    abi: runRegistryAbi,
+    eventName: "RunFailed",
+    args: { runId },
+    fromBlock: BigInt(governance.deployment.startBlock),
+  });
+  return failed?.args.reason;
 }
 
 /** RunRegistry.escrowFor: what approving a run with this budget and rate moves into escrow. */

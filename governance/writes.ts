@@ -102,6 +102,20 @@ export async function completeRun(governance: Governance, runId: Hex): Promise<S
   return sent(receipt);
 }
 
+/**
+ * Closes a run that cannot go on (operator), with the reason its RunFailed event records; the
+ * unspent escrow returns to the DAO and credited rewards stay claimable, as with completeRun.
+ */
+export async function failRun(governance: Governance, runId: Hex, reason: string): Promise<Sent> {
+  const receipt = await send(governance, {
+    address: governance.deployment.contracts.runRegistry,
+    abi: runRegistryAbi,
+    functionName: "failRun",
+    args: [runId, reason],
+  });
+  return sent(receipt);
+}
+
 export interface ClusterRegistration {
   clusterId: Hex;
   gpuCapacity: number;

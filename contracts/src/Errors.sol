@@ -25,8 +25,10 @@ error NotClusterOwner(bytes32 clusterId, address caller);
 
 /// A run with this id (spec hash) was already approved once; ids are never reused.
 error RunAlreadyExists(bytes32 runId);
-/// The run is not in the approved (active) state: unknown, completed or cancelled.
+/// The run is not in the approved (active) state: unknown, completed, cancelled or failed.
 error RunNotApproved(bytes32 runId);
+/// A run is failed with the reason it could not go on; an empty reason says nothing.
+error FailureReasonRequired(bytes32 runId);
 /// Recording these GPU-seconds would exceed the run's GPU budget.
 error GpuBudgetExceeded(bytes32 runId, uint256 requested, uint256 remaining);
 /// Crediting this reward would exceed what the run's escrow holds uncommitted.

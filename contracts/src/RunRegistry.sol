@@ -12,6 +12,7 @@ import {
     ComputeAlreadyRecorded,
     DatasetNotApproved,
     EscrowExhausted,
+    FailureReasonRequired,
     GpuBudgetExceeded,
     NothingToClaim,
     RunAlreadyExists,
@@ -24,7 +25,7 @@ import {
 ///
 /// Accounting per run: `funded` is pulled from the DAO on approval; the operator's records move
 /// value from uncommitted (`funded - credited`) to owed (`credited - paid`); claims pay owed value
-/// out; completion or cancellation refunds the uncommitted rest to the DAO. Hence always
+/// out; completion, cancellation or failure refunds the uncommitted rest to the DAO. Hence always
 /// `paid + refunded + escrowBalance == funded` and `paid <= credited <= funded`.
 contract RunRegistry is DaoOperated {
     using SafeERC20 for IERC20;
@@ -35,7 +36,8 @@ contract RunRegistry is DaoOperated {
         None,
         Approved,
         Completed,
-        Cancelled
+        Cancelled,
+        Failed
     }
 
     struct Run {
@@ -77,6 +79,7 @@ contract RunRegistry is DaoOperated {
     );
     event RunCompleted(bytes32 indexed runId, uint256 refunded);
     event RunCancelled(bytes32 indexed runId, uint256 refunded);
+    event RunFailed(bytes32 indexed runId, uint256 refunded, string reason);
     event ComputeRecorded(
         bytes32 indexed runId,
         uint64 indexed round,
@@ -134,6 +137,15 @@ contract RunRegistry is DaoOperated {
     function completeRun(bytes32 runId) external auth(OPERATOR_PERMISSION_ID) {
         uint256 refund = _close(runId, RunStatus.Completed);
         emit RunCompleted(runId, refund);
+    }
+
+    /// @notice The orchestrator closes a run that cannot go on (a round short of its quorum); the
+    /// unspent escrow returns to the DAO and credited rewards stay claimable, as on completion.
+    /// @param reason Why the run failed, for the DAO and contributors; only in the event, not stored.
+    function failRun(bytes32 runId, string calldata reason) external auth(OPERATOR_PERMISSION_ID) {
+        if (bytes(reason).length == 0) revert FailureReasonRequired(runId);
+        uint256 refund = _close(runId, RunStatus.Failed);
+        emit RunFailed(runId, refund, reason);
     }
 
     /// @notice Credits each cluster's owner with `gpuSeconds × rewardPerGpuHour / 3600` for a round.

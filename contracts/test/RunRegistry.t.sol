@@ -8,6 +8,7 @@ import {
     ClusterNotAdmitted,
     ComputeAlreadyRecorded,
     DatasetNotApproved,
+    FailureReasonRequired,
     GpuBudgetExceeded,
     NothingToClaim,
     RunAlreadyExists,
@@ -25,6 +26,7 @@ contract RunRegistryTest is DaoTrainFixture {
     uint64 internal constant BUDGET = 100 hours;
     uint256 internal constant RATE = 3 ether;
     uint256 internal constant ESCROW = 300 ether;
+    string internal constant NO_QUORUM = "round 3: fewer than 4 accepted replicas after 3 attempts";
 
     address internal immutable alice = vm.addr(0xA);
     address internal immutable bob = vm.addr(0xB);
@@ -203,6 +205,64 @@ contract RunRegistryTest is DaoTrainFixture {
         runs.cancelRun(RUN);
     }
 
+    function test_operatorFailsARunWithItsReasonAndCreditedRewardsStayClaimable() public {
+        _approveRun(RUN, BUDGET, RATE);
+        _record(0, EU, 10 hours);
+        vm.expectEmit(address(runs));
+        emit RunRegistry.RunFailed(RUN, ESCROW - 30 ether, NO_QUORUM);
+        vm.prank(operator);
+        runs.failRun(RUN, NO_QUORUM);
+
+        RunRegistry.Run memory run = runs.getRun(RUN);
+        vm.assertEq(uint256(run.status), uint256(RunRegistry.RunStatus.Failed), "failed");
+        vm.assertEq(run.refunded, ESCROW - 30 ether, "refunded the uncredited rest");
+        vm.assertEq(token.balanceOf(address(dao)), TREASURY - 30 ether, "refunded to the DAO");
+        vm.assertEq(runs.escrowBalance(RUN), 30 ether, "only the owed reward is left");
+
+        vm.prank(alice);
+        runs.claim(RUN);
+        vm.assertEq(token.balanceOf(alice), 30 ether, "claimed after failure");
+        vm.assertEq(token.balanceOf(address(runs)), 0, "escrow empty");
+
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(RunNotApproved.selector, RUN));
+        runs.recordCompute(RUN, 1, _records(EU, 1));
+    }
+
+    function test_aClosedOrUnknownRunCannotFail() public {
+        bytes32 completed = keccak256("completed");
+        bytes32 cancelled = keccak256("cancelled");
+        bytes32 failed = keccak256("failed");
+        for (uint256 i = 0; i < 3; i++) {
+            _approveRun([completed, cancelled, failed][i], BUDGET, RATE);
+        }
+        vm.prank(operator);
+        runs.completeRun(completed);
+        _execute(address(runs), abi.encodeCall(RunRegistry.cancelRun, (cancelled)));
+        vm.prank(operator);
+        runs.failRun(failed, NO_QUORUM);
+
+        bytes32[4] memory closed = [completed, cancelled, failed, keccak256("never approved")];
+        for (uint256 i = 0; i < closed.length; i++) {
+            vm.prank(operator);
+            vm.expectRevert(abi.encodeWithSelector(RunNotApproved.selector, closed[i]));
+            runs.failRun(closed[i], NO_QUORUM);
+        }
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(RunNotApproved.selector, failed));
+        runs.completeRun(failed);
+        vm.assertEq(token.balanceOf(address(runs)), 0, "each run refunded once");
+        vm.assertEq(token.balanceOf(address(dao)), TREASURY, "treasury whole again");
+    }
+
+    function test_aRunFailsOnlyWithAReason() public {
+        _approveRun(RUN, BUDGET, RATE);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(FailureReasonRequired.selector, RUN));
+        runs.failRun(RUN, "");
+        vm.assertEq(uint256(runs.runStatus(RUN)), uint256(RunRegistry.RunStatus.Approved), "still approved");
+    }
+
     function testFuzz_rewardIsGpuSecondsTimesRatePerHourRoundedDown(uint64 gpuSeconds, uint128 rate) public view {
         vm.assertEq(runs.rewardFor(gpuSeconds, rate), (uint256(gpuSeconds) * rate) / 3600, "reward");
     }
@@ -221,7 +281,7 @@ contract RunRegistryTest is DaoTrainFixture {
         vm.stopPrank();
     }
 
-    function testFuzz_nobodyButTheOperatorRecordsOrCompletes(address caller) public {
+    function testFuzz_nobodyButTheOperatorRecordsCompletesOrFails(address caller) public {
         vm.assume(caller != operator);
         _approveRun(RUN, BUDGET, RATE);
         bytes memory denied = abi.encodeWithSelector(
@@ -233,14 +293,21 @@ contract RunRegistryTest is DaoTrainFixture {
         runs.recordCompute(RUN, 0, records);
         vm.expectRevert(denied);
         runs.completeRun(RUN);
+        vm.expectRevert(denied);
+        runs.failRun(RUN, NO_QUORUM);
         vm.stopPrank();
     }
 
-    /// Whatever is recorded and claimed, tokens are conserved: the DAO ends with the treasury
-    /// minus exactly what contributors were paid.
-    function testFuzz_claimsAndRefundAddUpToTheEscrow(uint64 budget, uint256 rate, uint64 euSeconds, uint64 usSeconds)
-        public
-    {
+    /// Whatever is recorded and claimed, and however the run closes (cancelled, completed or
+    /// failed), tokens are conserved: the DAO ends with the treasury minus exactly what
+    /// contributors were paid.
+    function testFuzz_claimsAndRefundAddUpToTheEscrow(
+        uint64 budget,
+        uint256 rate,
+        uint64 euSeconds,
+        uint64 usSeconds,
+        uint8 closeWith
+    ) public {
         budget = uint64(bound(budget, 1, 10_000 hours));
         rate = bound(rate, 0, 100 ether);
         euSeconds = uint64(bound(euSeconds, 0, budget));
@@ -248,7 +315,7 @@ contract RunRegistryTest is DaoTrainFixture {
         _approveRun(RUN, budget, rate);
         _record(0, EU, euSeconds);
         _record(0, US, usSeconds);
-        _execute(address(runs), abi.encodeCall(RunRegistry.cancelRun, (RUN)));
+        _closeRun(closeWith % 3);
         if (runs.claimable(RUN, alice) > 0) {
             vm.prank(alice);
             runs.claim(RUN);
@@ -262,5 +329,15 @@ contract RunRegistryTest is DaoTrainFixture {
         vm.assertLe(paid, runs.escrowFor(budget, rate), "paid <= escrow");
         vm.assertEq(token.balanceOf(address(dao)) + paid, TREASURY, "conserved");
         vm.assertEq(token.balanceOf(address(runs)), 0, "nothing stuck");
+    }
+
+    function _closeRun(uint8 how) internal {
+        if (how == 0) {
+            _execute(address(runs), abi.encodeCall(RunRegistry.cancelRun, (RUN)));
+            return;
+        }
+        vm.prank(operator);
+        if (how == 1) runs.completeRun(RUN);
+        else runs.failRun(RUN, NO_QUORUM);
     }
 }

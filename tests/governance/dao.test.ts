@@ -23,6 +23,7 @@ import {
   getRun,
   latestReleasedRound,
   releasedRounds,
+  runFailureReason,
   tokenBalance,
 } from "../../governance/reads.ts";
 import { execute, propose, vote } from "../../governance/voting.ts";
@@ -31,6 +32,7 @@ import {
   claimRewards,
   commitCheckpoint,
   completeRun,
+  failRun,
   recordCompute,
   registerCluster,
 } from "../../governance/writes.ts";
@@ -267,6 +269,56 @@ describe("DAO governance on anvil (three members, TokenVoting v1.0.0 over OSx 1.
     );
   });
 
+  it("the operator fails a run with its reason: the uncredited escrow returns to the DAO, credits stay claimable, the run reads as failed", async () => {
+    const { operator } = dao;
+    const ownerA = dao.others[0]!;
+    const failing = id("run: short of its quorum");
+    const reason = "round 1: fewer than 2 accepted replicas after 3 attempts";
+    const escrow = await escrowFor(operator, gpuSecondsBudget, rewardPerGpuHour);
+    await dao.pass(
+      approveRunProposal(
+        dao.deployment,
+        {
+          runId: failing,
+          datasetRoot,
+          gpuSecondsBudget,
+          rewardPerGpuHour,
+          specUri: "file:///runs/failing.yaml",
+        },
+        escrow,
+      ),
+    );
+    await recordCompute(operator, failing, 1n, [{ clusterId: clusters[0], gpuSeconds: 3600n }]);
+    const credited = rewardPerGpuHour;
+    await expect(failRun(dao.members[0], failing, reason)).rejects.toMatchObject({
+      errorName: "DaoUnauthorized",
+    });
+    await expect(failRun(operator, failing, "")).rejects.toMatchObject({
+      errorName: "FailureReasonRequired",
+    });
+
+    const treasuryBefore = await tokenBalance(operator, dao.deployment.dao.address);
+    await failRun(operator, failing, reason);
+    const failed = await getRun(operator, failing);
+    expect(failed.status).toBe("failed");
+    expect(failed.escrow).toMatchObject({
+      funded: escrow,
+      credited,
+      refunded: escrow - credited,
+      balance: credited,
+    });
+    expect(await tokenBalance(operator, dao.deployment.dao.address)).toBe(treasuryBefore + escrow - credited);
+    expect(await runFailureReason(operator, failing)).toBe(reason);
+    expect(await runFailureReason(operator, runId)).toBeUndefined();
+
+    const ownerBefore = await tokenBalance(ownerA, ownerA.wallet!.account.address);
+    await claimRewards(ownerA, failing);
+    expect(await tokenBalance(ownerA, ownerA.wallet!.account.address)).toBe(ownerBefore + credited);
+    expect((await getRun(operator, failing)).escrow.balance).toBe(0n);
+    await expect(failRun(operator, failing, reason)).rejects.toMatchObject({ errorName: "RunNotApproved" });
+    await expect(completeRun(operator, failing)).rejects.toMatchObject({ errorName: "RunNotApproved" });
+  });
+
   it("the event watcher delivers every event once and in order, whatever its page size", async () => {
     const reader = dao.members[0];
     const drain = async (maxBlocks: number) => {
@@ -288,6 +340,7 @@ describe("DAO governance on anvil (three members, TokenVoting v1.0.0 over OSx 1.
       "CheckpointCommitted",
       "CheckpointReleased",
       "ComputeRecorded",
+      "RunFailed",
       "ProposalExecuted",
     ]) {
       expect(names).toContain(name);

@@ -66,6 +66,8 @@ contract DaoTrainInvariants is DaoTrainFixture {
             vm.assertLe(run.paid, run.credited, "paid <= credited");
             vm.assertLe(run.credited, run.funded, "credited <= funded");
             vm.assertLe(uint256(run.gpuSecondsRecorded), uint256(run.gpuSecondsBudget), "within GPU budget");
+            bool open = run.status == RunRegistry.RunStatus.Approved;
+            vm.assertEq(run.refunded, open ? 0 : run.funded - run.credited, "closing refunds the uncredited rest");
             held += balance;
         }
         vm.assertEq(token.balanceOf(address(runs)), held, "registry holds exactly the escrows");
@@ -115,7 +117,12 @@ contract DaoTrainInvariants is DaoTrainFixture {
     }
 
     function invariant_onlyTheOperatorCommitsAndRecords() public view {
-        vm.assertEq(handler.unauthorizedOperations(), 0, "a non-operator committed, recorded or completed");
+        vm.assertEq(handler.unauthorizedOperations(), 0, "a non-operator committed, recorded, completed or failed");
+        uint256 failed;
+        for (uint256 r = 0; r < runIds.length; r++) {
+            if (runs.runStatus(runIds[r]) == RunRegistry.RunStatus.Failed) failed++;
+        }
+        vm.assertEq(failed, handler.failedRuns(), "every failed run was failed by the operator");
     }
 
     function invariant_removedOrSuspendedClustersEarnNothing() public view {

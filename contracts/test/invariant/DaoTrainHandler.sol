@@ -11,9 +11,9 @@ import {IOsxDao, executeAsDao, oneAction} from "../utils/OsxDao.sol";
 import {bound, vm} from "../utils/Vm.sol";
 
 /// @notice What the fuzzer may do to a deployed daotrain: the DAO's proposals (this handler holds
-/// EXECUTE_PERMISSION, like the voting plugin), the operator's commits and records, owners'
-/// claims, and anyone's attempts at calls they have no permission for. Ghost state records what
-/// was observed, for the invariants to compare with what the contracts say.
+/// EXECUTE_PERMISSION, like the voting plugin), the operator's commits, records, completions and
+/// failures, owners' claims, and anyone's attempts at calls they have no permission for. Ghost
+/// state records what was observed, for the invariants to compare with what the contracts say.
 contract DaoTrainHandler {
     struct System {
         IOsxDao dao;
@@ -59,6 +59,7 @@ contract DaoTrainHandler {
     uint256 public commits;
     uint256 public recordCalls;
     uint256 public claims;
+    uint256 public failedRuns;
 
     constructor(System memory system, bytes32[] memory runIds_, bytes32[] memory clusterIds_) {
         dao = system.dao;
@@ -182,6 +183,15 @@ contract DaoTrainHandler {
         runs.completeRun(runId);
     }
 
+    /// @dev Weighted down like completion (1 call in 4).
+    function failRun(uint256 runSeed) external {
+        bytes32 runId = _run(runSeed);
+        if (runSeed % 4 != 0 || runs.runStatus(runId) != RunRegistry.RunStatus.Approved) return;
+        vm.prank(operator);
+        runs.failRun(runId, "round 2: fewer than 2 accepted replicas after 3 attempts");
+        failedRuns++;
+    }
+
     // ---- contributors ----
 
     /// @dev The first owner (searching from the seed) with something to claim in the run claims it.
@@ -228,7 +238,7 @@ contract DaoTrainHandler {
         bytes32 runId = _run(seed);
         address target;
         bytes memory data;
-        which = uint8(bound(which, 0, 2));
+        which = uint8(bound(which, 0, 3));
         if (which == 0) {
             (target, data) = (
                 address(checkpoints),
@@ -237,8 +247,10 @@ contract DaoTrainHandler {
         } else if (which == 1) {
             (RunRegistry.ComputeRecord[] memory records,) = _batch(type(uint8).max, 1 hours);
             (target, data) = (address(runs), abi.encodeCall(RunRegistry.recordCompute, (runId, 0, records)));
-        } else {
+        } else if (which == 2) {
             (target, data) = (address(runs), abi.encodeCall(RunRegistry.completeRun, (runId)));
+        } else {
+            (target, data) = (address(runs), abi.encodeCall(RunRegistry.failRun, (runId, "forged")));
         }
         vm.prank(seed % 4 == 0 ? address(dao) : caller);
         (bool ok,) = target.call(data);
