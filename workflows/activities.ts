@@ -73,8 +73,12 @@ export interface ChainActivities {
   recordCompute(request: { runId: Hex; round: number; records: ComputeRecord[] }): Promise<{
     alreadyRecorded: boolean;
   }>;
-  /** Closes the run on-chain when it is still open, returning the unspent escrow to the DAO. */
-  closeRun(request: { runId: Hex }): Promise<{ closedNow: boolean }>;
+  /**
+   * Closes the run on-chain when it is still open, returning the unspent escrow to the DAO: as
+   * failed with `failureReason` when given (failRun), else as completed (completeRun). A run
+   * already closed, however, is success with `closedNow: false`.
+   */
+  closeRun(request: { runId: Hex; failureReason?: string }): Promise<{ closedNow: boolean }>;
   /** Records where a released checkpoint was published; the same URI recorded again is success. */
   recordPublication(request: { runId: Hex; round: number; manifestUri: string }): Promise<{
     recordedNow: boolean;

@@ -59,7 +59,8 @@ const chain = proxyActivities<Activities>({ startToCloseTimeout: "45 seconds", r
 /**
  * A DAO-approved run: rounds until the spec's rounds or GPU-hour budget are done, pausable
  * and cancellable at any time, then the run is closed on-chain so the unspent escrow returns
- * to the DAO. Workflow id: `run-<runId>` (spec/runSpec.ts `runWorkflowId`).
+ * to the DAO; a round that cannot reach its quorum closes it as failed, with the reason, and
+ * fails the workflow. Workflow id: `run-<runId>` (spec/runSpec.ts `runWorkflowId`).
  */
 export async function trainingRun(input: TrainingRunInput): Promise<RunStatus> {
   const { runId, spec } = input;
@@ -145,6 +146,7 @@ export async function trainingRun(input: TrainingRunInput): Promise<RunStatus> {
     }
     for (const offender of outcome.offenders) carry.strikes[offender] = (carry.strikes[offender] ?? 0) + 1;
     if (!outcome.ok) {
+      await CancellationScope.nonCancellable(() => chain.closeRun({ runId, failureReason: outcome.reason }));
       await moveTo("failed", outcome.reason);
       throw ApplicationFailure.nonRetryable(outcome.reason, "RoundQuorumError");
     }

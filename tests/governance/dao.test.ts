@@ -36,6 +36,8 @@ import {
   recordCompute,
   registerCluster,
 } from "../../governance/writes.ts";
+import { chainActivities } from "../../workers/activities/chain.ts";
+import { newMetrics } from "../../workers/metrics.ts";
 import { type DaoFixture, id, MEMBER_POWER, startDaoFixture, TOKEN } from "./fixture.ts";
 
 const runId = id("run: tiny transformer");
@@ -317,6 +319,54 @@ describe("DAO governance on anvil (three members, TokenVoting v1.0.0 over OSx 1.
     expect((await getRun(operator, failing)).escrow.balance).toBe(0n);
     await expect(failRun(operator, failing, reason)).rejects.toMatchObject({ errorName: "RunNotApproved" });
     await expect(completeRun(operator, failing)).rejects.toMatchObject({ errorName: "RunNotApproved" });
+  });
+
+  it("the worker's closeRun fails a run with the workflow's reason once; a retry or another close finds it closed", async () => {
+    const metrics = newMetrics();
+    const activities = chainActivities({ chain: dao.operator, metrics });
+    const [failing, completing] = [id("run: closed by the worker, failed"), id("run: closed by the worker")];
+    const escrow = await escrowFor(dao.operator, gpuSecondsBudget, rewardPerGpuHour);
+    await dao.pass({
+      title: "Two runs for the worker",
+      summary: "",
+      actions: [failing, completing].flatMap(
+        (run) =>
+          approveRunProposal(
+            dao.deployment,
+            {
+              runId: run,
+              datasetRoot,
+              gpuSecondsBudget,
+              rewardPerGpuHour,
+              specUri: "file:///runs/worker.yaml",
+            },
+            escrow,
+          ).actions,
+      ),
+    });
+    const reason = "round 2: fewer than 3 accepted replicas after 3 attempts";
+    await expect(activities.closeRun({ runId: failing, failureReason: "" })).rejects.toMatchObject({
+      type: "InvalidInputError",
+      nonRetryable: true,
+    });
+
+    await expect(activities.closeRun({ runId: failing, failureReason: reason })).resolves.toEqual({
+      closedNow: true,
+    });
+    await expect(activities.closeRun({ runId: failing, failureReason: reason })).resolves.toEqual({
+      closedNow: false,
+    });
+    await expect(activities.closeRun({ runId: failing })).resolves.toEqual({ closedNow: false });
+    expect((await getRun(dao.operator, failing)).status).toBe("failed");
+    expect(await runFailureReason(dao.operator, failing)).toBe(reason);
+
+    await expect(activities.closeRun({ runId: completing })).resolves.toEqual({ closedNow: true });
+    expect((await getRun(dao.operator, completing)).status).toBe("completed");
+    const sent = await metrics.chainTransactions.get();
+    expect(sent.values.map((v) => [v.labels.method, v.labels.status, v.value]).sort()).toEqual([
+      ["completeRun", "success", 1],
+      ["failRun", "success", 1],
+    ]);
   });
 
   it("the event watcher delivers every event once and in order, whatever its page size", async () => {

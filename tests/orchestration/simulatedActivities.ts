@@ -28,9 +28,12 @@ export interface Simulation {
   commits: Map<string, Hex>;
   publications: Map<string, string>;
   credits: { runId: Hex; round: number; clusterId: Hex; gpuSeconds: number }[];
-  closed: Set<string>;
+  /** How each run was closed on-chain; a run is closed once, later calls change nothing. */
+  closed: Map<string, ClosedRun>;
   states: string[];
 }
+
+export type ClosedRun = { as: "completed" } | { as: "failed"; reason: string };
 
 export function idOf(name: string): Hex {
   return `0x${createHash("sha256").update(name).digest("hex")}`;
@@ -44,7 +47,7 @@ export function newSimulation(clusters: SimulatedCluster[]): Simulation {
     commits: new Map(),
     publications: new Map(),
     credits: [],
-    closed: new Set(),
+    closed: new Map(),
     states: [],
   };
 }
@@ -144,10 +147,13 @@ export function simulatedActivities(sim: Simulation): Activities {
       if (!already) for (const r of records) sim.credits.push({ runId, round, ...r });
       return { alreadyRecorded: already };
     },
-    async closeRun({ runId }) {
-      const closedNow = !sim.closed.has(runId);
-      sim.closed.add(runId);
-      return { closedNow };
+    async closeRun({ runId, failureReason }) {
+      if (sim.closed.has(runId)) return { closedNow: false };
+      sim.closed.set(
+        runId,
+        failureReason === undefined ? { as: "completed" } : { as: "failed", reason: failureReason },
+      );
+      return { closedNow: true };
     },
     async recordPublication({ runId, round, manifestUri }) {
       const recordedNow = sim.publications.get(`${runId}/${round}`) !== manifestUri;

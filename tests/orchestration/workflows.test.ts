@@ -116,7 +116,7 @@ describe("trainingRun", () => {
       ["beta", 2],
     ]);
     expect(sim.liveJobs.size).toBe(0);
-    expect(sim.closed.has(runId)).toBe(true);
+    expect(sim.closed.get(runId)).toEqual({ as: "completed" });
     // 4 replicas × 2 s (1.5 s rounded up) × 1 GPU per round, split evenly between the two clusters.
     expect(sim.credits.filter((c) => c.round === 1).map((c) => c.gpuSeconds)).toEqual([4, 4]);
     expect(status.gpuSecondsUsed).toBe(24);
@@ -149,16 +149,19 @@ describe("trainingRun", () => {
     expect(retry?.key.endsWith("honest")).toBe(true);
   });
 
-  test("a run that cannot reach its quorum fails with the reason instead of committing", async () => {
+  test("a run that cannot reach its quorum fails with the reason instead of committing, and is closed on-chain as failed with it", async () => {
     const { sim, taskQueue } = await simulate([cluster("bad", { behaviour: "fail" })]);
-    const { handle } = await startRun(taskQueue, {
+    const { runId, handle } = await startRun(taskQueue, {
       spec: tinySpec({ rounds: 1, minReplicas: 2 }),
       options: { maxAttemptsPerRound: 2 },
     });
     const failure = await handle.result().catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(WorkflowFailedError);
-    expect(String((failure as WorkflowFailedError).cause?.message)).toMatch(/fewer than 2 accepted replicas/);
+    const reason = String((failure as WorkflowFailedError).cause?.message);
+    expect(reason).toMatch(/fewer than 2 accepted replicas/);
     expect(sim.commits.size).toBe(0);
+    expect(sim.closed.get(runId)).toEqual({ as: "failed", reason });
+    expect(sim.states.at(-1)).toBe(`${runId.slice(0, 6)}:failed`);
   });
 
   test("replaying a finished run's history with today's workflow code reproduces it (determinism)", async () => {
@@ -230,7 +233,7 @@ describe("trainingRun", () => {
     const status = (await handle.result()) as RunStatus;
     expect(status).toMatchObject({ state: "cancelled", reason: "operator: test", committedRounds: 0 });
     expect(sim.liveJobs.size).toBe(0);
-    expect(sim.closed.has(runId)).toBe(true);
+    expect(sim.closed.get(runId)).toEqual({ as: "completed" });
   });
 });
 

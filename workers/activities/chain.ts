@@ -7,6 +7,7 @@ import {
   type CommitOutcome,
   commitCheckpoint,
   completeRun,
+  failRun,
   recordCompute,
   recordPublication,
   type Sent,
@@ -92,10 +93,17 @@ export function chainActivities(ctx: ChainContext): ChainActivities {
       return { alreadyRecorded: false };
     },
 
-    async closeRun({ runId }) {
+    async closeRun({ runId, failureReason }) {
+      // failRun reverts on an empty reason, and chain calls retry without a cap: refuse it here.
+      if (failureReason === "")
+        throw ApplicationFailure.nonRetryable(
+          `closeRun: run ${runId} cannot be failed without a reason; pass the reason the round gave`,
+          "InvalidInputError",
+        );
       if ((await getRun(chain, runId)).status !== "approved") return { closedNow: false };
       try {
-        await counted("completeRun", () => completeRun(chain, runId));
+        if (failureReason === undefined) await counted("completeRun", () => completeRun(chain, runId));
+        else await counted("failRun", () => failRun(chain, runId, failureReason));
         return { closedNow: true };
       } catch (error) {
         // Closed meanwhile (by the DAO, or by an earlier attempt whose receipt was lost).
