@@ -18,7 +18,7 @@ import {
 } from "../governance/proposals.ts";
 import { escrowFor } from "../governance/reads.ts";
 import { execute, propose, vote } from "../governance/voting.ts";
-import { commitCheckpoint, recordCompute, registerCluster } from "../governance/writes.ts";
+import { commitCheckpoint, failRun, recordCompute, registerCluster } from "../governance/writes.ts";
 import { id, startDaoFixture, TOKEN } from "../tests/governance/fixture.ts";
 
 const CONTRIBUTORS = 10;
@@ -116,6 +116,9 @@ try {
     throw new Error("bench: executing the release emitted no CheckpointReleased");
   }
 
+  // A run that misses its quorum is closed by the operator, refunding the unspent escrow.
+  const failed = await failRun(operator, runId, "round 1: 1 replica(s) passed validation, the run needs 2");
+
   const baseline = await plainTransferGas(alice);
   const rows: Array<[string, bigint]> = [
     ["commitCheckpoint (operator)", committed.gasUsed],
@@ -124,6 +127,7 @@ try {
     ["vote yes (first vote)", await gasOf(alice, firstVote)],
     ["vote yes (second vote)", await gasOf(bob, secondVote)],
     ["execute: release checkpoint", executeReceipt.gasUsed],
+    ["failRun with its reason, refunding (operator)", failed.gasUsed],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   const line = (name: string, gas: string, base: string, ratio: string) =>
