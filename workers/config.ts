@@ -4,6 +4,7 @@ import { z } from "zod";
 import { InvalidInputError, parseWith } from "../spec/errors.ts";
 import { parseStoreUri, type S3StoreOptions } from "../storage/index.ts";
 import { CodecKeyEnv } from "./codec.ts";
+import { type TemporalTarget, temporalTarget } from "./temporalConnection.ts";
 
 const absolutePath = z.string().refine(isAbsolute, { message: "must be an absolute path" });
 const storeUri = z.string().superRefine((uri, ctx) => {
@@ -25,9 +26,7 @@ const privateKey = z
  * The worker's environment. Secrets (the codec key, the operator key, kubeconfigs through
  * DAOTRAIN_CLUSTERS) come only from here, never from a command line.
  */
-export const WorkerEnv = CodecKeyEnv.extend({
-  TEMPORAL_ADDRESS: z.string().min(1).default("127.0.0.1:7233"),
-  TEMPORAL_NAMESPACE: z.string().min(1).default("default"),
+const WorkerEnvSchema = CodecKeyEnv.extend({
   /** The deployment file `daotrain dao deploy` wrote (contract addresses, chain id, RPC URL). */
   DAOTRAIN_DEPLOYMENT: absolutePath,
   /** Overrides the deployment's RPC URL (e.g. a node of your own). */
@@ -77,7 +76,8 @@ export const WorkerEnv = CodecKeyEnv.extend({
   DAOTRAIN_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
   DAOTRAIN_METRICS_HOST: z.string().min(1).default("127.0.0.1"),
 });
-export type WorkerEnv = z.infer<typeof WorkerEnv>;
+/** The worker's settings: its own variables, and how to reach Temporal (`temporalConnection.ts`). */
+export type WorkerEnv = z.infer<typeof WorkerEnvSchema> & { readonly temporal: TemporalTarget };
 
 function safeJson(text: string): unknown {
   try {
@@ -88,14 +88,14 @@ function safeJson(text: string): unknown {
 }
 
 export function parseWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv {
-  const parsed = parseWith(WorkerEnv, env, "worker environment");
+  const parsed = parseWith(WorkerEnvSchema, env, "worker environment");
   const remoteRunStore = parseStoreUri(parsed.DAOTRAIN_STORE_URI).kind === "s3";
   if (remoteRunStore && !(parsed.AWS_ACCESS_KEY_ID && parsed.AWS_SECRET_ACCESS_KEY)) {
     throw new InvalidInputError("worker environment", [
       "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: required with an s3:// DAOTRAIN_STORE_URI, because trainers on other clusters reach the run store with them",
     ]);
   }
-  return parsed;
+  return { ...parsed, temporal: temporalTarget(env) };
 }
 
 /** How the worker reaches s3:// stores. */

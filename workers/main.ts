@@ -44,10 +44,10 @@ export async function startWorker(env: WorkerEnv): Promise<RunningWorker> {
     cwd: projectRoot,
     metrics,
   });
-  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect(env.temporal.connection);
   const worker = await Worker.create({
     connection,
-    namespace: env.TEMPORAL_NAMESPACE,
+    namespace: env.temporal.namespace,
     taskQueue: TASK_QUEUE,
     ...(env.DAOTRAIN_WORKFLOW_BUNDLE
       ? { workflowBundle: { code: await readFile(env.DAOTRAIN_WORKFLOW_BUNDLE, "utf8") } }

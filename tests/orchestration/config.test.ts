@@ -34,7 +34,7 @@ describe("worker environment", () => {
   test("fills the defaults of a valid environment", () => {
     const env = parseWorkerEnv(validEnv());
     expect(env).toMatchObject({
-      TEMPORAL_ADDRESS: "127.0.0.1:7233",
+      temporal: { namespace: "default", connection: { address: "127.0.0.1:7233" } },
       DAOTRAIN_TRAINER_COMMAND: ["node", "trainer/main.ts"],
       DAOTRAIN_START_WATCHERS: true,
       DAOTRAIN_METRICS_PORT: 9464,
