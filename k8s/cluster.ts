@@ -47,7 +47,10 @@ export interface RoundRef {
 export interface ClusterCapacity {
   /** GPUs a new Job could be granted now: free on ready, schedulable nodes, capped by the quota. */
   freeGpus: number;
-  /** Free GPUs per GPU product (node label `nvidia.com/gpu.product`), before the quota cap. */
+  /**
+   * Free GPUs per GPU product (node label `nvidia.com/gpu.product`), before the quota cap; empty
+   * when the contributor does not share node capacity (then `freeGpus` is the quota's headroom).
+   */
   freeGpusByProduct: Record<string, number>;
   /** The donation: the ResourceQuota on `requests.nvidia.com/gpu`, when there is one. */
   quota: GpuQuota | undefined;

@@ -137,10 +137,16 @@ export class KubernetesCluster implements ComputeCluster {
 
   async capacity(): Promise<ClusterCapacity> {
     const [nodes, pods, quota] = await Promise.all([
-      this.core.listNode(),
+      this.core.listNode().catch((error: unknown) => {
+        // The contributor does not share node capacity: the quota's headroom is all there is to go by.
+        if (statusCode(error) === 403) return undefined;
+        throw error;
+      }),
       this.activePods(),
       this.gpuQuota(),
     ]);
+    if (!nodes)
+      return { freeGpus: quota ? Math.max(0, quota.hard - quota.used) : 0, freeGpusByProduct: {}, quota };
     const usedByNode = new Map<string, number>();
     for (const pod of pods) {
       const node = pod.spec?.nodeName;

@@ -48,6 +48,10 @@ export function register(program: Command): void {
     .requiredOption("--gpus <n>", "GPUs you donate (ResourceQuota on requests.nvidia.com/gpu)", count)
     .option("--namespace <name>", "namespace for daotrain's Jobs", "daotrain")
     .option("--egress-port <port>", "TCP port trainers may reach outside (repeatable; default 443)", port)
+    .option(
+      "--share-node-capacity",
+      "let the orchestrator read Nodes cluster-wide (names, labels, allocatable GPUs) to place rounds only where GPUs are free; without it, nothing cluster-wide is granted and the quota alone bounds placement",
+    )
     .option("--out <path>", "where to write the ServiceAccount kubeconfig", "daotrain-sa.kubeconfig")
     .option("--json", "print the result as JSON")
     .action(
@@ -56,6 +60,7 @@ export function register(program: Command): void {
         gpus: number;
         namespace: string;
         egressPort?: number[];
+        shareNodeCapacity?: boolean;
         out: string;
         json?: boolean;
       }) => {
@@ -64,6 +69,7 @@ export function register(program: Command): void {
           namespace: options.namespace,
           gpus: options.gpus,
           ...(options.egressPort ? { egressPorts: options.egressPort } : {}),
+          shareNodeCapacity: options.shareNodeCapacity ?? false,
         });
         await writeFile(options.out, result.serviceAccountKubeconfig, { mode: 0o600 });
         if (options.json) {

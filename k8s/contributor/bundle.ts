@@ -18,8 +18,9 @@ import { MANAGED_BY_LABEL } from "../roundJob.ts";
 /**
  * The contributor bundle: everything a cluster owner grants daotrain, and nothing more. The
  * orchestrator's ServiceAccount may run Jobs and read their pods and logs in one namespace, capped
- * by a ResourceQuota on `requests.nvidia.com/gpu` (the donation). Its one cluster-scoped grant is
- * reading Nodes, without which it could not tell how many GPUs are free.
+ * by a ResourceQuota on `requests.nvidia.com/gpu` (the donation), and nothing cluster-wide. A
+ * contributor may choose to share node capacity (read Nodes: names, labels, allocatable GPUs),
+ * so that rounds are placed only where GPUs are free now, not just within the quota.
  */
 export const BundleOptions = z
   .object({
@@ -30,6 +31,8 @@ export const BundleOptions = z
     gpus: z.number().int().min(0).max(100_000),
     /** TCP ports trainers may reach outside the cluster (object store, dataset mirrors). */
     egressPorts: z.array(z.number().int().min(1).max(65_535)).default([443]),
+    /** Grant the one cluster-scoped read, of Nodes; without it capacity is the quota's headroom. */
+    shareNodeCapacity: z.boolean().default(false),
   })
   .strict();
 export type BundleOptions = z.infer<typeof BundleOptions>;
@@ -40,6 +43,11 @@ export const TOKEN_SECRET = "daotrain-orchestrator-token";
 export const GPU_QUOTA = "daotrain-gpus";
 const ROLE = "daotrain-orchestrator";
 const NODE_READER = "daotrain-node-reader";
+
+/** The ClusterRole and its binding that share node capacity, one pair per contributor namespace. */
+export function nodeReaderName(namespace: string): string {
+  return `${NODE_READER}-${namespace}`;
+}
 
 const labels = { [MANAGED_BY_LABEL]: "daotrain" };
 
@@ -104,18 +112,14 @@ export function contributorBundle(options: BundleOptions): KubernetesObject[] {
   const nodeReader: V1ClusterRole = {
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "ClusterRole",
-    metadata: { name: `${NODE_READER}-${namespace}`, labels },
+    metadata: { name: nodeReaderName(namespace), labels },
     rules: [{ apiGroups: [""], resources: ["nodes"], verbs: read }],
   };
   const nodeReaderBinding: V1ClusterRoleBinding = {
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "ClusterRoleBinding",
-    metadata: { name: `${NODE_READER}-${namespace}`, labels },
-    roleRef: {
-      apiGroup: "rbac.authorization.k8s.io",
-      kind: "ClusterRole",
-      name: `${NODE_READER}-${namespace}`,
-    },
+    metadata: { name: nodeReaderName(namespace), labels },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: nodeReaderName(namespace) },
     subjects: [{ kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace }],
   };
   const quota: V1ResourceQuota = {
@@ -165,5 +169,6 @@ export function contributorBundle(options: BundleOptions): KubernetesObject[] {
       ],
     },
   };
-  return [ns, account, token, role, binding, nodeReader, nodeReaderBinding, quota, limits, denyAll, trainer];
+  const nodeCapacity = options.shareNodeCapacity ? [nodeReader, nodeReaderBinding] : [];
+  return [ns, account, token, role, binding, ...nodeCapacity, quota, limits, denyAll, trainer];
 }

@@ -5,6 +5,7 @@ import {
   KubeConfig,
   KubernetesObjectApi,
   PatchStrategy,
+  RbacAuthorizationV1Api,
   type V1ResourceAttributes,
 } from "@kubernetes/client-node";
 import { stringify } from "yaml";
@@ -12,6 +13,7 @@ import {
   type BundleOptions,
   contributorBundle,
   GPU_QUOTA,
+  nodeReaderName,
   parseBundleOptions,
   SERVICE_ACCOUNT,
   TOKEN_SECRET,
@@ -66,8 +68,9 @@ export async function onboardContributor(adminKubeconfig: string, input: unknown
     await objects.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
     applied.push(`${object.kind}/${object.metadata?.name}`);
   }
-  const core = admin.makeApiClient(CoreV1Api);
   const { namespace } = options;
+  if (!options.shareNodeCapacity) await withdrawNodeCapacity(admin, namespace);
+  const core = admin.makeApiClient(CoreV1Api);
   const token = await waitFor(
     `the token controller filling Secret ${namespace}/${TOKEN_SECRET}`,
     async () => {
@@ -87,6 +90,17 @@ export async function onboardContributor(adminKubeconfig: string, input: unknown
     applied,
     serviceAccountKubeconfig: serviceAccountKubeconfig(admin, namespace, token),
   };
+}
+
+/** A contributor who shared node capacity before and no longer does: the grant goes. */
+async function withdrawNodeCapacity(admin: KubeConfig, namespace: string): Promise<void> {
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  const name = nodeReaderName(namespace);
+  const absent = (error: unknown) => {
+    if ((error as { code?: number }).code !== 404) throw error;
+  };
+  await rbac.deleteClusterRoleBinding({ name }).catch(absent);
+  await rbac.deleteClusterRole({ name }).catch(absent);
 }
 
 function serviceAccountKubeconfig(admin: KubeConfig, namespace: string, token: string): string {
@@ -114,11 +128,14 @@ function serviceAccountKubeconfig(admin: KubeConfig, namespace: string, token: s
   });
 }
 
-/** One thing the orchestrator should, or must not, be able to do with the contributor's kubeconfig. */
+/**
+ * One thing the orchestrator should, or must not, be able to do with the contributor's kubeconfig;
+ * "either" is the contributor's choice (sharing node capacity), reported but never a failure.
+ */
 export interface AccessExpectation {
   description: string;
   attributes: V1ResourceAttributes;
-  expected: "allowed" | "forbidden";
+  expected: "allowed" | "forbidden" | "either";
 }
 
 export interface AccessCheck extends AccessExpectation {
@@ -147,9 +164,9 @@ export function accessExpectations(namespace: string): AccessExpectation[] {
     allowed("create Secrets in its namespace", { resource: "secrets", verb: "create" }),
     allowed("read its ResourceQuota", { resource: "resourcequotas", verb: "list" }),
     {
-      description: "read Nodes (GPU capacity)",
+      description: "read Nodes (node capacity, if the contributor shares it)",
       attributes: { resource: "nodes", verb: "list" },
-      expected: "allowed",
+      expected: "either",
     },
     forbidden("list Secrets in kube-system", { namespace: "kube-system", resource: "secrets", verb: "list" }),
     forbidden("create Jobs in another namespace", {
@@ -189,7 +206,8 @@ export async function checkAccess(kubeconfig: string, namespace?: string): Promi
       });
       const actual = review.status?.allowed ? "allowed" : "forbidden";
       const reason = review.status?.reason || review.status?.evaluationError;
-      return { ...expectation, actual, ok: actual === expectation.expected, ...(reason ? { reason } : {}) };
+      const ok = expectation.expected === "either" || actual === expectation.expected;
+      return { ...expectation, actual, ok, ...(reason ? { reason } : {}) };
     }),
   );
 }

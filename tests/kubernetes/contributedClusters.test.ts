@@ -68,8 +68,9 @@ beforeAll(async () => {
   console.log(`two control planes with KWOK nodes ready in ${Date.now() - started} ms`);
   scratch = await mkdtemp(join(tmpdir(), "daotrain-k8s-test-"));
   const [a, b] = await Promise.all([
+    // alpha grants nothing cluster-wide; beta shares its node capacity (and so node disappearances).
     onboardContributor(alpha.kubeconfig, { gpus: 6, namespace: NAMESPACE }),
-    onboardContributor(beta.kubeconfig, { gpus: 4, namespace: NAMESPACE }),
+    onboardContributor(beta.kubeconfig, { gpus: 4, namespace: NAMESPACE, shareNodeCapacity: true }),
   ]);
   alphaSa = a.serviceAccountKubeconfig;
   betaSa = b.serviceAccountKubeconfig;
@@ -144,12 +145,12 @@ async function podsOf(cluster: TestCluster, job: string): Promise<V1Pod[]> {
 }
 
 describe("capacity and placement across two contributed clusters", () => {
-  test("capacity reads match what each cluster's nodes and quota allow", async () => {
+  test("capacity reads match what each cluster's quota and, where shared, its nodes allow", async () => {
     const [a, b] = await Promise.all([alphaClient.capacity(), betaClient.capacity()]);
-    // alpha: 8 A100s on ready nodes (the tainted node counts: Jobs tolerate the GPU taint), quota 6.
+    // alpha shares no node capacity: the quota's headroom is all the orchestrator may know.
     expect(a).toEqual({
       freeGpus: 6,
-      freeGpusByProduct: { [A100]: 8 },
+      freeGpusByProduct: {},
       quota: { name: "daotrain-gpus", hard: 6, used: 0 },
     });
     expect(b).toEqual({
@@ -175,6 +176,7 @@ describe("capacity and placement across two contributed clusters", () => {
       kubeconfig: alpha.kubeconfig,
       namespace: NAMESPACE,
     });
+    // alpha has 8 A100s on ready nodes (the tainted node counts: Jobs tolerate the GPU taint).
     expect((await admin.capacity()).freeGpusByProduct).toEqual({ [A100]: 5 });
     expect((await admin.capacity()).freeGpus).toBe(5);
     await core.deleteNamespacedPod({ name: "other-tenant", namespace: "default", gracePeriodSeconds: 0 });
@@ -464,12 +466,25 @@ describe("the ServiceAccount kubeconfig from onboard", () => {
     await expect(core.listNamespacedSecret({ namespace: NAMESPACE })).resolves.toBeDefined();
   });
 
-  test("daotrain cluster check proves every expected permission, and onboard again changes nothing", async () => {
+  test("daotrain cluster check proves every expected permission, onboard again changes nothing, and node capacity shared can be withdrawn", async () => {
     const checks = await checkAccess(alphaSa);
     expect(checks.filter((c) => !c.ok)).toEqual([]);
     expect(checks.find((c) => c.description === "create ClusterRoles")?.actual).toBe("forbidden");
+    const nodeRead = (c: { description: string }) => c.description.startsWith("read Nodes");
+    expect(checks.find(nodeRead)?.actual).toBe("forbidden");
+    expect((await checkAccess(betaSa)).find(nodeRead)?.actual).toBe("allowed");
     const again = await onboardContributor(alpha.kubeconfig, { gpus: 6, namespace: NAMESPACE });
-    expect(again.applied).toHaveLength(11);
+    expect(again.applied).toHaveLength(9);
+
+    const shared = await onboardContributor(alpha.kubeconfig, {
+      gpus: 6,
+      namespace: NAMESPACE,
+      shareNodeCapacity: true,
+    });
+    expect(shared.applied).toContain(`ClusterRole/daotrain-node-reader-${NAMESPACE}`);
+    expect((await checkAccess(alphaSa)).find(nodeRead)?.actual).toBe("allowed");
+    await onboardContributor(alpha.kubeconfig, { gpus: 6, namespace: NAMESPACE });
+    expect((await checkAccess(alphaSa)).find(nodeRead)?.actual).toBe("forbidden");
     const rbac = alpha.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
     const roles = await rbac.listNamespacedRole({ namespace: NAMESPACE });
     expect(roles.items.map((r) => r.metadata?.name)).toEqual(["daotrain-orchestrator"]);
