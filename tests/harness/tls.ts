@@ -1,9 +1,10 @@
 import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
-import { createConnection, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { join } from "node:path";
 import { createServer, type Server } from "node:tls";
 import { promisify } from "node:util";
+import { relayTo } from "./relay.ts";
 
 const run = promisify(execFile);
 
@@ -114,18 +115,7 @@ export async function startTlsProxy(
       requestCert: options.requireClientCert ?? false,
       rejectUnauthorized: options.requireClientCert ?? false,
     },
-    (client) => {
-      const upstream = createConnection(target);
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.once("close", () => sockets.delete(socket));
-        socket.on("error", () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    },
+    relayTo(target, sockets),
   );
   // A refused handshake is the test's point, not an error of the proxy.
   server.on("tlsClientError", () => {});

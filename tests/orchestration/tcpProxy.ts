@@ -1,4 +1,5 @@
-import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
+import { relayTo } from "../harness/relay.ts";
 
 /**
  * A TCP proxy on a loopback port in front of a service (here: anvil's RPC), which a test can
@@ -17,18 +18,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let server: Server | undefined;
   let port = 0;
   const listen = async () => {
-    const s = createServer((client) => {
-      const upstream = createConnection(target);
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.once("close", () => sockets.delete(socket));
-        socket.on("error", () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
+    const s = createServer(relayTo(target, sockets));
     await new Promise<void>((resolve, reject) => {
       s.once("error", reject);
       s.listen(port, "127.0.0.1", () => resolve());

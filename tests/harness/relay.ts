@@ -1,0 +1,20 @@
+import { createConnection, type Socket } from "node:net";
+
+/**
+ * A proxy's connection handler: pipes each accepted connection to `target` both ways, and keeps
+ * both ends in `open` (so the proxy can cut them all); an error on either end closes both.
+ */
+export function relayTo(target: { host: string; port: number }, open: Set<Socket>): (client: Socket) => void {
+  return (client) => {
+    const upstream = createConnection(target);
+    for (const socket of [client, upstream]) {
+      open.add(socket);
+      socket.once("close", () => open.delete(socket));
+      socket.on("error", () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  };
+}
