@@ -217,27 +217,39 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
   const handled = new Set<string>();
   let stopping = false;
 
-  /**
-   * Read-modify-write of the status subresource, retried on conflicts and while the apiserver is
-   * unreachable (tests restart it), as a kubelet would.
-   */
+  /** Calls again while the apiserver is unreachable or shutting down (tests restart it), as a kubelet would. */
+  const whileUnreachable = async <T>(call: () => Promise<T>): Promise<T> => {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      try {
+        return await call();
+      } catch (error) {
+        const code = statusCode(error);
+        if ((code !== undefined && code < 500) || stopping || Date.now() > deadline) throw error;
+        await sleep(500);
+      }
+    }
+  };
+
+  /** Read-modify-write of the status subresource, again on conflicts; a deleted pod needs none. */
   const writeStatus = async (
     namespace: string,
     name: string,
     change: (status: V1PodStatus) => V1PodStatus,
   ) => {
-    const deadline = Date.now() + 120_000;
     for (;;) {
       try {
-        const pod = await core.readNamespacedPod({ name, namespace });
-        pod.status = change(pod.status ?? {});
-        await core.replaceNamespacedPodStatus({ name, namespace, body: pod });
+        await whileUnreachable(async () => {
+          const pod = await core.readNamespacedPod({ name, namespace });
+          pod.status = change(pod.status ?? {});
+          await core.replaceNamespacedPodStatus({ name, namespace, body: pod });
+        });
         return;
       } catch (error) {
         const code = statusCode(error);
         if (code === 404 || stopping) return;
-        if ((code !== undefined && code !== 409 && code < 500) || Date.now() > deadline) throw error;
-        await sleep(code === 409 ? 50 : 500);
+        if (code !== 409) throw error;
+        await sleep(50);
       }
     }
   };
@@ -354,15 +366,17 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
   const serveLogs = async (pod: V1Pod, container: string, file: string) => {
     await writeFile(file, "");
     const { namespace = "default", name = "", uid = "" } = pod.metadata ?? {};
-    await custom.createNamespacedCustomObject({
-      ...KWOK_LOGS,
-      namespace,
-      body: {
-        apiVersion: `${KWOK_LOGS.group}/${KWOK_LOGS.version}`,
-        kind: "Logs",
-        metadata: { name, namespace, ownerReferences: [{ apiVersion: "v1", kind: "Pod", name, uid }] },
-        spec: { logs: [{ containers: [container], logsFile: file, follow: false }] },
-      },
+    const logs = {
+      apiVersion: `${KWOK_LOGS.group}/${KWOK_LOGS.version}`,
+      kind: "Logs",
+      metadata: { name, namespace, ownerReferences: [{ apiVersion: "v1", kind: "Pod", name, uid }] },
+      spec: { logs: [{ containers: [container], logsFile: file, follow: false }] },
+    };
+    await whileUnreachable(() =>
+      custom.createNamespacedCustomObject({ ...KWOK_LOGS, namespace, body: logs }),
+    ).catch((error: unknown) => {
+      // Created by an earlier call whose answer the restart swallowed.
+      if (statusCode(error) !== 409) throw error;
     });
     // KWOK takes the Logs object up asynchronously; until it has, the apiserver answers "no logs
     // found". A kubelet serves a container's logs from its start, so wait for that before starting.
