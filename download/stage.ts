@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
@@ -21,16 +21,21 @@ import { parseManifest, storeFailure } from "./storeReads.ts";
 const StagedManifest = z.object({
   shards: z
     .array(
-      z.object({
-        path: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a plain file name"),
-        bytes: z.number().int().min(0),
-        sha256: Sha256Hex,
-      }),
+      z
+        .object({
+          path: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a plain file name"),
+          bytes: z.number().int().min(0),
+          sha256: Sha256Hex,
+        })
+        // A dataset's shards say more (their split): a selection may go by it.
+        .passthrough(),
     )
     .min(1),
   root: Bytes32,
 });
 type StagedManifest = z.infer<typeof StagedManifest>;
+/** One shard's entry in the manifest, with whatever else the format records about it. */
+export type StagedShard = StagedManifest["shards"][number];
 
 export interface StageDirectoryOptions {
   /**
@@ -45,6 +50,12 @@ export interface StageDirectoryOptions {
   root?: Bytes32;
   /** Where remote directories are copied, one folder per root, reused by later calls. */
   cacheDir: string;
+  /**
+   * Only the shards this picks are fetched (a replica's share of a dataset and its validation
+   * shards, say); the manifest always is. Such a copy is named by the root and the selection.
+   * Readers of a partial copy verify what they read against the manifest, as `openDataset` does.
+   */
+  select?: (shard: StagedShard, index: number) => boolean;
   store?: OpenStoreOptions;
   /** Shards fetched at once. */
   concurrency?: number;
@@ -62,8 +73,12 @@ export async function stageDirectory(options: StageDirectoryOptions): Promise<st
   const uri = options.uri.endsWith(`/${MANIFEST_FILE}`) ? splitObjectUri(options.uri).storeUri : options.uri;
   const location = parseStoreUri(uri);
   if (location.kind === "file") return location.directory;
-  // A copy is named by its root only once verified: with the root known, it needs no request.
-  if (options.root && (await exists(join(options.cacheDir, options.root.slice(2), MANIFEST_FILE))))
+  // A whole copy is named by its root only once verified: with the root known, it needs no request.
+  if (
+    options.root &&
+    !options.select &&
+    (await exists(join(options.cacheDir, options.root.slice(2), MANIFEST_FILE)))
+  )
     return join(options.cacheDir, options.root.slice(2));
 
   const store = openStore(uri, options.store);
@@ -71,14 +86,16 @@ export async function stageDirectory(options: StageDirectoryOptions): Promise<st
   const manifest = parseManifest(manifestBytes, store.uriOf(MANIFEST_FILE), StagedManifest);
   const root = options.root ?? manifest.root;
   checkRoot(manifest, root, store.uriOf(MANIFEST_FILE));
+  const { select } = options;
+  const wanted = select ? manifest.shards.filter((shard, i) => select(shard, i)) : manifest.shards;
 
-  const target = join(options.cacheDir, root.slice(2));
+  const target = join(options.cacheDir, select ? `${root.slice(2)}-${selectionName(wanted)}` : root.slice(2));
   if (await exists(join(target, MANIFEST_FILE))) return target;
   const partial = `${target}.partial.${process.pid}.${randomBytes(4).toString("hex")}`;
   await mkdir(partial, { recursive: true });
   try {
-    await fetchShards(store, manifest, partial, options);
-    await checkShards(store, manifest, partial);
+    await fetchShards(store, wanted, partial, options);
+    await checkShards(store, wanted, partial);
     await writeFile(join(partial, MANIFEST_FILE), manifestBytes);
     await rename(partial, target).catch(async (error: NodeJS.ErrnoException) => {
       // Staged meanwhile by a concurrent call: theirs is as good as ours.
@@ -106,13 +123,21 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/** A short name for a selection of shards, so that copies of different selections never meet. */
+function selectionName(shards: readonly StagedShard[]): string {
+  return createHash("sha256")
+    .update(shards.map((s) => s.path).join("\n"))
+    .digest("hex")
+    .slice(0, 12);
+}
+
 async function fetchShards(
   store: CheckpointStore,
-  manifest: StagedManifest,
+  shards: readonly StagedShard[],
   dir: string,
   options: StageDirectoryOptions,
 ): Promise<void> {
-  const queue = [...manifest.shards];
+  const queue = [...shards];
   const fetchNext = async () => {
     for (let shard = queue.shift(); shard; shard = queue.shift()) {
       await store
@@ -120,12 +145,22 @@ async function fetchShards(
         .catch(storeFailure);
     }
   };
-  const parallel = Math.max(1, Math.min(options.concurrency ?? 4, manifest.shards.length));
+  const parallel = Math.max(1, Math.min(options.concurrency ?? 4, shards.length));
   await Promise.all(Array.from({ length: parallel }, fetchNext));
 }
 
-async function checkShards(store: CheckpointStore, manifest: StagedManifest, dir: string): Promise<void> {
-  const hashes = await hashFiles(manifest.shards.map((shard) => join(dir, shard.path)));
-  const verification = compareShards(manifest, hashes);
+/**
+ * Each fetched shard against its manifest entry. The manifest's list was checked against the root
+ * already, so the fetched shards, as a list of their own, are judged under their own root.
+ */
+async function checkShards(
+  store: CheckpointStore,
+  shards: readonly StagedShard[],
+  dir: string,
+): Promise<void> {
+  if (shards.length === 0) return;
+  const hashes = await hashFiles(shards.map((shard) => join(dir, shard.path)));
+  const fetched = { shards, root: merkleRoot(shards.map((shard) => shard.sha256)) };
+  const verification = compareShards(fetched, hashes);
   if (!verification.ok) throw new ShardCorruptError(store.uri, verification.problems);
 }

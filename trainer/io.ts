@@ -8,7 +8,12 @@ import {
   readCheckpointManifest,
   verifyCheckpoint,
 } from "../checkpoints/index.ts";
-import { DownloadError, StoreUnreachableError, stageDirectory } from "../download/index.ts";
+import {
+  DownloadError,
+  type StageDirectoryOptions,
+  StoreUnreachableError,
+  stageDirectory,
+} from "../download/index.ts";
 import { InvalidInputError } from "../spec/errors.ts";
 import type { Bytes32 } from "../spec/runSpec.ts";
 import { openStore, parseStoreUri, putDirectory, type StoreLocation } from "../storage/index.ts";
@@ -49,10 +54,20 @@ function locate(uri: string, variable: string): StoreLocation {
  * orchestrator named is refused (InputMismatchError); an unreachable store is a plain failure,
  * worth a retry.
  */
-export async function stagedInput(uri: string, root: Bytes32, variable: string): Promise<string> {
+export async function stagedInput(
+  uri: string,
+  root: Bytes32,
+  variable: string,
+  select?: StageDirectoryOptions["select"],
+): Promise<string> {
   locate(uri, variable);
   try {
-    return await stageDirectory({ uri, root, cacheDir: join(scratch, "inputs") });
+    return await stageDirectory({
+      uri,
+      root,
+      cacheDir: join(scratch, "inputs"),
+      ...(select ? { select } : {}),
+    });
   } catch (error) {
     if (error instanceof DownloadError && !(error instanceof StoreUnreachableError))
       throw new InputMismatchError(`${variable} ${uri}: ${error.message}`);

@@ -99,10 +99,13 @@ async function trainReplica(env: TrainerEnv, log: (line: string) => void): Promi
 async function verifiedInputs(
   env: TrainerEnv,
 ): Promise<{ dataset: Dataset; init: Checkpoint; spec: RunSpec }> {
+  // Of a dataset in a bucket, only this replica's shards and the held-out ones are fetched.
+  const assigned = new Set(shardIndices(env));
   const datasetDir = await stagedInput(
     env.DAOTRAIN_DATASET_URI,
     env.DAOTRAIN_DATASET_ROOT,
     "DAOTRAIN_DATASET_URI",
+    (shard, index) => assigned.has(index) || shard.split === "validation",
   );
   const initDir = await stagedInput(env.DAOTRAIN_INIT_URI, env.DAOTRAIN_INIT_ROOT, "DAOTRAIN_INIT_URI");
   const mismatch = (error: Error) => {

@@ -1,7 +1,7 @@
 import { mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type CheckpointManifest, MANIFEST_FILE } from "../checkpoints/index.ts";
-import { stageDirectory } from "../download/index.ts";
+import { type StageDirectoryOptions, stageDirectory } from "../download/index.ts";
 import type { Bytes32 } from "../spec/runSpec.ts";
 import {
   type CheckpointStore,
@@ -56,12 +56,14 @@ export class RunStore {
 
   /**
    * A checkpoint or dataset, named by its directory's or its manifest's URI, as a local directory;
-   * a remote one is checked against `root` (when known) as it is staged.
+   * a remote one is checked against `root` (when known) as it is staged, and `select` limits which
+   * of its shards come (the manifest always does).
    */
-  async localDir(uri: string, root?: Bytes32): Promise<string> {
+  async localDir(uri: string, root?: Bytes32, select?: StageDirectoryOptions["select"]): Promise<string> {
     return stageDirectory({
       uri,
       ...(root ? { root } : {}),
+      ...(select ? { select } : {}),
       cacheDir: this.#stagedDir,
       store: this.#options,
     });

@@ -62,6 +62,23 @@ describe("stageDirectory", () => {
     }
   });
 
+  it("fetches only the shards a selection picks, checked against the root, as a copy of its own", async () => {
+    const uri = await uploaded("selected");
+    const { root, shards } = source.manifest;
+    const cacheDir = join(work, "cache-selected");
+    const options = { uri, root, cacheDir, store: { s3: server.storeOptions } };
+    // A shard the selection leaves out may even be bad: it is never fetched.
+    await writeFile(
+      join(server.dataDir, "runs", "selected", shards[0]!.path),
+      Buffer.alloc(shards[0]!.bytes, 1),
+    );
+    const staged = await stageDirectory({ ...options, select: (_, index) => index === 1 });
+    expect((await readdir(staged)).sort()).toEqual([shards[1]!.path, "manifest.json"].sort());
+    expect(staged).not.toBe(join(cacheDir, root.slice(2)));
+    const manifestOnly = await stageDirectory({ ...options, select: () => false });
+    expect(await readdir(manifestOnly)).toEqual(["manifest.json"]);
+  });
+
   it("refuses a manifest whose root is not the one expected", async () => {
     const uri = await uploaded("other-root");
     const cacheDir = join(work, "cache-root");

@@ -18,7 +18,12 @@ export function aggregationActivities(ctx: AggregationContext): AggregationActiv
       const pulse = setInterval(() => heartbeat(), 1_000);
       try {
         const { runStore } = ctx;
-        const datasetDir = await runStore.localDir(await datasetUriOf(ctx.chain, spec.dataset), spec.dataset);
+        // The outer step scores on the held-out shards alone; of a remote dataset only those come.
+        const datasetDir = await runStore.localDir(
+          await datasetUriOf(ctx.chain, spec.dataset),
+          spec.dataset,
+          (shard) => shard.split === "validation",
+        );
         const succeeded = outputs.flatMap((o) => (o.phase === "succeeded" ? [o] : []));
         // Unknown roots: staging only makes each copy whole; the outer step judges the replicas.
         const replicas = await Promise.all(

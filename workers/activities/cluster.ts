@@ -77,7 +77,9 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
 
     async launchReplicas({ key, placement, spec, init }) {
       const datasetUri = await datasetUriOf(ctx.chain, spec.dataset);
-      const dataset = await readDatasetManifest(await ctx.runStore.localDir(datasetUri, spec.dataset));
+      // Assigning shards needs the manifest only.
+      const datasetDir = await ctx.runStore.localDir(datasetUri, spec.dataset, () => false);
+      const dataset = await readDatasetManifest(datasetDir);
       try {
         await client(placement.cluster).launchRound(
           parseRoundJobSpec({
