@@ -3,7 +3,7 @@ import { isAbsolute } from "node:path";
 import { keccak256, toBytes } from "viem";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import type { ComputeCluster } from "../k8s/cluster.ts";
+import { type ComputeCluster, StoreEnv } from "../k8s/cluster.ts";
 import { KubernetesCluster } from "../k8s/kubernetesCluster.ts";
 import { LocalCluster } from "../k8s/local/localCluster.ts";
 import { parseWith } from "../spec/errors.ts";
@@ -33,6 +33,12 @@ const ClusterEntry = z
       .object({ kubeconfig: absolutePath, namespace: z.string().min(1).optional() })
       .strict()
       .optional(),
+    /**
+     * The keys this contributor's trainers reach the run store with, instead of the worker's:
+     * keys that may write only under `runs/<run>/rounds/<r>/clusters/<name>/` keep one contributor
+     * from overwriting another's replicas. Read at each launch; never sent through Temporal.
+     */
+    storeEnv: StoreEnv.optional(),
   })
   .strict()
   .refine((c) => (c.local === undefined) !== (c.kubernetes === undefined), {
@@ -54,9 +60,18 @@ export function clusterIdOf(name: string): Hex {
   return keccak256(toBytes(name));
 }
 
+async function readClustersFile(path: string): Promise<z.infer<typeof ClustersFile>> {
+  return parseWith(ClustersFile, parseYaml(await readFile(path, "utf8")), `clusters file ${path}`);
+}
+
+/** The run-store keys the clusters file gives a cluster's trainers, if it gives any. */
+export async function clusterStoreEnv(path: string, name: string): Promise<StoreEnv | undefined> {
+  return (await readClustersFile(path)).clusters.find((entry) => entry.name === name)?.storeEnv;
+}
+
 /** Reads the clusters file; kubeconfigs are read now so that they travel (encrypted) with a round. */
 export async function readClusters(path: string): Promise<ConfiguredCluster[]> {
-  const file = parseWith(ClustersFile, parseYaml(await readFile(path, "utf8")), `clusters file ${path}`);
+  const file = await readClustersFile(path);
   return await Promise.all(
     file.clusters.map(async (entry): Promise<ConfiguredCluster> => {
       const id = entry.id ?? clusterIdOf(entry.name);

@@ -7,7 +7,7 @@ import { openStore } from "../storage/index.ts";
 import { TASK_QUEUE } from "../workflows/signals.ts";
 import { createActivities } from "./activities/index.ts";
 import { openClient } from "./client.ts";
-import { readClusters } from "./clusterDirectory.ts";
+import { clusterStoreEnv, readClusters } from "./clusterDirectory.ts";
 import { AesGcmCodec, encryptedDataConverter } from "./codec.ts";
 import { parseWorkerEnv, s3StoreOptions, trainerStoreEnv, type WorkerEnv } from "./config.ts";
 import { type MetricsServer, metrics, startMetricsServer } from "./metrics.ts";
@@ -40,6 +40,7 @@ export async function startWorker(env: WorkerEnv): Promise<RunningWorker> {
     publicStore: openStore(env.DAOTRAIN_PUBLIC_STORE_URI, { s3: s3StoreOptions(env) }),
     storeEnv: trainerStoreEnv(env),
     configuredClusters: () => readClusters(env.DAOTRAIN_CLUSTERS),
+    clusterStoreEnv: (name) => clusterStoreEnv(env.DAOTRAIN_CLUSTERS, name),
     trainerCommand: env.DAOTRAIN_TRAINER_COMMAND,
     cwd: projectRoot,
     metrics,

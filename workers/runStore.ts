@@ -36,8 +36,9 @@ export class RunStore {
     return `runs/${runId}/init`;
   }
 
-  replicaKey(runId: string, round: number, replica: number, attempt: number): string {
-    return `runs/${runId}/rounds/${round}/replicas/${replica}-a${attempt}`;
+  /** Under the cluster's name, so that a bucket policy can let each contributor write its own only. */
+  replicaKey(runId: string, round: number, cluster: string, replica: number, attempt: number): string {
+    return `runs/${runId}/rounds/${round}/clusters/${cluster}/replicas/${replica}-a${attempt}`;
   }
 
   globalKey(runId: string, round: number): string {

@@ -1,11 +1,13 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { openStore } from "../../storage/index.ts";
 import { type RunningWorker, startWorker } from "../../workers/main.ts";
+import type { RunStatus } from "../../workflows/types.ts";
 import { type S3Server, startS3Server } from "../harness/s3.ts";
 import { type OrchestrationStack, startOrchestrationStack } from "./stack.ts";
-import { provesTheRunStory } from "./story.ts";
+import { provesTheRunStory, workflowResult } from "./story.ts";
 
 // Trainers on contributors' clusters cannot see the orchestrator's disk: with the dataset and the
 // run store in buckets (a real S3 server), a whole run goes through the buckets alone.
@@ -45,12 +47,39 @@ describe("end to end with the run store in a bucket", () => {
       const accepted = status.recent
         .find((r) => r.round === round)
         ?.replicas.filter((r) => r.phase === "accepted");
-      for (const replica of accepted ?? [])
-        expect(
-          keys.some((k) => k.startsWith(`runs/${runId}/rounds/${round}/replicas/${replica.replica}-a`)),
-        ).toBe(true);
+      // Under each contributor's own prefix, which a bucket policy can give it alone.
+      for (const replica of accepted ?? []) {
+        const prefix = `runs/${runId}/rounds/${round}/clusters/${replica.cluster}/replicas/${replica.replica}-a`;
+        expect(keys.some((k) => k.startsWith(prefix))).toBe(true);
+      }
     }
     // Nothing of the run went to a local run store: only the worker's staging area holds copies.
     expect(await readdir(join(stack.dir, "store"))).toEqual([]);
+  });
+
+  test("a contributor given store keys of its own reaches the bucket with those alone: keys the store refuses fail its replicas, and the round completes on the other's", async () => {
+    const refusedKeys = {
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: "not-the-secret",
+    };
+    await stack.writeClusters([
+      { ...stack.localCluster("alpha"), storeEnv: refusedKeys },
+      stack.localCluster("beta"),
+    ]);
+    try {
+      const runId = await stack.approveRun(stack.spec({ rounds: 1, replicasPerRound: 4, minReplicas: 2 }));
+      const status = await workflowResult<RunStatus>(stack.client, runWorkflowId(runId));
+      expect(status).toMatchObject({ state: "completed", committedRounds: 1 });
+      const replicas = status.recent[0]?.replicas ?? [];
+      const alpha = replicas.filter((r) => r.cluster === "alpha");
+      expect(alpha.length).toBeGreaterThan(0);
+      expect(alpha.every((r) => r.phase === "failed")).toBe(true);
+      expect(
+        replicas.filter((r) => r.cluster === "beta" && r.phase === "accepted").length,
+      ).toBeGreaterThanOrEqual(2);
+    } finally {
+      await stack.writeClusters([stack.localCluster("alpha"), stack.localCluster("beta")]);
+    }
   });
 });

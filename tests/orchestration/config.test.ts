@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { InvalidInputError } from "../../spec/errors.ts";
-import { clusterIdOf, readClusters } from "../../workers/clusterDirectory.ts";
+import { clusterIdOf, clusterStoreEnv, readClusters } from "../../workers/clusterDirectory.ts";
 import { AesGcmCodec, CodecKeyError } from "../../workers/codec.ts";
 import { parseWorkerEnv } from "../../workers/config.ts";
 
@@ -79,6 +79,28 @@ describe("clusters file", () => {
         access: { kind: "kubernetes", kubeconfig: "apiVersion: v1\nkind: Config\n", namespace: "daotrain" },
       },
     ]);
+  });
+
+  test("keeps a contributor's own store keys out of what travels through Temporal, and refuses a bad key name", async () => {
+    const file = join(dir, "keys.yaml");
+    await writeFile(
+      file,
+      `clusters:\n- name: home\n  local: { workDir: ${dir}/home, gpus: 2 }\n  storeEnv: { AWS_ACCESS_KEY_ID: home-key, AWS_SECRET_ACCESS_KEY: home-secret }\n- name: lab\n  local: { workDir: ${dir}/lab, gpus: 1 }\n`,
+    );
+    expect(JSON.stringify(await readClusters(file))).not.toContain("home-secret");
+    expect(await clusterStoreEnv(file, "home")).toEqual({
+      AWS_ACCESS_KEY_ID: "home-key",
+      AWS_SECRET_ACCESS_KEY: "home-secret",
+    });
+    expect(await clusterStoreEnv(file, "lab")).toBeUndefined();
+    const bad = join(dir, "bad-keys.yaml");
+    await writeFile(
+      bad,
+      `clusters:\n- name: home\n  local: { workDir: /x, gpus: 1 }\n  storeEnv: { aws-key: x }\n`,
+    );
+    await expect(readClusters(bad)).rejects.toThrow(
+      /clusters\.0\.storeEnv\.aws-key: "aws-key" is not an environment variable name/,
+    );
   });
 
   test("refuses an entry with both executors, naming it", async () => {

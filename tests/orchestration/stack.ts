@@ -44,6 +44,7 @@ export interface ClusterEntryFile {
   name: string;
   local?: { workDir: string; gpus: number; env?: Record<string, string> };
   kubernetes?: { kubeconfig: string; namespace?: string };
+  storeEnv?: Record<string, string>;
 }
 
 /**

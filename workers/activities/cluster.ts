@@ -35,6 +35,8 @@ export interface ClusterContext {
   trainerCommand: string[];
   /** What trainers need to reach the run store (secret-valued: the cluster keeps it in a Secret). */
   storeEnv: Record<string, string>;
+  /** The keys the clusters file gives one cluster's trainers instead, read at each launch. */
+  clusterStoreEnv: (name: string) => Promise<Record<string, string> | undefined>;
   /** Working directory and env of local trainer processes. */
   cwd: string;
   env?: Record<string, string>;
@@ -92,7 +94,7 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
               replica,
               shards: assignShards(dataset, replica, spec.replicasPerRound),
               outputUri: ctx.runStore.dirUri(
-                ctx.runStore.replicaKey(key.runId, key.round, replica, key.attempt),
+                ctx.runStore.replicaKey(key.runId, key.round, key.clusterName, replica, key.attempt),
               ),
             })),
             totalReplicas: spec.replicasPerRound,
@@ -103,7 +105,7 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
             datasetRoot: spec.dataset,
             innerSteps: spec.innerSteps,
             seed: spec.seed,
-            storeEnv: ctx.storeEnv,
+            storeEnv: (await ctx.clusterStoreEnv(key.clusterName)) ?? ctx.storeEnv,
           }),
         );
       } catch (error) {
@@ -158,7 +160,7 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
             ...base,
             phase: "succeeded",
             outputUri: ctx.runStore.dirUri(
-              ctx.runStore.replicaKey(key.runId, key.round, state.replica, key.attempt),
+              ctx.runStore.replicaKey(key.runId, key.round, key.clusterName, state.replica, key.attempt),
             ),
             ...verifiedRunTime(state, observed),
           };
