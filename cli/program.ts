@@ -1,4 +1,4 @@
-import { type Command, CommanderError } from "commander";
+import { type Command, CommanderError, InvalidArgumentError } from "commander";
 import { InvalidInputError } from "../spec/errors.ts";
 
 /** Exit codes every verb shares: 1 = the operation failed, 2 = the command line was wrong. */
@@ -12,6 +12,15 @@ export class CliError extends Error {
     super(message);
     this.exitCode = exitCode;
   }
+}
+
+/** An argument parser that takes one of `values` and refuses anything else, listing them. */
+export function oneOf<const T extends readonly string[]>(values: T): (value: string) => T[number] {
+  return (value) => {
+    const found = values.find((v) => v === value);
+    if (found === undefined) throw new InvalidArgumentError(`must be one of ${values.join(", ")}`);
+    return found;
+  };
 }
 
 function usageLine(command: Command): string {

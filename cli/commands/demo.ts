@@ -19,7 +19,7 @@ import {
 } from "../../localstack/story.ts";
 import { parseRunSpec, type RunSpec } from "../../spec/runSpec.ts";
 import type { RunStatus } from "../../workflows/types.ts";
-import { CliError } from "../program.ts";
+import { CliError, oneOf } from "../program.ts";
 import { type DemoSummary, printSummary } from "./demoSummary.ts";
 
 const projectRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -35,11 +35,6 @@ const CONTRIBUTORS = [
 
 const CLUSTER_KINDS = ["local", "kubernetes"] as const;
 type ClusterKind = (typeof CLUSTER_KINDS)[number];
-
-function clusterKind(value: string): ClusterKind {
-  if ((CLUSTER_KINDS as readonly string[]).includes(value)) return value as ClusterKind;
-  throw new InvalidArgumentError(`must be one of ${CLUSTER_KINDS.join(", ")}`);
-}
 
 interface DemoOptions {
   workDir?: string;
@@ -70,7 +65,7 @@ export function register(program: Command): void {
     .option(
       "--clusters <kind>",
       "where contributors' replicas run: local (child processes) or kubernetes (two simulated clusters: real control planes + KWOK; needs the bootstrapped Kubernetes binaries)",
-      clusterKind,
+      oneOf(CLUSTER_KINDS),
       "local" as ClusterKind,
     )
     .option("--reduced", "a smaller model and fewer steps (what the tests run)", false)

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import type { Address, Hex } from "viem";
 import type { Governance } from "../../governance/chain.ts";
 import {
@@ -18,7 +18,7 @@ import {
 import { escrowFor } from "../../governance/reads.ts";
 import { propose } from "../../governance/voting.ts";
 import { readRunSpecFile, runIdOf } from "../../spec/runSpec.ts";
-import { CliError, ExitCode } from "../program.ts";
+import { CliError, ExitCode, oneOf } from "../program.ts";
 import {
   address,
   bytes32,
@@ -29,12 +29,6 @@ import {
   wholeNumber,
   withChainOptions,
 } from "./governanceOptions.ts";
-
-function clusterDecision(value: string): ClusterDecision {
-  const decision = CLUSTER_DECISIONS.find((d) => d === value);
-  if (!decision) throw new InvalidArgumentError(`must be one of ${CLUSTER_DECISIONS.join(", ")}`);
-  return decision;
-}
 
 async function submit(
   options: ChainOptions,
@@ -77,7 +71,7 @@ export function register(program: Command): void {
     proposeCommand
       .command("cluster")
       .description("admit, suspend or remove a registered cluster")
-      .argument("<decision>", CLUSTER_DECISIONS.join("|"), clusterDecision)
+      .argument("<decision>", CLUSTER_DECISIONS.join("|"), oneOf(CLUSTER_DECISIONS))
       .argument("<cluster-id>", "the cluster's id (bytes32)", bytes32),
     { write: true },
   ).action((decision: ClusterDecision, clusterId: Hex, options: ChainOptions) =>

@@ -1,6 +1,7 @@
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { getProposal, listProposals, type ProposalView } from "../../governance/proposalReads.ts";
 import { execute, VOTE_CHOICES, type VoteChoice, vote } from "../../governance/voting.ts";
+import { oneOf } from "../program.ts";
 import {
   type ChainOptions,
   connectFrom,
@@ -9,12 +10,6 @@ import {
   wholeNumber,
   withChainOptions,
 } from "./governanceOptions.ts";
-
-function choice(value: string): VoteChoice {
-  const found = VOTE_CHOICES.find((c) => c === value);
-  if (!found) throw new InvalidArgumentError(`must be one of ${VOTE_CHOICES.join(", ")}`);
-  return found;
-}
 
 const when = (seconds: bigint) => new Date(Number(seconds) * 1000).toISOString().replace(".000Z", "Z");
 
@@ -29,7 +24,7 @@ export function register(program: Command): void {
       .command("vote")
       .description("vote on a proposal with the key's voting power at the proposal's snapshot")
       .argument("<proposal>", "the proposal number", wholeNumber)
-      .argument("<choice>", VOTE_CHOICES.join("|"), choice),
+      .argument("<choice>", VOTE_CHOICES.join("|"), oneOf(VOTE_CHOICES)),
     { write: true },
   ).action(async (proposalId: bigint, vote_: VoteChoice, options: ChainOptions) => {
     const governance = await connectFrom(options);
