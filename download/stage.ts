@@ -69,17 +69,23 @@ export interface StageDirectoryOptions {
  * every shard's size and sha256 and the root checked, then renamed into place, so the cache only
  * ever holds complete, verified copies and a second call for the same root fetches nothing.
  */
+/**
+ * Where the whole, verified copy of the directory with this root lives in `cacheDir`; a writer
+ * that already holds such a directory (verified as it wrote it) may put it there for later reads.
+ */
+export function stagedCopyOf(cacheDir: string, root: Bytes32): string {
+  return join(cacheDir, root.slice(2));
+}
+
 export async function stageDirectory(options: StageDirectoryOptions): Promise<string> {
   const uri = options.uri.endsWith(`/${MANIFEST_FILE}`) ? splitObjectUri(options.uri).storeUri : options.uri;
   const location = parseStoreUri(uri);
   if (location.kind === "file") return location.directory;
   // A whole copy is named by its root only once verified: with the root known, it needs no request.
-  if (
-    options.root &&
-    !options.select &&
-    (await exists(join(options.cacheDir, options.root.slice(2), MANIFEST_FILE)))
-  )
-    return join(options.cacheDir, options.root.slice(2));
+  if (options.root && !options.select) {
+    const copy = stagedCopyOf(options.cacheDir, options.root);
+    if (await exists(join(copy, MANIFEST_FILE))) return copy;
+  }
 
   const store = openStore(uri, options.store);
   const manifestBytes = await store.getBytes(MANIFEST_FILE).catch(storeFailure);
@@ -89,7 +95,8 @@ export async function stageDirectory(options: StageDirectoryOptions): Promise<st
   const { select } = options;
   const wanted = select ? manifest.shards.filter((shard, i) => select(shard, i)) : manifest.shards;
 
-  const target = join(options.cacheDir, select ? `${root.slice(2)}-${selectionName(wanted)}` : root.slice(2));
+  const whole = stagedCopyOf(options.cacheDir, root);
+  const target = select ? `${whole}-${selectionName(wanted)}` : whole;
   if (await exists(join(target, MANIFEST_FILE))) return target;
   const partial = `${target}.partial.${process.pid}.${randomBytes(4).toString("hex")}`;
   await mkdir(partial, { recursive: true });

@@ -1,7 +1,7 @@
 import { mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type CheckpointManifest, MANIFEST_FILE } from "../checkpoints/index.ts";
-import { type StageDirectoryOptions, stageDirectory } from "../download/index.ts";
+import { type StageDirectoryOptions, stageDirectory, stagedCopyOf } from "../download/index.ts";
 import type { Bytes32 } from "../spec/runSpec.ts";
 import {
   type CheckpointStore,
@@ -22,6 +22,7 @@ export class RunStore {
   readonly store: CheckpointStore;
   readonly #local: string | undefined;
   readonly #workDir: string;
+  readonly #stagedDir: string;
   readonly #options: OpenStoreOptions;
 
   constructor(uri: string, workDir: string, options: OpenStoreOptions = {}) {
@@ -29,6 +30,7 @@ export class RunStore {
     this.store = openStore(uri, options);
     this.#local = location.kind === "file" ? location.directory : undefined;
     this.#workDir = workDir;
+    this.#stagedDir = join(workDir, "staged");
     this.#options = options;
   }
 
@@ -91,13 +93,9 @@ export class RunStore {
     const manifest = await write(dir);
     await putDirectory(this.store, dir, key);
     await mkdir(this.#stagedDir, { recursive: true });
-    await rename(dir, join(this.#stagedDir, manifest.root.slice(2))).catch(() =>
+    await rename(dir, stagedCopyOf(this.#stagedDir, manifest.root)).catch(() =>
       rm(dir, { recursive: true, force: true }),
     );
     return manifest;
-  }
-
-  get #stagedDir(): string {
-    return join(this.#workDir, "staged");
   }
 }
