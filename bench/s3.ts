@@ -13,8 +13,8 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type CheckpointManifest, floatTensor, NO_PARENT, writeCheckpoint } from "../checkpoints/index.ts";
-import { downloadCheckpoint, stageDirectory } from "../download/index.ts";
-import { openStore, putDirectory } from "../storage/index.ts";
+import { downloadCheckpoint } from "../download/index.ts";
+import { openStore, putDirectory, stageDirectory } from "../storage/index.ts";
 import { startS3Server } from "../tests/harness/s3.ts";
 
 const { values } = parseArgs({

@@ -10,11 +10,11 @@ import { readFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { parseArgs, promisify } from "node:util";
 import { byteTokenizer } from "../datasets/tokenizer.ts";
+import { BACKENDS, type BackendName, selectBackend } from "../model/backend.ts";
+import { TrainingBatches } from "../model/batches.ts";
+import { paramsToTensors } from "../model/forward.ts";
+import { initialParameters } from "../model/parameters.ts";
 import { parseRunSpec, type RunSpec } from "../spec/runSpec.ts";
-import { BACKENDS, type BackendName, selectBackend } from "../trainer/backend.ts";
-import { TrainingBatches } from "../trainer/batches.ts";
-import { paramsToTensors } from "../trainer/model.ts";
-import { initialParameters } from "../trainer/parameters.ts";
 import { innerLoop } from "../trainer/train.ts";
 import { printTable } from "./table.ts";
 

@@ -4,7 +4,7 @@
  * public domain, CC0) and regenerates byte for byte. Run: node datasets/generateCorpus.ts
  */
 import { writeFileSync } from "node:fs";
-import { SeededRandom } from "../trainer/random.ts";
+import { SeededRandom } from "../spec/seededRandom.ts";
 
 const TARGET_BYTES = 240_000;
 

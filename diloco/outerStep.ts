@@ -3,9 +3,9 @@ import { type Checkpoint, readCheckpoint } from "../checkpoints/read.ts";
 import { floatTensor, type Tensor, toFloat32 } from "../checkpoints/tensor.ts";
 import { CheckpointVerificationError } from "../checkpoints/verify.ts";
 import { writeCheckpoint } from "../checkpoints/write.ts";
+import { heldOutBatches, lossOfValues, modelValues } from "../model/evaluate.ts";
+import { parameterShapes, runSpecMetadata } from "../model/parameters.ts";
 import { type Bytes32, type RunSpec, runIdOf } from "../spec/runSpec.ts";
-import { heldOutBatches, lossOfValues, modelValues } from "../trainer/evaluate.ts";
-import { parameterShapes, runSpecMetadata } from "../trainer/parameters.ts";
 import {
   aggregate,
   firstNonFinite,

@@ -10,7 +10,14 @@ import {
 } from "../checkpoints/index.ts";
 import { InvalidInputError } from "../spec/errors.ts";
 import type { Bytes32 } from "../spec/runSpec.ts";
-import { type CheckpointStore, type OpenStoreOptions, openStore, splitObjectUri } from "../storage/index.ts";
+import {
+  type CheckpointStore,
+  type OpenStoreOptions,
+  openStore,
+  parseManifest,
+  splitObjectUri,
+  storeFailure,
+} from "../storage/index.ts";
 import {
   CheckpointNotReleasedError,
   ManifestInvalidError,
@@ -19,7 +26,6 @@ import {
   ShardCorruptError,
 } from "./errors.ts";
 import type { DownloadProgress } from "./progress.ts";
-import { parseManifest, storeFailure } from "./storeReads.ts";
 
 /** A checkpoint as the chain records it: the only thing a download trusts. */
 export interface ChainCheckpoint {

@@ -10,4 +10,3 @@ export {
 } from "./download.ts";
 export * from "./errors.ts";
 export { type DownloadProgress, progressBar, progressLine } from "./progress.ts";
-export { type StageDirectoryOptions, type StagedShard, stageDirectory, stagedCopyOf } from "./stage.ts";

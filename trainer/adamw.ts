@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import type { ModelParams } from "./model.ts";
+import type { ModelParams } from "../model/forward.ts";
 
 export interface AdamWConfig {
   readonly lr: number;

@@ -8,15 +8,18 @@ import {
   readCheckpointManifest,
   verifyCheckpoint,
 } from "../checkpoints/index.ts";
-import {
-  DownloadError,
-  type StageDirectoryOptions,
-  StoreUnreachableError,
-  stageDirectory,
-} from "../download/index.ts";
 import { InvalidInputError } from "../spec/errors.ts";
 import type { Bytes32 } from "../spec/runSpec.ts";
-import { openStore, parseStoreUri, putDirectory, type StoreLocation } from "../storage/index.ts";
+import {
+  DownloadError,
+  openStore,
+  parseStoreUri,
+  putDirectory,
+  type StageDirectoryOptions,
+  type StoreLocation,
+  StoreUnreachableError,
+  stageDirectory,
+} from "../storage/index.ts";
 
 /** An input does not match the root the orchestrator gave for it; the trainer refuses to train. */
 export class InputMismatchError extends Error {

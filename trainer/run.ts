@@ -3,16 +3,16 @@ import type { CheckpointManifest } from "../checkpoints/manifest.ts";
 import { type Checkpoint, readCheckpoint } from "../checkpoints/read.ts";
 import { writeCheckpoint } from "../checkpoints/write.ts";
 import { type Dataset, openDataset } from "../datasets/read.ts";
+import { describeBackend, selectBackend } from "../model/backend.ts";
+import { TrainingBatches, validationBatches } from "../model/batches.ts";
+import { meanLoss, modelValues } from "../model/evaluate.ts";
+import { paramsToTensors, tensorsToValues } from "../model/forward.ts";
+import { runSpecFromMetadata, runSpecMetadata, toTensors } from "../model/parameters.ts";
 import { InvalidInputError } from "../spec/errors.ts";
 import { type RunSpec, runIdOf } from "../spec/runSpec.ts";
 import { parseTrainerEnv, type TrainerEnv } from "../spec/trainerContract.ts";
-import { describeBackend, selectBackend } from "./backend.ts";
-import { TrainingBatches, validationBatches } from "./batches.ts";
-import { modelValues } from "./evaluate.ts";
 import { InputMismatchError, outputTarget, removeScratch, stagedInput } from "./io.ts";
-import { paramsToTensors, tensorsToValues } from "./model.ts";
-import { runSpecFromMetadata, runSpecMetadata, toTensors } from "./parameters.ts";
-import { innerLoop, meanLoss } from "./train.ts";
+import { innerLoop } from "./train.ts";
 
 export interface TrainerResult {
   /** DAOTRAIN_OUTPUT_URI, where the checkpoint now is. */

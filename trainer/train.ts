@@ -1,10 +1,10 @@
 import * as tf from "@tensorflow/tfjs-core";
 // Registers the gradient of every kernel (tfjs-core alone ships them only as untranspiled ESM).
 import "@tensorflow/tfjs";
+import type { TrainingBatches } from "../model/batches.ts";
+import { lossOf, type ModelParams } from "../model/forward.ts";
 import type { RunSpec } from "../spec/runSpec.ts";
 import { AdamW } from "./adamw.ts";
-import type { TrainingBatches } from "./batches.ts";
-import { type Batch, lossOf, type ModelParams } from "./model.ts";
 
 export interface InnerLoopResult {
   /** Training loss of each step, in order. */
@@ -58,15 +58,6 @@ export function innerLoop(
     optimizer.dispose();
   }
   return { losses, tokens, seconds: (performance.now() - started) / 1000 };
-}
-
-/** Mean loss over fixed batches (forward passes only). */
-export function meanLoss(params: ModelParams, spec: RunSpec, batches: readonly Batch[]): number {
-  let sum = 0;
-  for (const batch of batches) {
-    sum += tf.tidy(() => lossOf(params, spec.model, batch).dataSync()[0]!);
-  }
-  return sum / batches.length;
 }
 
 function byName<T>(names: readonly string[], values: readonly T[]): Record<string, T> {

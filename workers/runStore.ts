@@ -1,7 +1,6 @@
 import { mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type CheckpointManifest, MANIFEST_FILE } from "../checkpoints/index.ts";
-import { type StageDirectoryOptions, stageDirectory, stagedCopyOf } from "../download/index.ts";
 import type { Bytes32 } from "../spec/runSpec.ts";
 import {
   type CheckpointStore,
@@ -9,6 +8,9 @@ import {
   openStore,
   parseStoreUri,
   putDirectory,
+  type StageDirectoryOptions,
+  stageDirectory,
+  stagedCopyOf,
 } from "../storage/index.ts";
 
 /**

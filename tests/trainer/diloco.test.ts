@@ -6,15 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CheckpointManifest, readCheckpoint, writeCheckpoint } from "../../checkpoints/index.ts";
 import { assignShards, type DatasetManifest, packDataset } from "../../datasets/index.ts";
 import { MOMENTUM_PREFIX, outerStep } from "../../diloco/index.ts";
-import { parseRunSpec, type RunSpec, runIdOf } from "../../spec/runSpec.ts";
-import { trainerEnvVars } from "../../spec/trainerContract.ts";
 import {
   evaluateLoss,
   initialCheckpoint,
   modelValues,
   runSpecMetadata,
   toTensors,
-} from "../../trainer/index.ts";
+} from "../../model/index.ts";
+import { parseRunSpec, type RunSpec, runIdOf } from "../../spec/runSpec.ts";
+import { trainerEnvVars } from "../../spec/trainerContract.ts";
 
 const repo = new URL("../../", import.meta.url).pathname;
 const corpus = join(repo, "datasets/corpus");

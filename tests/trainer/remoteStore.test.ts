@@ -5,11 +5,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CheckpointManifest, verifyCheckpoint, writeCheckpoint } from "../../checkpoints/index.ts";
 import { assignShards, type DatasetManifest, packDataset } from "../../datasets/index.ts";
-import { stageDirectory } from "../../download/index.ts";
+import { initialCheckpoint } from "../../model/index.ts";
 import { type RunSpec, runIdOf } from "../../spec/runSpec.ts";
 import { trainerEnvVars } from "../../spec/trainerContract.ts";
-import { openStore, putDirectory } from "../../storage/index.ts";
-import { initialCheckpoint } from "../../trainer/index.ts";
+import { openStore, putDirectory, stageDirectory } from "../../storage/index.ts";
 import { type S3Server, startS3Server } from "../harness/s3.ts";
 import { tinySpec } from "../orchestration/fixtures.ts";
 

@@ -9,9 +9,9 @@ import {
 } from "../../checkpoints/index.ts";
 import type { Governance } from "../../governance/chain.ts";
 import { getCheckpoint } from "../../governance/reads.ts";
+import { initialCheckpoint } from "../../model/index.ts";
 import { runIdOf } from "../../spec/runSpec.ts";
 import type { CheckpointStore } from "../../storage/index.ts";
-import { initialCheckpoint } from "../../trainer/index.ts";
 import type { StorageActivities } from "../../workflows/activities.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RunStore } from "../runStore.ts";

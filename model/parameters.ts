@@ -3,7 +3,7 @@ import { floatTensor, type Tensor } from "../checkpoints/tensor.ts";
 import type { CheckpointFields } from "../checkpoints/write.ts";
 import { canonicalJson } from "../spec/canonicalJson.ts";
 import { type ModelSpec, parseRunSpec, type RunSpec, runIdOf } from "../spec/runSpec.ts";
-import { SeededRandom } from "./random.ts";
+import { SeededRandom } from "../spec/seededRandom.ts";
 
 /**
  * The parameters of daotrain's transformer language model, GPT-2 style (pre-LayerNorm blocks,

@@ -4,10 +4,15 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CheckpointManifest, verifyCheckpoint } from "../../checkpoints/index.ts";
-import { RootMismatchError, ShardCorruptError, stageDirectory } from "../../download/index.ts";
-import { openStore, putDirectory } from "../../storage/index.ts";
+import {
+  openStore,
+  putDirectory,
+  RootMismatchError,
+  ShardCorruptError,
+  stageDirectory,
+} from "../../storage/index.ts";
+import { randomRoot, writeTestCheckpoint } from "../download/fixtures.ts";
 import { type S3Server, startS3Server } from "../harness/s3.ts";
-import { randomRoot, writeTestCheckpoint } from "./fixtures.ts";
 
 // Staging is how trainers and the worker read checkpoints and datasets kept in a bucket: the copy
 // must be whole and verified before anyone opens it, and a second call must not fetch it again.

@@ -5,9 +5,8 @@ import { openDataset } from "../datasets/read.ts";
 import type { Bytes32, RunSpec } from "../spec/runSpec.ts";
 import { selectBackend } from "./backend.ts";
 import { validationBatches } from "./batches.ts";
-import { type Batch, paramsToTensors } from "./model.ts";
+import { type Batch, lossOf, type ModelParams, paramsToTensors } from "./forward.ts";
 import { parameterShapes, runSpecFromMetadata } from "./parameters.ts";
-import { meanLoss } from "./train.ts";
 
 /** The held-out batches every checkpoint of a run is judged on: the dataset's validation split. */
 export async function heldOutBatches(
@@ -72,4 +71,13 @@ export async function evaluateLoss(
     spec,
     await heldOutBatches(datasetDir, spec, batches, spec.dataset),
   );
+}
+
+/** Mean loss over fixed batches (forward passes only). */
+export function meanLoss(params: ModelParams, spec: RunSpec, batches: readonly Batch[]): number {
+  let sum = 0;
+  for (const batch of batches) {
+    sum += tf.tidy(() => lossOf(params, spec.model, batch).dataSync()[0]!);
+  }
+  return sum / batches.length;
 }

@@ -1,5 +1,5 @@
-import type { Batch } from "./model.ts";
-import { SeededRandom } from "./random.ts";
+import { SeededRandom } from "../spec/seededRandom.ts";
+import type { Batch } from "./forward.ts";
 
 /**
  * Random training windows from a replica's shards: each row picks a shard (weighted by length)

@@ -4,15 +4,11 @@ import { join } from "node:path";
 import { z } from "zod";
 import { compareShards, hashFiles, MANIFEST_FILE, merkleRoot, Sha256Hex } from "../checkpoints/index.ts";
 import { Bytes32 } from "../spec/runSpec.ts";
-import {
-  type CheckpointStore,
-  type OpenStoreOptions,
-  openStore,
-  parseStoreUri,
-  splitObjectUri,
-} from "../storage/index.ts";
-import { RootMismatchError, ShardCorruptError } from "./errors.ts";
+import { RootMismatchError, ShardCorruptError } from "./fetchErrors.ts";
+import { type OpenStoreOptions, openStore } from "./open.ts";
+import type { CheckpointStore } from "./store.ts";
 import { parseManifest, storeFailure } from "./storeReads.ts";
+import { parseStoreUri, splitObjectUri } from "./uri.ts";
 
 /**
  * What staging needs of a manifest, and what checkpoints and datasets share: shard files named

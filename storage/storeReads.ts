@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import { formatZodError } from "../spec/errors.ts";
-import { ObjectNotFoundError, StoreUnavailableError } from "../storage/index.ts";
-import { ManifestInvalidError, StoreUnreachableError } from "./errors.ts";
+import { ManifestInvalidError, StoreUnreachableError } from "./fetchErrors.ts";
+import { ObjectNotFoundError, StoreUnavailableError } from "./store.ts";
 
 /** A store that cannot be read, or lacks what was asked for, fails the download as unreachable. */
 export function storeFailure(error: unknown): never {
