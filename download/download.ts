@@ -69,14 +69,14 @@ export interface DownloadResult {
 }
 
 export const CHECKSUMS_FILE = "SHA256SUMS";
-const STATE_FILE = ".daotrain-download.json";
+export const STATE_FILE = ".daotrain-download.json";
 
 /** Where partial files wait: beside the output, so the final rename stays on one filesystem. */
 export function stagingDirectory(out: string): string {
   return join(dirname(resolve(out)), `${basename(resolve(out))}.partial`);
 }
 
-async function isAbsentOrEmpty(dir: string): Promise<boolean> {
+export async function isAbsentOrEmpty(dir: string): Promise<boolean> {
   try {
     return (await readdir(dir)).length === 0;
   } catch (error) {
@@ -86,7 +86,7 @@ async function isAbsentOrEmpty(dir: string): Promise<boolean> {
 }
 
 /** The chain's manifest URI is untrusted input too: one daotrain cannot read is refused as invalid. */
-function openManifestStore(
+export function openManifestStore(
   uri: string,
   options: OpenStoreOptions | undefined,
 ): { store: CheckpointStore; key: string } {
@@ -120,10 +120,16 @@ function checkManifestAgainstChain(manifest: CheckpointManifest, chain: ChainChe
   }
 }
 
-/** Size checks before any byte moves: a truncated or grown shard is refused at once. */
-async function checkShardSizes(store: CheckpointStore, manifest: CheckpointManifest): Promise<void> {
+/** A file a download fetches: its key beside the manifest, and its size as the manifest lists it. */
+export interface ListedFile {
+  readonly path: string;
+  readonly bytes: number;
+}
+
+/** Size checks before any byte moves: a truncated or grown file is refused at once. */
+export async function checkSizes(store: CheckpointStore, files: readonly ListedFile[]): Promise<void> {
   const problems: string[] = [];
-  for (const shard of manifest.shards) {
+  for (const shard of files) {
     const object = await store.stat(shard.path);
     if (!object) problems.push(`${shard.path} is missing from the store`);
     else if (object.bytes < shard.bytes) {
@@ -140,7 +146,7 @@ async function checkShardSizes(store: CheckpointStore, manifest: CheckpointManif
 }
 
 /** Partial files belong to one root; leftovers of another checkpoint are cleared. */
-async function prepareStaging(staging: string, root: Bytes32): Promise<void> {
+export async function prepareStaging(staging: string, root: Bytes32): Promise<void> {
   const stateFile = join(staging, STATE_FILE);
   const previous = await readFile(stateFile, "utf8").then(
     (text) => (JSON.parse(text) as { root?: string }).root,
@@ -151,11 +157,14 @@ async function prepareStaging(staging: string, root: Bytes32): Promise<void> {
   await writeFile(stateFile, `${JSON.stringify({ root })}\n`);
 }
 
-async function fetchShards(
+export type FetchOptions = Pick<DownloadCheckpointOptions, "concurrency" | "signal" | "onProgress">;
+
+/** Fetches files in parallel into `staging`, resuming what an interrupted run left there. */
+export async function fetchFiles(
   store: CheckpointStore,
-  manifest: CheckpointManifest,
+  files: readonly ListedFile[],
   staging: string,
-  options: DownloadCheckpointOptions,
+  options: FetchOptions,
   progress: DownloadProgress,
   started: number,
 ): Promise<void> {
@@ -165,7 +174,7 @@ async function fetchShards(
   };
   // Count what an interrupted run left before fetching, so the bar starts where it stopped.
   const kept = await Promise.all(
-    manifest.shards.map(async (shard) => {
+    files.map(async (shard) => {
       const length = await stat(join(staging, shard.path)).then(
         (info) => info.size,
         () => 0,
@@ -175,7 +184,7 @@ async function fetchShards(
   );
   progress.resumedBytes = kept.reduce((sum, bytes) => sum + bytes, 0);
   progress.doneBytes = progress.resumedBytes;
-  const queue = manifest.shards.map((shard, index) => ({ shard, kept: kept[index]! }));
+  const queue = files.map((shard, index) => ({ shard, kept: kept[index]! }));
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
       const { shard } = next;
@@ -195,16 +204,18 @@ async function fetchShards(
       report();
     }
   };
-  const workers = Math.max(1, Math.min(options.concurrency ?? 4, manifest.shards.length));
+  const workers = Math.max(1, Math.min(options.concurrency ?? 4, files.length));
   await Promise.all(Array.from({ length: workers }, worker));
 }
 
-function checksumsFile(shards: readonly DownloadedShard[], manifestBytes: Uint8Array): string {
+/** `sha256sum -c`'s input for the files and the manifest they came with. */
+export function checksumsFile(
+  files: readonly DownloadedShard[],
+  manifestName: string,
+  manifestBytes: Uint8Array,
+): string {
   const manifestHash = createHash("sha256").update(manifestBytes).digest("hex");
-  const lines = [
-    ...shards.map((shard) => `${shard.sha256}  ${shard.path}`),
-    `${manifestHash}  ${MANIFEST_FILE}`,
-  ];
+  const lines = [...files.map((file) => `${file.sha256}  ${file.path}`), `${manifestHash}  ${manifestName}`];
   return `${lines.join("\n")}\n`;
 }
 
@@ -229,13 +240,13 @@ export async function downloadCheckpoint(options: DownloadCheckpointOptions): Pr
   const manifestBytes = await store.getBytes(key).catch(storeFailure);
   const manifest = parseManifest(manifestBytes, chain.manifestUri, CheckpointManifestSchema);
   checkManifestAgainstChain(manifest, chain);
-  await checkShardSizes(store, manifest).catch(storeFailure);
+  await checkSizes(store, manifest.shards).catch(storeFailure);
 
   const staging = stagingDirectory(out);
   await prepareStaging(staging, chain.root);
   const totalBytes = manifest.shards.reduce((sum, shard) => sum + shard.bytes, 0);
   const progress: DownloadProgress = { totalBytes, doneBytes: 0, resumedBytes: 0, elapsedSeconds: 0 };
-  await fetchShards(store, manifest, staging, options, progress, started).catch(storeFailure);
+  await fetchFiles(store, manifest.shards, staging, options, progress, started).catch(storeFailure);
 
   await writeFile(join(staging, MANIFEST_FILE), manifestBytes);
   const verification = await verifyCheckpoint(staging, chain.root);
@@ -245,7 +256,7 @@ export async function downloadCheckpoint(options: DownloadCheckpointOptions): Pr
     throw new ShardCorruptError(store.uri, verification.problems);
   }
   const shards = verification.shards.map(({ path, bytes, sha256 }) => ({ path, bytes, sha256 }));
-  await writeFile(join(staging, CHECKSUMS_FILE), checksumsFile(shards, manifestBytes));
+  await writeFile(join(staging, CHECKSUMS_FILE), checksumsFile(shards, MANIFEST_FILE, manifestBytes));
   await rm(join(staging, STATE_FILE));
   await rmdir(out).catch(() => {});
   await rename(staging, out);
