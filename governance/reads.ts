@@ -269,7 +269,7 @@ export async function tokenBalance(governance: Governance, account: Address): Pr
   });
 }
 
-export interface CheckpointCommit {
+export interface CommittedCheckpointEvent {
   round: number;
   root: Hex;
   manifestUri: string;
@@ -278,7 +278,7 @@ export interface CheckpointCommit {
 }
 
 /** Every CheckpointCommitted event of a run (one per round), by round, with its transaction. */
-export async function checkpointCommits(governance: Governance, runId: Hex): Promise<CheckpointCommit[]> {
+export async function checkpointCommits(governance: Governance, runId: Hex): Promise<CommittedCheckpointEvent[]> {
   const logs = await governance.publicClient.getContractEvents({
     address: governance.deployment.contracts.checkpointRegistry,
     abi: checkpointRegistryAbi,

@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { heartbeat } from "@temporalio/activity";
 import { ApplicationFailure } from "@temporalio/common";
 import { verifyCheckpoint, writeCheckpoint } from "../../checkpoints/index.ts";
@@ -8,8 +5,7 @@ import { releaseFacts } from "../../download/chain.ts";
 import type { Governance } from "../../governance/chain.ts";
 import { getCheckpoint } from "../../governance/reads.ts";
 import { initialCheckpoint } from "../../model/index.ts";
-import { buildRelease } from "../../release/build.ts";
-import { RELEASE_MANIFEST_FILE } from "../../release/manifest.ts";
+import { publishRelease } from "../../release/publish.ts";
 import { runIdOf } from "../../spec/runSpec.ts";
 import type { CheckpointStore } from "../../storage/index.ts";
 import type { StorageActivities } from "../../workflows/activities.ts";
@@ -62,26 +58,11 @@ export function storageActivities(ctx: StorageContext): StorageActivities {
         );
       }
       // What downloaders get: the Hugging Face layout, built from the verified checkpoint and the
-      // chain's facts (deterministic, so a retry publishes the same bytes).
-      const work = await mkdtemp(join(tmpdir(), "daotrain-release-"));
-      try {
-        const out = join(work, "release");
-        const release = await buildRelease(dir, await releaseFacts(ctx.chain, runId, round), out);
-        const prefix = `${runId}/${round}`;
-        for (const file of release.files) {
-          await ctx.publicStore.putFile(`${prefix}/${file.path}`, join(out, file.path));
-          heartbeat(file.path);
-        }
-        // release.json goes last: its presence says every file it lists is there.
-        await ctx.publicStore.putFile(`${prefix}/${RELEASE_MANIFEST_FILE}`, join(out, RELEASE_MANIFEST_FILE));
-      } finally {
-        await rm(work, { recursive: true, force: true });
-      }
+      // chain's facts.
+      const facts = await releaseFacts(ctx.chain, runId, round);
+      const published = await publishRelease(dir, facts, ctx.publicStore, `${runId}/${round}`, heartbeat);
       ctx.metrics.checkpointsReleased.inc();
-      return {
-        uri: ctx.publicStore.uriOf(`${runId}/${round}/${RELEASE_MANIFEST_FILE}`),
-        root: committed.root,
-      };
+      return { uri: published.uri, root: committed.root };
     },
   };
 }
