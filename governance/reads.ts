@@ -278,7 +278,10 @@ export interface CommittedCheckpointEvent {
 }
 
 /** Every CheckpointCommitted event of a run (one per round), by round, with its transaction. */
-export async function checkpointCommits(governance: Governance, runId: Hex): Promise<CommittedCheckpointEvent[]> {
+export async function checkpointCommits(
+  governance: Governance,
+  runId: Hex,
+): Promise<CommittedCheckpointEvent[]> {
   const logs = await governance.publicClient.getContractEvents({
     address: governance.deployment.contracts.checkpointRegistry,
     abi: checkpointRegistryAbi,
