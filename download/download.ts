@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import type { z } from "zod";
 import {
   type CheckpointManifest,
   CheckpointManifest as CheckpointManifestSchema,
@@ -69,14 +70,14 @@ export interface DownloadResult {
 }
 
 export const CHECKSUMS_FILE = "SHA256SUMS";
-export const STATE_FILE = ".daotrain-download.json";
+const STATE_FILE = ".daotrain-download.json";
 
 /** Where partial files wait: beside the output, so the final rename stays on one filesystem. */
 export function stagingDirectory(out: string): string {
   return join(dirname(resolve(out)), `${basename(resolve(out))}.partial`);
 }
 
-export async function isAbsentOrEmpty(dir: string): Promise<boolean> {
+async function isAbsentOrEmpty(dir: string): Promise<boolean> {
   try {
     return (await readdir(dir)).length === 0;
   } catch (error) {
@@ -86,7 +87,7 @@ export async function isAbsentOrEmpty(dir: string): Promise<boolean> {
 }
 
 /** The chain's manifest URI is untrusted input too: one daotrain cannot read is refused as invalid. */
-export function openManifestStore(
+function openManifestStore(
   uri: string,
   options: OpenStoreOptions | undefined,
 ): { store: CheckpointStore; key: string } {
@@ -127,7 +128,7 @@ export interface ListedFile {
 }
 
 /** Size checks before any byte moves: a truncated or grown file is refused at once. */
-export async function checkSizes(store: CheckpointStore, files: readonly ListedFile[]): Promise<void> {
+async function checkSizes(store: CheckpointStore, files: readonly ListedFile[]): Promise<void> {
   const problems: string[] = [];
   for (const shard of files) {
     const object = await store.stat(shard.path);
@@ -146,7 +147,7 @@ export async function checkSizes(store: CheckpointStore, files: readonly ListedF
 }
 
 /** Partial files belong to one root; leftovers of another checkpoint are cleared. */
-export async function prepareStaging(staging: string, root: Bytes32): Promise<void> {
+async function prepareStaging(staging: string, root: Bytes32): Promise<void> {
   const stateFile = join(staging, STATE_FILE);
   const previous = await readFile(stateFile, "utf8").then(
     (text) => (JSON.parse(text) as { root?: string }).root,
@@ -160,7 +161,7 @@ export async function prepareStaging(staging: string, root: Bytes32): Promise<vo
 export type FetchOptions = Pick<DownloadCheckpointOptions, "concurrency" | "signal" | "onProgress">;
 
 /** Fetches files in parallel into `staging`, resuming what an interrupted run left there. */
-export async function fetchFiles(
+async function fetchFiles(
   store: CheckpointStore,
   files: readonly ListedFile[],
   staging: string,
@@ -209,7 +210,7 @@ export async function fetchFiles(
 }
 
 /** `sha256sum -c`'s input for the files and the manifest they came with. */
-export function checksumsFile(
+function checksumsFile(
   files: readonly DownloadedShard[],
   manifestName: string,
   manifestBytes: Uint8Array,
@@ -217,6 +218,57 @@ export function checksumsFile(
   const manifestHash = createHash("sha256").update(manifestBytes).digest("hex");
   const lines = [...files.map((file) => `${file.sha256}  ${file.path}`), `${manifestHash}  ${manifestName}`];
   return `${lines.join("\n")}\n`;
+}
+
+/** What every download starts from: the released round's manifest, read and parsed, and an empty `out`. */
+export async function openDownload<S extends z.ZodType>(
+  options: Pick<DownloadCheckpointOptions, "checkpoint" | "releasedRounds" | "out" | "store">,
+  schema: S,
+): Promise<{ out: string; store: CheckpointStore; manifestBytes: Uint8Array; manifest: z.infer<S> }> {
+  const { checkpoint: chain } = options;
+  if (!chain.released) {
+    throw new CheckpointNotReleasedError(chain.runId, chain.round, await options.releasedRounds());
+  }
+  const out = resolve(options.out);
+  if (!(await isAbsentOrEmpty(out))) throw new OutputExistsError(out);
+  const { store, key } = openManifestStore(chain.manifestUri, options.store);
+  const manifestBytes = await store.getBytes(key).catch(storeFailure);
+  return { out, store, manifestBytes, manifest: parseManifest(manifestBytes, chain.manifestUri, schema) };
+}
+
+/**
+ * Size-checks the files in the store, then fetches them into `<out>.partial/` (tied to `root`, so
+ * an interrupted download of the same thing resumes), with the manifest written beside them.
+ */
+export async function fetchIntoStaging(
+  store: CheckpointStore,
+  files: readonly ListedFile[],
+  manifest: { name: string; bytes: Uint8Array; root: Bytes32 },
+  out: string,
+  options: FetchOptions,
+  started: number,
+): Promise<{ staging: string; progress: DownloadProgress }> {
+  await checkSizes(store, files).catch(storeFailure);
+  const staging = stagingDirectory(out);
+  await prepareStaging(staging, manifest.root);
+  const totalBytes = files.reduce((sum, file) => sum + file.bytes, 0);
+  const progress: DownloadProgress = { totalBytes, doneBytes: 0, resumedBytes: 0, elapsedSeconds: 0 };
+  await fetchFiles(store, files, staging, options, progress, started).catch(storeFailure);
+  await writeFile(join(staging, manifest.name), manifest.bytes);
+  return { staging, progress };
+}
+
+/** Writes SHA256SUMS for the verified files and renames the staging directory into place. */
+export async function finishDownload(
+  staging: string,
+  out: string,
+  files: readonly DownloadedShard[],
+  manifest: { name: string; bytes: Uint8Array },
+): Promise<void> {
+  await writeFile(join(staging, CHECKSUMS_FILE), checksumsFile(files, manifest.name, manifest.bytes));
+  await rm(join(staging, STATE_FILE));
+  await rmdir(out).catch(() => {});
+  await rename(staging, out);
 }
 
 /**
@@ -230,25 +282,17 @@ export function checksumsFile(
 export async function downloadCheckpoint(options: DownloadCheckpointOptions): Promise<DownloadResult> {
   const { checkpoint: chain } = options;
   const started = Date.now();
-  if (!chain.released) {
-    throw new CheckpointNotReleasedError(chain.runId, chain.round, await options.releasedRounds());
-  }
-  const out = resolve(options.out);
-  if (!(await isAbsentOrEmpty(out))) throw new OutputExistsError(out);
-
-  const { store, key } = openManifestStore(chain.manifestUri, options.store);
-  const manifestBytes = await store.getBytes(key).catch(storeFailure);
-  const manifest = parseManifest(manifestBytes, chain.manifestUri, CheckpointManifestSchema);
+  const { out, store, manifestBytes, manifest } = await openDownload(options, CheckpointManifestSchema);
   checkManifestAgainstChain(manifest, chain);
-  await checkSizes(store, manifest.shards).catch(storeFailure);
-
-  const staging = stagingDirectory(out);
-  await prepareStaging(staging, chain.root);
-  const totalBytes = manifest.shards.reduce((sum, shard) => sum + shard.bytes, 0);
-  const progress: DownloadProgress = { totalBytes, doneBytes: 0, resumedBytes: 0, elapsedSeconds: 0 };
-  await fetchFiles(store, manifest.shards, staging, options, progress, started).catch(storeFailure);
-
-  await writeFile(join(staging, MANIFEST_FILE), manifestBytes);
+  const written = { name: MANIFEST_FILE, bytes: manifestBytes, root: chain.root };
+  const { staging, progress } = await fetchIntoStaging(
+    store,
+    manifest.shards,
+    written,
+    out,
+    options,
+    started,
+  );
   const verification = await verifyCheckpoint(staging, chain.root);
   if (!verification.ok) {
     // These bytes are what the store serves: resuming them would only fail again.
@@ -256,10 +300,7 @@ export async function downloadCheckpoint(options: DownloadCheckpointOptions): Pr
     throw new ShardCorruptError(store.uri, verification.problems);
   }
   const shards = verification.shards.map(({ path, bytes, sha256 }) => ({ path, bytes, sha256 }));
-  await writeFile(join(staging, CHECKSUMS_FILE), checksumsFile(shards, MANIFEST_FILE, manifestBytes));
-  await rm(join(staging, STATE_FILE));
-  await rmdir(out).catch(() => {});
-  await rename(staging, out);
+  await finishDownload(staging, out, shards, written);
   return {
     out,
     runId: chain.runId,
@@ -267,7 +308,7 @@ export async function downloadCheckpoint(options: DownloadCheckpointOptions): Pr
     root: chain.root,
     manifestUri: chain.manifestUri,
     shards,
-    totalBytes,
+    totalBytes: progress.totalBytes,
     resumedBytes: progress.resumedBytes,
     seconds: (Date.now() - started) / 1000,
   };

@@ -1,5 +1,5 @@
-import { mkdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
-import { join, matchesGlob, resolve } from "node:path";
+import { mkdir, rm } from "node:fs/promises";
+import { dirname, join, matchesGlob } from "node:path";
 import type { ReleaseFacts } from "../release/card.ts";
 import {
   RELEASE_FILES,
@@ -8,30 +8,16 @@ import {
   ReleaseManifest,
 } from "../release/manifest.ts";
 import { type ReleaseFileCheck, type ReleaseVerification, verifyRelease } from "../release/verify.ts";
-import { type OpenStoreOptions, parseManifest, storeFailure } from "../storage/index.ts";
+import type { OpenStoreOptions } from "../storage/index.ts";
 import {
-  CHECKSUMS_FILE,
   type ChainCheckpoint,
-  checkSizes,
-  checksumsFile,
   type DownloadedShard,
   type FetchOptions,
-  fetchFiles,
-  isAbsentOrEmpty,
-  openManifestStore,
-  prepareStaging,
-  STATE_FILE,
-  stagingDirectory,
+  fetchIntoStaging,
+  finishDownload,
+  openDownload,
 } from "./download.ts";
-import {
-  CheckpointNotReleasedError,
-  type DownloadError,
-  ManifestInvalidError,
-  OutputExistsError,
-  RootMismatchError,
-  ShardCorruptError,
-} from "./errors.ts";
-import type { DownloadProgress } from "./progress.ts";
+import { type DownloadError, ManifestInvalidError, RootMismatchError, ShardCorruptError } from "./errors.ts";
 
 /** `--include` / `--exclude` globs (matched against file names); no include means every file. */
 export interface FileSelection {
@@ -107,16 +93,8 @@ function filesToFetch(
 export async function downloadRelease(options: DownloadReleaseOptions): Promise<ReleaseDownloadResult> {
   const { checkpoint: chain } = options;
   const started = Date.now();
-  if (!chain.released) {
-    throw new CheckpointNotReleasedError(chain.runId, chain.round, await options.releasedRounds());
-  }
-  const out = resolve(options.out);
-  if (!(await isAbsentOrEmpty(out))) throw new OutputExistsError(out);
   const wanted = selects(options.selection ?? {});
-
-  const { store, key } = openManifestStore(chain.manifestUri, options.store);
-  const manifestBytes = await store.getBytes(key).catch(storeFailure);
-  const manifest = parseManifest(manifestBytes, chain.manifestUri, ReleaseManifest);
+  const { out, manifestBytes, manifest, store } = await openDownload(options, ReleaseManifest);
   if (manifest.runId !== chain.runId || manifest.round !== chain.round)
     throw new ManifestInvalidError(
       `release ${chain.manifestUri} is for run ${manifest.runId} round ${manifest.round}, not run ${chain.runId} round ${chain.round}`,
@@ -131,15 +109,8 @@ export async function downloadRelease(options: DownloadReleaseOptions): Promise<
       `no file of the release matches the --include/--exclude globs (it has ${manifest.files.map((f) => f.path).join(", ")})`,
     );
   const fetched = filesToFetch(manifest, wanted);
-  await checkSizes(store, fetched).catch(storeFailure);
-
-  const staging = stagingDirectory(out);
-  await prepareStaging(staging, manifest.root);
-  const totalBytes = fetched.reduce((sum, file) => sum + file.bytes, 0);
-  const progress: DownloadProgress = { totalBytes, doneBytes: 0, resumedBytes: 0, elapsedSeconds: 0 };
-  await fetchFiles(store, fetched, staging, options, progress, started).catch(storeFailure);
-
-  await writeFile(join(staging, RELEASE_MANIFEST_FILE), manifestBytes);
+  const written = { name: RELEASE_MANIFEST_FILE, bytes: manifestBytes, root: manifest.root };
+  const { staging, progress } = await fetchIntoStaging(store, fetched, written, out, options, started);
   const verification = await verifyRelease(
     staging,
     { runId: chain.runId, round: chain.round, checkpointRoot: chain.root },
@@ -153,11 +124,8 @@ export async function downloadRelease(options: DownloadReleaseOptions): Promise<
   }
   for (const file of fetched) if (!wanted(file.path)) await rm(join(staging, file.path));
   const files = selected.map(({ path, bytes, sha256 }) => ({ path, bytes, sha256 }));
-  await writeFile(join(staging, CHECKSUMS_FILE), checksumsFile(files, RELEASE_MANIFEST_FILE, manifestBytes));
-  await rm(join(staging, STATE_FILE));
-  await rmdir(out).catch(() => {});
-  await mkdir(resolve(out, ".."), { recursive: true });
-  await rename(staging, out);
+  await mkdir(dirname(out), { recursive: true });
+  await finishDownload(staging, out, files, written);
   return {
     out,
     runId: chain.runId,
@@ -167,7 +135,7 @@ export async function downloadRelease(options: DownloadReleaseOptions): Promise<
     manifestUri: chain.manifestUri,
     files,
     checks: verification.files,
-    totalBytes,
+    totalBytes: progress.totalBytes,
     resumedBytes: progress.resumedBytes,
     seconds: (Date.now() - started) / 1000,
   };

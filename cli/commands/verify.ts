@@ -102,14 +102,44 @@ export async function verifyCopy(
   };
 }
 
-interface VerifyOptions {
+/** What names and reaches the release a local copy is checked against (verify and sample). */
+export interface CopyOptions {
   run?: string;
   round?: number;
-  include?: string[];
-  exclude?: string[];
   rpc?: string;
   deployment?: string;
   json?: boolean;
+}
+
+/** Adds --run, --round, --rpc, --deployment and --json. */
+export function withCopyOptions(command: Command): Command {
+  return command
+    .option(
+      "--run <id>",
+      "the run id (default: the one the copy's release.json names, checked against the chain)",
+    )
+    .option("--round <n>", "the released round (default: the copy's, else the latest released)", roundNumber)
+    .option("--rpc <url>", "chain RPC URL (default: the deployment's)")
+    .option("--deployment <file>", "daotrain deployment file (default: .daotrain/deployment.json)")
+    .option("--json", "print the result as JSON");
+}
+
+/** Connects to the chain the options name and proves the copy, failing with the download's exit codes. */
+export async function verifyCopyWith(
+  dir: string,
+  options: CopyOptions,
+  selection: Pick<VerifyCopyOptions, "include" | "exclude">,
+): Promise<VerifiedCopy> {
+  const runId = options.run === undefined ? undefined : parseWith(Bytes32, options.run, "--run");
+  const governance = await connect({ rpcUrl: options.rpc, deploymentFile: options.deployment });
+  return withDownloadExitCodes(() =>
+    verifyCopy(governance, dir, { runId, round: options.round, ...selection }),
+  );
+}
+
+interface VerifyOptions extends CopyOptions {
+  include?: string[];
+  exclude?: string[];
 }
 
 function printVerified(copy: VerifiedCopy, json: boolean): void {
@@ -128,22 +158,15 @@ function printVerified(copy: VerifiedCopy, json: boolean): void {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command("verify")
     .description(
       "verify a local copy of a released model (from a mirror, hf download, rsync…) against the chain, file by file",
     )
     .argument("<dir>", "the directory holding the copy (release.json, or a raw checkpoint's manifest.json)")
-    .option(
-      "--run <id>",
-      "the run id (default: the one the copy's release.json names, checked against the chain)",
-    )
-    .option("--round <n>", "the released round (default: the copy's, else the latest released)", roundNumber)
     .option("--include <glob>", "verify only the files matching this glob (repeatable)", collect)
-    .option("--exclude <glob>", "skip the files matching this glob (repeatable)", collect)
-    .option("--rpc <url>", "chain RPC URL (default: the deployment's)")
-    .option("--deployment <file>", "daotrain deployment file (default: .daotrain/deployment.json)")
-    .option("--json", "print the result as JSON")
+    .option("--exclude <glob>", "skip the files matching this glob (repeatable)", collect);
+  withCopyOptions(command)
     .addHelpText(
       "after",
       "\nEvery file present is verified; absent ones are listed. Exit codes: 0 verified, 1 failed,\n" +
@@ -151,16 +174,7 @@ export function register(program: Command): void {
         "6 release.json invalid.",
     )
     .action(async (dir: string, options: VerifyOptions) => {
-      const runId = options.run === undefined ? undefined : parseWith(Bytes32, options.run, "--run");
-      const governance = await connect({ rpcUrl: options.rpc, deploymentFile: options.deployment });
-      const copy = await withDownloadExitCodes(() =>
-        verifyCopy(governance, dir, {
-          runId,
-          round: options.round,
-          include: options.include,
-          exclude: options.exclude,
-        }),
-      );
+      const copy = await verifyCopyWith(dir, options, { include: options.include, exclude: options.exclude });
       printVerified(copy, options.json === true);
     });
 }

@@ -104,7 +104,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "daotrain-release-"));
   model = await releasedModel(work);
   downloaded = join(work, "download");
-  const result = await daotrain(["download", model.runId, ...chain(), "--out", downloaded, "--json"]);
+  const result = await download("--out", downloaded, "--json");
   if (result.code !== 0) throw new Error(`daotrain download failed: ${result.stderr}`);
 }, 600_000);
 
@@ -172,7 +172,7 @@ describe("a released model in the Hugging Face layout", () => {
 
   it("--hf-cache places it so that from_pretrained(name, revision=root) loads it with the network off", async () => {
     const cache = join(work, "hf-cache");
-    const result = await daotrain(["download", model.runId, ...chain(), "--hf-cache", cache, "--json"]);
+    const result = await download("--hf-cache", cache, "--json");
     expect(result.code, result.stderr).toBe(0);
     const repoFolder = join(cache, "models--daotrain--release-test-lm");
     expect(await readFile(join(repoFolder, "refs", "main"), "utf8")).toBe(model.root);
@@ -222,23 +222,21 @@ async function forge(dir: string, path: string, bytes: Uint8Array): Promise<void
   await writeFile(join(dir, "release.json"), JSON.stringify(forged));
 }
 
+const download = (...args: string[]) => daotrain(["download", model.runId, ...chain(), ...args]);
 const verify = (dir: string, ...args: string[]) =>
   daotrain(["verify", dir, "--run", model.runId, ...chain(), ...args]);
 
 describe("daotrain download --include/--exclude", () => {
   it("writes only the selected files, still proving the weights with the optimizer file it does not keep", async () => {
     const out = join(work, "weights-only");
-    const result = await daotrain([
-      "download",
-      model.runId,
-      ...chain(),
+    const result = await download(
       "--out",
       out,
       "--exclude",
       "outer_optimizer.safetensors",
       "--exclude",
       "README.md",
-    ]);
+    );
     expect(result.code, result.stderr).toBe(0);
     expect((await readdir(out)).sort()).toEqual([
       "SHA256SUMS",
@@ -250,22 +248,14 @@ describe("daotrain download --include/--exclude", () => {
       "tokenizer_config.json",
     ]);
     const configs = join(work, "configs-only");
-    const json = await daotrain([
-      "download",
-      model.runId,
-      ...chain(),
-      "--out",
-      configs,
-      "--include",
-      "*.json",
-    ]);
+    const json = await download("--out", configs, "--include", "*.json");
     expect(json.code, json.stderr).toBe(0);
     expect((await readdir(configs)).filter((name) => name.endsWith(".safetensors"))).toEqual([]);
   });
 
   it("refuses globs that select nothing with exit 6 and writes nothing", async () => {
     const out = join(work, "nothing");
-    const result = await daotrain(["download", model.runId, ...chain(), "--out", out, "--include", "*.bin"]);
+    const result = await download("--out", out, "--include", "*.bin");
     expect(result.code).toBe(DownloadExitCode.manifestInvalid);
     expect(result.stderr).toContain("no file of the release matches");
     await expect(access(out)).rejects.toThrow();
