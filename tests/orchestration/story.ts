@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Client } from "@temporalio/client";
 import { expect } from "vitest";
-import { hashCheckpoint, verifyCheckpoint } from "../../checkpoints/index.ts";
+import { hashCheckpoint } from "../../checkpoints/index.ts";
 import { releaseFacts } from "../../download/index.ts";
 import { releaseCheckpointProposal } from "../../governance/proposals.ts";
 import { computeCredits, getCheckpoint, getRun } from "../../governance/reads.ts";
