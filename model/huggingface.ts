@@ -10,7 +10,7 @@ import { parameterShapes } from "./parameters.ts";
 // Everything here is a pure function of the checkpoint's tensors and run spec, so anyone holding
 // them recomputes the same bytes (download/ relies on that to verify a release).
 
-/** The outer optimizer's state in a checkpoint: `outer.momentum.<param>` (see diloco/). */
+/** The outer optimizer's state in a global checkpoint: `outer.momentum.<param>` (diloco/ writes it; trainers ignore it). */
 export const MOMENTUM_PREFIX = "outer.momentum.";
 /** Where `GPT2LMHeadModel` keeps the decoder's parameters. */
 const HF_PREFIX = "transformer.";
