@@ -30,7 +30,7 @@ const DEMO_SPEC = projectFile("examples/demo-run.yaml");
 /** Small shards, so that every replica of a round trains on shards of its own. */
 const SHARD_TOKENS = 16_384;
 /** How the corpus's fables begin: what the demo asks the released model to continue. */
-const SAMPLE_PROMPT = "At dawn, a gentle lamb";
+const SAMPLE_PROMPT = "At dawn, a gentle lamb ";
 const CONTRIBUTORS = [
   { name: "contributor-a", gpus: 2, gpuProduct: "NVIDIA-H100-80GB-HBM3" },
   { name: "contributor-b", gpus: 2, gpuProduct: "NVIDIA-A100-SXM4-40GB" },
