@@ -5,7 +5,10 @@
 # keyed by its version, so a second run takes seconds. Links each tool into .daotrain/bin, which
 # scripts put first on PATH.
 #
-#   bootstrap/bootstrap.sh [--only node,npm,...]     (default: everything)
+#   bootstrap/bootstrap.sh [--only node,npm,...] [--with huggingface]
+#
+# Default: everything but `huggingface`, the 4 GB Python environment (transformers + CPU torch)
+# that only the release test needs; scripts/test.sh asks for it with --with huggingface.
 #
 # A piece that cannot be had stops the bootstrap with one line saying which and how to provide it.
 set -euo pipefail
@@ -32,8 +35,16 @@ install_into() {
 }
 
 want() { [[ -z ${ONLY:-} || ",$ONLY," == *",$1,"* ]]; }
-ONLY=""
-if [[ ${1:-} == --only ]]; then ONLY=${2:?--only needs a comma-separated list}; fi
+# Pieces left out unless named by --only or --with.
+wanted_extra() { [[ ",$ONLY,$WITH," == *",$1,"* ]]; }
+ONLY="" WITH=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --only) ONLY=${2:?--only needs a comma-separated list}; shift 2 ;;
+    --with) WITH=${2:?--with needs a comma-separated list}; shift 2 ;;
+    *) fail "bootstrap: unknown argument $1 (usage: bootstrap.sh [--only LIST] [--with huggingface])" ;;
+  esac
+done
 
 # daotrain runs its TypeScript directly, which Node does without flags from 22.18 on.
 node_runs_typescript() {
@@ -136,6 +147,27 @@ ensure_go_tools() {
   for tool in "$@"; do link "$(basename "$tool")" "$dir/$(basename "$tool")"; done
 }
 
+# The Python environment the release test loads released models with (bootstrap/huggingface/):
+# a venv keyed by the pinned requirements' sha256, built with --no-deps from those exact pins.
+python_venv() {
+  python3 -m venv "$2" &&
+    "$2/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir --no-deps \
+      --only-binary=:all: -r "$1"
+}
+ensure_huggingface() {
+  local requirements="$ROOT/bootstrap/huggingface/requirements.txt" key dir
+  key=$(sha256sum "$requirements" | cut -c1-16)
+  dir="$CACHE/huggingface-python-$key"
+  if [[ ! -x $dir/bin/python ]]; then
+    command -v python3 >/dev/null || fail "huggingface: needs python3 (>= 3.10) with venv; install python3"
+    step "Python transformers + CPU torch from PyPI (cold: ~2.5 GB download, 4.3 GB on disk)"
+    install_into "$dir" python_venv "$requirements" ||
+      fail "huggingface: 'pip install -r bootstrap/huggingface/requirements.txt' failed; check PyPI is reachable"
+  fi
+  # A wrapper, not a link: Python finds its venv from the path it was started by.
+  printf '#!/bin/sh\nexec "%s/bin/python" "$@"\n' "$dir" >"$BIN/hf-python" && chmod +x "$BIN/hf-python"
+}
+
 export PATH="$BIN:$PATH"
 want node && ensure_node
 want npm && ensure_npm_packages && link_npm_binaries
@@ -146,4 +178,7 @@ want kubernetes && ensure_go_tools kubernetes "$KUBERNETES_VERSION" "$ROOT/boots
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
 want kwok && ensure_go_tools kwok "$KWOK_VERSION" "$ROOT/bootstrap/kwok" sigs.k8s.io/kwok/cmd/kwok
 want versitygw && ensure_go_tools versitygw "$VERSITYGW_VERSION" "$ROOT/bootstrap/versitygw" github.com/versity/versitygw/cmd/versitygw
+wanted_extra huggingface && ensure_huggingface
+# The `daotrain` command from this clone (Node runs its TypeScript directly).
+want npm && link daotrain "$ROOT/cli/main.ts"
 step "ready: tools linked in .daotrain/bin (cache: $CACHE)"

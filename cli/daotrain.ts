@@ -7,6 +7,8 @@ import { register as registerDownload } from "./commands/download.ts";
 import { register as registerPropose } from "./commands/propose.ts";
 import { register as registerRewards } from "./commands/rewards.ts";
 import { register as registerRun } from "./commands/run.ts";
+import { register as registerSample } from "./commands/sample.ts";
+import { register as registerVerify } from "./commands/verify.ts";
 import { register as registerVote } from "./commands/vote.ts";
 import { register as registerWorker } from "./commands/worker.ts";
 import { withUsageErrors } from "./program.ts";
@@ -16,6 +18,8 @@ const groups: Array<(program: Command) => void> = [
   registerDemo,
   registerCluster,
   registerDownload,
+  registerVerify,
+  registerSample,
   registerDao,
   registerDataset,
   registerPropose,

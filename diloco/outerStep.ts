@@ -4,6 +4,7 @@ import { floatTensor, type Tensor, toFloat32 } from "../checkpoints/tensor.ts";
 import { CheckpointVerificationError } from "../checkpoints/verify.ts";
 import { writeCheckpoint } from "../checkpoints/write.ts";
 import { heldOutBatches, lossOfValues, modelValues } from "../model/evaluate.ts";
+import { MOMENTUM_PREFIX } from "../model/huggingface.ts";
 import { parameterShapes, runSpecMetadata } from "../model/parameters.ts";
 import { type Bytes32, type RunSpec, runIdOf } from "../spec/runSpec.ts";
 import {
@@ -71,8 +72,8 @@ export class NoQuorumError extends Error {
   override readonly name = "NoQuorumError";
 }
 
-/** Prefix of the outer optimizer's momentum tensors in a global checkpoint; trainers ignore them. */
-export const MOMENTUM_PREFIX = "outer.momentum.";
+// The outer optimizer's momentum tensors in a global checkpoint are named MOMENTUM_PREFIX + param.
+export { MOMENTUM_PREFIX };
 
 /**
  * Adam moves a coordinate by at most about (1 − β₁)/√(1 − β₂) ≈ 3.2 learning rates per step;

@@ -3,7 +3,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$DAOTRAIN_ROOT"
-bootstrap/bootstrap.sh
+bootstrap/bootstrap.sh --with huggingface
 echo "[test] lint (biome) and types (tsc)" >&2
 biome ci .
 tsc -p tsconfig.json

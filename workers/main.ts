@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { NativeConnection, Worker } from "@temporalio/worker";
 import { connect } from "../governance/chain.ts";
 import { readDeployment } from "../governance/deployment.ts";
+import { siblingModule } from "../spec/sourceModule.ts";
 import { openStore } from "../storage/index.ts";
 import { TASK_QUEUE } from "../workflows/signals.ts";
 import { createActivities } from "./activities/index.ts";
@@ -14,7 +15,7 @@ import { type MetricsServer, metrics, startMetricsServer } from "./metrics.ts";
 import { RunStore } from "./runStore.ts";
 import { ensureWatchers } from "./watchers.ts";
 
-export const workflowsPath = fileURLToPath(new URL("../workflows/index.ts", import.meta.url));
+export const workflowsPath = fileURLToPath(siblingModule("../workflows/index", import.meta.url));
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
 export interface RunningWorker {

@@ -16,6 +16,7 @@ import {
   onboardLocalContributors,
   onboardSimulatedContributors,
   releaseCheckpoint,
+  sampleRelease,
 } from "../../localstack/story.ts";
 import { parseRunSpec, type RunSpec } from "../../spec/runSpec.ts";
 import type { RunStatus } from "../../workflows/types.ts";
@@ -28,6 +29,8 @@ const CORPUS = projectFile("datasets/corpus/fables.txt");
 const DEMO_SPEC = projectFile("examples/demo-run.yaml");
 /** Small shards, so that every replica of a round trains on shards of its own. */
 const SHARD_TOKENS = 16_384;
+/** How the corpus's fables begin: what the demo asks the released model to continue. */
+const SAMPLE_PROMPT = "At dawn, a gentle lamb ";
 const CONTRIBUTORS = [
   { name: "contributor-a", gpus: 2, gpuProduct: "NVIDIA-H100-80GB-HBM3" },
   { name: "contributor-b", gpus: 2, gpuProduct: "NVIDIA-A100-SXM4-40GB" },
@@ -146,7 +149,7 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     options.workDir ?? join(".daotrain", "demo", new Date().toISOString().replace(/[:.]/g, "-")),
   );
   await mkdir(workDir, { recursive: true });
-  const steps = 9;
+  const steps = 10;
   let n = 0;
   // Ctrl-C ends the story at the next step (or stops following the run) and stops the stack in
   // order: worker, Temporal connection, then the processes.
@@ -218,12 +221,12 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         releaseCheckpoint(live, run.runId, lastRound),
       );
       const download = await step(
-        "A downloader fetches the released checkpoint and verifies it against the chain",
+        "A downloader fetches the released model (Hugging Face layout) and proves every file against the chain",
         async () => {
           const out = join(workDir, "download");
           const result = await downloadRelease(live, run.runId, lastRound, out);
           progress(
-            `${result.shards.length} shard(s), ${result.totalBytes} bytes verified against root ${result.root} → ${out}`,
+            `${result.files.length} files, ${result.totalBytes} bytes proven against root ${result.root} → ${out}`,
           );
           return result;
         },
@@ -239,6 +242,12 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       const record = await step("Read back what the chain recorded for every round", () =>
         chainRecord(live, run.runId),
       );
+      const sample = await step("The downloader tries the released model: daotrain sample", async () => {
+        const made = await sampleRelease(download.out, SAMPLE_PROMPT);
+        progress(`daotrain sample ${download.out} --prompt ${JSON.stringify(made.prompt)}`);
+        progress(`${made.prompt}${made.continuation}`);
+        return made;
+      });
       return {
         runId: run.runId,
         datasetRoot: dataset.root,
@@ -254,6 +263,7 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
           claimTx: c.txHash,
         })),
         download: { out: download.out, root: download.root, bytes: download.totalBytes },
+        sample,
         temporalUi: live.temporal.uiUrl,
         metricsUrl: live.worker.metricsServer.url,
         workDir,

@@ -2,9 +2,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Client } from "@temporalio/client";
 import { expect } from "vitest";
-import { hashCheckpoint, verifyCheckpoint } from "../../checkpoints/index.ts";
+import { hashCheckpoint } from "../../checkpoints/index.ts";
+import { releaseFacts } from "../../download/index.ts";
 import { releaseCheckpointProposal } from "../../governance/proposals.ts";
 import { computeCredits, getCheckpoint, getRun } from "../../governance/reads.ts";
+import { verifyRelease } from "../../release/verify.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { releaseWorkflowId } from "../../workflows/signals.ts";
 import type { Hex, RunStatus } from "../../workflows/types.ts";
@@ -59,7 +61,10 @@ export async function provesTheRunStory(
   );
   expect(published.root).toBe(status.recent.at(-1)?.root);
   const publicDir = join(fileURLToPath(stack.env.DAOTRAIN_PUBLIC_STORE_URI), runId, String(rounds));
-  expect((await verifyCheckpoint(publicDir, published.root)).problems).toEqual([]);
+  // What was published is the release (Hugging Face layout), every file proven against the chain.
+  const release = { runId, round: rounds, checkpointRoot: published.root };
+  const facts = await releaseFacts(stack.dao.operator, runId, rounds);
+  expect((await verifyRelease(publicDir, release, facts)).problems).toEqual([]);
   const onChain = await getCheckpoint(stack.dao.operator, runId, BigInt(rounds));
   expect(onChain.committed && onChain.publishedManifestUri).toBe(published.uri);
   return { runId, status };
