@@ -268,3 +268,12 @@ export async function tokenBalance(governance: Governance, account: Address): Pr
     args: [account],
   });
 }
+
+/** The governance token's symbol, as its contract names it. */
+export async function tokenSymbol(governance: Governance): Promise<string> {
+  return governance.publicClient.readContract({
+    address: governance.deployment.dao.token,
+    abi: daoTrainTokenAbi,
+    functionName: "symbol",
+  });
+}

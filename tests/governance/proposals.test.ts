@@ -72,9 +72,19 @@ describe("proposal builders", () => {
 describe("proposal metadata and state", () => {
   it("reads title and summary from a data: URI and shows any other metadata as its text", () => {
     const inline = stringToHex(dataUri({ title: "Release", summary: "round 3" }));
-    expect(decodeMetadata(inline)).toEqual({ title: "Release", summary: "round 3" });
+    expect(decodeMetadata(inline)).toEqual({
+      title: "Release",
+      summary: "round 3",
+      description: "",
+      resources: [],
+    });
     const plain: Hex = stringToHex("ipfs://Qm…");
-    expect(decodeMetadata(plain)).toEqual({ title: hexToString(plain), summary: "" });
+    expect(decodeMetadata(plain)).toEqual({
+      title: hexToString(plain),
+      summary: "",
+      description: "",
+      resources: [],
+    });
   });
 
   it("derives the state from executed, open, start date and executability", () => {
