@@ -7,8 +7,9 @@ import { type ConsoleServer, startConsoleServer } from "./server.ts";
 import type { ConsoleSources } from "./sources.ts";
 
 export interface OpenConsoleOptions {
+  /** Default: the environment's DAOTRAIN_DEPLOYMENT, else `.daotrain/deployment.json`. */
   deploymentFile?: string;
-  /** The chain the console reads (default: the deployment's). */
+  /** The chain the console reads (default: DAOTRAIN_RPC_URL, else the deployment's). */
   rpcUrl?: string;
   /** The chain URL browsers use; required when `rpcUrl` is not a loopback address. */
   browserRpcUrl?: string;
@@ -69,9 +70,11 @@ async function temporalClient(
 export async function openConsole(options: OpenConsoleOptions = {}): Promise<ConsoleServer> {
   const env = options.env ?? process.env;
   const log = options.log ?? (() => {});
+  const deploymentFile = options.deploymentFile ?? env.DAOTRAIN_DEPLOYMENT;
+  const rpcUrl = options.rpcUrl ?? env.DAOTRAIN_RPC_URL;
   const governance = await connect({
-    ...(options.deploymentFile ? { deploymentFile: options.deploymentFile } : {}),
-    ...(options.rpcUrl ? { rpcUrl: options.rpcUrl } : {}),
+    ...(deploymentFile ? { deploymentFile } : {}),
+    ...(rpcUrl ? { rpcUrl } : {}),
   });
   const browserRpcUrl = browserRpcUrlFor(
     governance.rpcUrl,
