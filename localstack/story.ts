@@ -4,7 +4,6 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { WorkflowNotFoundError } from "@temporalio/client";
 import type { Address, Hex } from "viem";
-import { checkpointRegistryAbi } from "../contracts/abi/index.ts";
 import { packDataset } from "../datasets/index.ts";
 import {
   chainCheckpoint,
@@ -13,6 +12,7 @@ import {
   releasedRoundNumbers,
 } from "../download/index.ts";
 import type { Governance } from "../governance/chain.ts";
+import { checkpointCommits } from "../governance/history.ts";
 import { dataUri } from "../governance/metadata.ts";
 import {
   approveDatasetProposal,
@@ -290,18 +290,11 @@ export interface ChainRecord {
 export async function chainRecord(stack: LocalStack, runId: Hex): Promise<ChainRecord> {
   const reader = stack.dao.operator;
   const [commits, credits] = await Promise.all([
-    reader.publicClient.getContractEvents({
-      address: reader.deployment.contracts.checkpointRegistry,
-      abi: checkpointRegistryAbi,
-      eventName: "CheckpointCommitted",
-      args: { runId },
-      fromBlock: BigInt(reader.deployment.startBlock),
-    }),
+    checkpointCommits(reader, runId),
     computeCredits(reader, runId),
   ]);
   const committed: CommittedRound[] = [];
-  for (const commit of commits) {
-    const round = Number(commit.args.round);
+  for (const { round, txHash } of commits) {
     const checkpoint = await getCheckpoint(reader, runId, BigInt(round));
     if (!checkpoint.committed)
       throw new Error(`round ${round} has a commit event but no checkpoint on-chain`);
@@ -312,10 +305,9 @@ export async function chainRecord(stack: LocalStack, runId: Hex): Promise<ChainR
       loss: checkpoint.metrics.loss,
       valLoss: checkpoint.metrics.valLoss,
       released: checkpoint.released,
-      commitTx: commit.transactionHash,
+      commitTx: txHash,
       gpuSeconds: credits.filter((c) => c.round === round).reduce((sum, c) => sum + c.gpuSeconds, 0),
     });
   }
-  committed.sort((a, b) => a.round - b.round);
   return { rounds: committed, credits };
 }

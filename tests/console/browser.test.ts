@@ -48,7 +48,22 @@ const memberKey = (index: number) => {
   return key;
 };
 const memberAddress = (index: number) => stack.dao.members[index]!.wallet!.account.address;
-const deploymentFile = () => stack.processEnv.DAOTRAIN_DEPLOYMENT!;
+
+/** `daotrain propose …` as the first member, in this process; the new proposal's id. */
+async function proposeWithCli(...args: string[]): Promise<bigint> {
+  const deployment = stack.processEnv.DAOTRAIN_DEPLOYMENT!;
+  const proposed = await daotrain(
+    "propose",
+    ...args,
+    "--key",
+    memberKey(0),
+    "--deployment",
+    deployment,
+    "--json",
+  );
+  expect(proposed.code, proposed.stderr).toBe(0);
+  return BigInt(JSON.parse(proposed.stdout).proposalId);
+}
 
 beforeAll(async () => {
   stack = await startOrchestrationStack([
@@ -95,18 +110,7 @@ describe("the members' console in Chromium on the local stack", () => {
     runId = runIdOf(spec);
     const specFile = join(stack.dir, "run-spec.json");
     await writeFile(specFile, JSON.stringify(spec));
-    const proposed = await daotrain(
-      "propose",
-      "run",
-      specFile,
-      "--key",
-      memberKey(0),
-      "--deployment",
-      deploymentFile(),
-      "--json",
-    );
-    expect(proposed.code, proposed.stderr).toBe(0);
-    proposalId = Number(JSON.parse(proposed.stdout).proposalId);
+    proposalId = Number(await proposeWithCli("run", specFile));
 
     await page.goto(server.url);
     await page.locator("ol.cards").waitFor();
@@ -199,19 +203,7 @@ describe("the members' console in Chromium on the local stack", () => {
   });
 
   test("the release proposal shows the round's root and held-out loss; once released, the checkpoint shows its download command", async () => {
-    const proposed = await daotrain(
-      "propose",
-      "release",
-      runId,
-      String(ROUNDS),
-      "--key",
-      memberKey(0),
-      "--deployment",
-      deploymentFile(),
-      "--json",
-    );
-    expect(proposed.code, proposed.stderr).toBe(0);
-    const releaseId = BigInt(JSON.parse(proposed.stdout).proposalId);
+    const releaseId = await proposeWithCli("release", runId, String(ROUNDS));
     await page.goto(`${server.url}#/proposals/${releaseId}`);
     await page.getByText(`Release round ${ROUNDS} of run`).waitFor();
     expect(await text()).toMatch(/Root 0x[0-9a-f]{8}…[0-9a-f]{4}, held-out loss \d+\.\d{4}/);

@@ -1,10 +1,8 @@
-import { encodeFunctionData, getAddress, stringToHex } from "viem";
+import { encodeFunctionData, stringToHex } from "viem";
 import { describe, expect, it } from "vitest";
 import { runRegistryAbi } from "../../contracts/abi/index.ts";
 import { GOVERNANCE_PERMISSION_ID } from "../../contracts/permissions.ts";
 import { decodeAction } from "../../governance/actionDecoding.ts";
-import { LOCAL_VOTING } from "../../governance/deploy.ts";
-import type { Deployment } from "../../governance/deployment.ts";
 import { decodeMetadata, proposalMetadataUri } from "../../governance/metadata.ts";
 import {
   approveDatasetProposal,
@@ -13,25 +11,9 @@ import {
   clusterProposal,
   releaseCheckpointProposal,
 } from "../../governance/proposals.ts";
-import { id } from "./fixture.ts";
+import { address, id, unitDeployment } from "./fixture.ts";
 
-const address = (n: number) => getAddress(`0x${n.toString(16).padStart(40, "0")}`);
-const deployment = {
-  dao: {
-    address: address(1),
-    token: address(2),
-    tokenVoting: address(3),
-    ensName: "x.dao.eth",
-    voting: LOCAL_VOTING,
-  },
-  contracts: {
-    datasetRegistry: address(10),
-    clusterRegistry: address(11),
-    runRegistry: address(12),
-    checkpointRegistry: address(13),
-  },
-  operator: address(20),
-} as Deployment;
+const deployment = unitDeployment;
 
 describe("decoding a proposal's actions back into what they do", () => {
   it("reads every builder's actions back into their arguments", () => {

@@ -3,9 +3,9 @@ import { useAccount } from "wagmi";
 import { API_PATHS, ContributorList } from "../../api.ts";
 import { useApi } from "../api.ts";
 import { QueryState } from "../components/QueryState.tsx";
-import { useConsoleConfig } from "../context.ts";
+import { ShareCells } from "../components/Shares.tsx";
 import { explainError } from "../errors.ts";
-import { short, tokens } from "../format.ts";
+import { short } from "../format.ts";
 import { useSend } from "../transactions.ts";
 
 function ClaimButton({
@@ -43,8 +43,6 @@ function ClaimButton({
 
 /** Contributed clusters and what the ledger credited their owners, with a claim button for the connected one. */
 export function ContributorsPage() {
-  const { token } = useConsoleConfig();
-  const amount = (units: string) => tokens(units, token.symbol, token.decimals);
   const query = useApi(API_PATHS.contributors, ContributorList);
   return (
     <>
@@ -118,10 +116,7 @@ export function ContributorsPage() {
                         <code title={r.contributor}>{short(r.contributor)}</code>
                       </td>
                       <td>{r.runName}</td>
-                      <td>{r.gpuSeconds}</td>
-                      <td>{amount(r.earned)}</td>
-                      <td>{amount(r.claimed)}</td>
-                      <td>{amount(r.claimable)}</td>
+                      <ShareCells share={r} />
                       <td>
                         <ClaimButton runId={r.runId} contributor={r.contributor} claimable={r.claimable} />
                       </td>

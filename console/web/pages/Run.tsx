@@ -3,6 +3,7 @@ import { API_PATHS, type ReplicaView, RunDetail } from "../../api.ts";
 import { useApi } from "../api.ts";
 import { LossChart } from "../components/LossChart.tsx";
 import { QueryState } from "../components/QueryState.tsx";
+import { ShareCells } from "../components/Shares.tsx";
 import { useConsoleConfig } from "../context.ts";
 import { gpuHours, short, tokens } from "../format.ts";
 
@@ -161,10 +162,7 @@ export function RunPage({ runId }: { runId: string }) {
                       <td>
                         <code title={c.contributor}>{short(c.contributor)}</code>
                       </td>
-                      <td>{c.gpuSeconds}</td>
-                      <td>{amount(c.earned)}</td>
-                      <td>{amount(c.claimed)}</td>
-                      <td>{amount(c.claimable)}</td>
+                      <ShareCells share={c} />
                     </tr>
                   ))}
                 </tbody>
