@@ -12,14 +12,30 @@ export const DEV_WALLET_PREFIX = "dev-wallet-";
  */
 function devWallet(config: ConsoleConfig): CreateConnectorFn[] {
   if (!config.chain.local || !LOCAL_CHAIN_IDS.includes(config.chain.id)) return [];
+  const recent = recentConnectorId();
   return config.devAccounts.map((account, index) => {
-    const create = mock({ accounts: [account.address as `0x${string}`], features: { reconnect: true } });
+    const id = `${DEV_WALLET_PREFIX}${index}`;
+    // The account connected last starts connected, so a reload keeps it as a browser wallet would.
+    const create = mock({
+      accounts: [account.address as `0x${string}`],
+      features: { reconnect: true, defaultConnected: id === recent },
+    });
     return createConnector((wagmi) => ({
       ...create(wagmi),
-      id: `${DEV_WALLET_PREFIX}${index}`,
+      id,
       name: `Dev wallet · ${account.address.slice(0, 8)}… (${account.label})`,
     }));
   });
+}
+
+/** The connector wagmi remembers from the last visit (its default storage: localStorage, key prefix "wagmi"). */
+function recentConnectorId(): string | undefined {
+  try {
+    const stored = globalThis.localStorage?.getItem("wagmi.recentConnectorId");
+    return stored ? (JSON.parse(stored) as string) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** wagmi for this DAO's chain: any injected EIP-1193 wallet (EIP-6963 discovery), plus the dev wallet on a local chain. */

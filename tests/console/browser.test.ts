@@ -139,9 +139,8 @@ describe("the members' console in Chromium on the local stack", () => {
     await page.getByRole("button", { name: "Vote yes" }).click();
     await page.getByText("Done: transaction").waitFor();
 
-    // Back to the list and to the proposal again, as a member would look at it later.
-    await page.getByRole("link", { name: "← All proposals" }).click();
-    await page.getByRole("link", { name: `#${proposalId} Approve and fund run` }).click();
+    // Later, on a reloaded page: the dev wallet reconnects the same account, as a browser wallet would.
+    await page.reload();
     await page.getByText("This account already voted yes; a vote cannot be changed.").waitFor();
     expect(await page.getByRole("button", { name: "Vote yes" }).isDisabled()).toBe(true);
 
