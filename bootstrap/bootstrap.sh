@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes this machine ready to run daotrain and its tests: Node.js 24, the npm packages, and the
 # real components the tests start (anvil, forge, Temporal CLI, etcd, Kubernetes control plane, KWOK,
-# Prometheus, the versitygw S3 server). Idempotent: every piece is cached under $DAOTRAIN_CACHE
+# Prometheus, the versitygw S3 server, Chromium for the console's browser tests). Idempotent: every piece is cached under $DAOTRAIN_CACHE
 # keyed by its version, so a second run takes seconds. Links each tool into .daotrain/bin, which
 # scripts put first on PATH.
 #
@@ -177,6 +177,8 @@ want prometheus && ensure_debian_tool prometheus prometheus
 want kubernetes && ensure_go_tools kubernetes "$KUBERNETES_VERSION" "$ROOT/bootstrap/kubernetes" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
 want kwok && ensure_go_tools kwok "$KWOK_VERSION" "$ROOT/bootstrap/kwok" sigs.k8s.io/kwok/cmd/kwok
+# The console's browser tests drive Debian's Chromium with playwright-core (no browser download).
+want chromium && ensure_debian_tool chromium chromium
 want versitygw && ensure_go_tools versitygw "$VERSITYGW_VERSION" "$ROOT/bootstrap/versitygw" github.com/versity/versitygw/cmd/versitygw
 wanted_extra huggingface && ensure_huggingface
 # The `daotrain` command from this clone (Node runs its TypeScript directly).

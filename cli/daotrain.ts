@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { register as registerCluster } from "./commands/cluster.ts";
+import { register as registerConsole } from "./commands/console.ts";
 import { register as registerDao } from "./commands/dao.ts";
 import { register as registerDataset } from "./commands/dataset.ts";
 import { register as registerDemo } from "./commands/demo.ts";
@@ -27,6 +28,7 @@ const groups: Array<(program: Command) => void> = [
   registerVote,
   registerRun,
   registerWorker,
+  registerConsole,
 ];
 
 /** The whole `daotrain` command tree, ready to parse (tests walk it to check every verb). */

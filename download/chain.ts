@@ -1,7 +1,6 @@
 import type { Governance } from "../governance/chain.ts";
+import { checkpointCommits, checkpointReleaseTx } from "../governance/history.ts";
 import {
-  checkpointCommits,
-  checkpointReleaseTx,
   getCheckpoint,
   getDataset,
   getRun,

@@ -1,4 +1,4 @@
-import { type Address, encodeFunctionData, type Hex } from "viem";
+import { type Address, encodeFunctionData, formatUnits, type Hex } from "viem";
 import {
   checkpointRegistryAbi,
   clusterRegistryAbi,
@@ -20,11 +20,22 @@ export interface DaoAction {
   data: Hex;
 }
 
+/** What members read before they vote; its fields are proposal metadata in the shape Aragon's apps read. */
 export interface ProposalDraft {
   title: string;
   summary: string;
+  /** The longer text under the summary: what executing the proposal does, in words. */
+  description?: string;
+  /** Links a member may follow (a dataset manifest, a run spec). */
+  resources?: Array<{ name: string; url: string }>;
   actions: DaoAction[];
 }
+
+/** daotrain's governance token has 18 decimals (DaoTrainToken is a plain ERC20Votes). */
+export const TOKEN_DECIMALS = 18;
+
+/** Where a resource link helps a reader: an inline data: URI is the proposal's own payload, not a link. */
+const linkable = (name: string, url: string) => (url.startsWith("data:") ? [] : [{ name, url }]);
 
 type Contracts = Deployment["contracts"];
 
@@ -37,6 +48,8 @@ export function approveDatasetProposal(
   return {
     title: `Approve dataset ${dataset.root}`,
     summary: `Approve the dataset at ${dataset.uri} (license ${dataset.license}) for training runs.`,
+    description: `Executing this proposal records dataset ${dataset.root} as approved in the dataset registry, with its location ${dataset.uri} and license "${dataset.license}". Runs may then train on it; the orchestrator and every trainer verify each shard against the root before use.`,
+    resources: linkable("Dataset manifest", dataset.uri),
     actions: [
       call(
         contracts.datasetRegistry,
@@ -116,6 +129,8 @@ export function approveRunProposal(deployment: Deployment, run: RunApproval, esc
   return {
     title: `Approve and fund run ${run.runId}`,
     summary: `Train run ${run.runId} on dataset ${run.datasetRoot} with ${run.gpuSecondsBudget} GPU-seconds at ${run.rewardPerGpuHour} token units per GPU-hour; move ${escrow} token units from the treasury into its escrow. Spec: ${run.specUri}`,
+    description: `Executing this proposal (1) lets the run registry take ${formatUnits(escrow, TOKEN_DECIMALS)} tokens from the DAO treasury and (2) approves run ${run.runId}: a budget of ${Number(run.gpuSecondsBudget) / 3600} GPU-hours at ${formatUnits(run.rewardPerGpuHour, TOKEN_DECIMALS)} tokens per verified GPU-hour, on dataset ${run.datasetRoot}. The escrow pays contributors for verified compute only; what is not credited returns to the treasury when the run closes.`,
+    resources: linkable("Run spec", run.specUri),
     actions: [
       call(
         deployment.dao.token,
@@ -150,6 +165,7 @@ export function releaseCheckpointProposal(contracts: Contracts, runId: Hex, roun
   return {
     title: `Release checkpoint ${runId} round ${round}`,
     summary: "Release the committed checkpoint of this round for public download.",
+    description: `Executing this proposal releases round ${round} of run ${runId}: the orchestrator publishes the checkpoint whose Merkle root was committed on-chain for that round, and anyone can then download it with \`daotrain download ${runId} --round ${round}\`, verified shard by shard against that root.`,
     actions: [
       call(
         contracts.checkpointRegistry,

@@ -269,49 +269,11 @@ export async function tokenBalance(governance: Governance, account: Address): Pr
   });
 }
 
-export interface CommittedCheckpointEvent {
-  round: number;
-  root: Hex;
-  manifestUri: string;
-  metrics: CheckpointMetrics;
-  txHash: Hex;
-}
-
-/** Every CheckpointCommitted event of a run (one per round), by round, with its transaction. */
-export async function checkpointCommits(
-  governance: Governance,
-  runId: Hex,
-): Promise<CommittedCheckpointEvent[]> {
-  const logs = await governance.publicClient.getContractEvents({
-    address: governance.deployment.contracts.checkpointRegistry,
-    abi: checkpointRegistryAbi,
-    eventName: "CheckpointCommitted",
-    args: { runId },
-    fromBlock: BigInt(governance.deployment.startBlock),
+/** The governance token's symbol, as its contract names it. */
+export async function tokenSymbol(governance: Governance): Promise<string> {
+  return governance.publicClient.readContract({
+    address: governance.deployment.dao.token,
+    abi: daoTrainTokenAbi,
+    functionName: "symbol",
   });
-  return logs
-    .map((log) => ({
-      round: Number(log.args.round),
-      root: log.args.root!,
-      manifestUri: log.args.manifestUri!,
-      metrics: decodeMetrics(log.args.metrics!),
-      txHash: log.transactionHash,
-    }))
-    .sort((a, b) => a.round - b.round);
-}
-
-/** The transaction in which the DAO released a round, or undefined while it is not released. */
-export async function checkpointReleaseTx(
-  governance: Governance,
-  runId: Hex,
-  round: number,
-): Promise<Hex | undefined> {
-  const [released] = await governance.publicClient.getContractEvents({
-    address: governance.deployment.contracts.checkpointRegistry,
-    abi: checkpointRegistryAbi,
-    eventName: "CheckpointReleased",
-    args: { runId, round: BigInt(round) },
-    fromBlock: BigInt(governance.deployment.startBlock),
-  });
-  return released?.transactionHash;
 }

@@ -6,6 +6,8 @@ import { pathToFileURL } from "node:url";
 import { Client, Connection } from "@temporalio/client";
 import { DefaultLogger, Runtime } from "@temporalio/worker";
 import { stringify as toYaml } from "yaml";
+import { type ConsoleServer, startConsoleServer } from "../console/server/server.ts";
+import { connect } from "../governance/chain.ts";
 import type { ClusterEntry } from "../workers/clusterDirectory.ts";
 import { AesGcmCodec, encryptedDataConverter } from "../workers/codec.ts";
 import { parseWorkerEnv } from "../workers/config.ts";
@@ -21,6 +23,8 @@ export interface LocalStackOptions {
   workDir: string;
   /** Serve Temporal's web UI (the demo does; tests don't need it). */
   ui?: boolean;
+  /** Serve the members' console (`daotrain console`) against this stack. */
+  console?: boolean;
   /** Port of the worker's /metrics; 0 picks a free one. */
   metricsPort?: number;
   /** Options for every run the governance watcher starts (deadlines, heartbeats). */
@@ -41,6 +45,8 @@ export interface LocalStack {
   dao: LocalDao;
   client: Client;
   worker: RunningWorker;
+  /** The members' console, when asked for. */
+  console: ConsoleServer | undefined;
   /** The environment a worker or CLI verb needs to join this stack (secrets included). */
   env: Record<string, string>;
   /** `export NAME=value` lines of `env`, also written to `<workDir>/env.sh`. */
@@ -147,6 +153,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     log("governance watcher following the chain");
 
+    let consoleServer: ConsoleServer | undefined;
+    if (options.console) {
+      // The console reads with a keyless session and the stack's Temporal client (the codec key
+      // stays in this process); browsers reach anvil directly, on loopback.
+      consoleServer = await startConsoleServer({
+        sources: {
+          governance: await connect({ deployment: dao.deployment }),
+          temporal: client,
+          storeOptions: {},
+        },
+        browserRpcUrl: anvil.rpcUrl,
+        log,
+      });
+      stoppers.push(() => consoleServer?.stop() ?? Promise.resolve());
+      log(`members' console ${consoleServer.url}`);
+    }
+
     return {
       workDir,
       anvil,
@@ -154,6 +177,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dao,
       client,
       worker,
+      console: consoleServer,
       env,
       envFile,
       publicStoreUri,

@@ -14,6 +14,7 @@ import {
   releaseFacts,
 } from "../download/index.ts";
 import type { Governance } from "../governance/chain.ts";
+import { checkpointCommits } from "../governance/history.ts";
 import { dataUri } from "../governance/metadata.ts";
 import {
   approveDatasetProposal,
@@ -23,7 +24,6 @@ import {
 } from "../governance/proposals.ts";
 import {
   type ComputeCredit,
-  checkpointCommits,
   computeCredits,
   escrowFor,
   getCheckpoint,

@@ -7,6 +7,7 @@ bootstrap/bootstrap.sh --with huggingface
 echo "[test] lint (biome) and types (tsc)" >&2
 biome ci .
 tsc -p tsconfig.json
+tsc -p console/web/tsconfig.json
 echo "[test] forge (Solidity unit, fuzz and invariant suites)" >&2
 contracts/forge-test.sh
 echo "[test] vitest" >&2

@@ -88,7 +88,13 @@ export function register(program: Command): void {
       const workDir = resolve(options.workDir ?? ".daotrain/up");
       await rm(workDir, { recursive: true, force: true });
       await mkdir(workDir, { recursive: true });
-      const stack = await startLocalStack({ workDir, ui: true, metricsPort: 0, log: progress });
+      const stack = await startLocalStack({
+        workDir,
+        ui: true,
+        console: true,
+        metricsPort: 0,
+        log: progress,
+      });
       printWhereToLook(stack);
       process.stderr.write(
         `\nThe stack's environment is in ${stack.envFile}:\n  source ${stack.envFile}\nthen run other daotrain verbs. Ctrl-C stops everything.\n`,
@@ -114,6 +120,7 @@ function printWhereToLook(stack: LocalStack): void {
     [
       "",
       "Where to look:",
+      `  members' console ${stack.console?.url ?? "(not started with --json)"}`,
       `  Temporal UI      ${stack.temporal.uiUrl ?? "(headless)"}`,
       `  worker metrics   ${stack.worker.metricsServer.url}`,
       `  chain RPC        ${stack.anvil.rpcUrl} (chain id ${stack.anvil.chainId})`,
@@ -174,7 +181,7 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const story = async (): Promise<DemoSummary> => {
       const live = await step(
         "Start the local stack: anvil, Aragon OSx DAO, Temporal, a daotrain worker",
-        () => startLocalStack({ workDir, ui: !options.json, log: progress }),
+        () => startLocalStack({ workDir, ui: !options.json, console: !options.json, log: progress }),
       );
       stack = live;
       const dataset = await step(

@@ -1,32 +1,14 @@
-import { decodeFunctionData, getAddress, type Hex, hexToString, stringToHex } from "viem";
+import { decodeFunctionData, type Hex, hexToString, stringToHex } from "viem";
 import { describe, expect, it } from "vitest";
 import { daoTrainTokenAbi, runRegistryAbi } from "../../contracts/abi/index.ts";
 import { GOVERNANCE_PERMISSION_ID, OPERATOR_PERMISSION_ID } from "../../contracts/permissions.ts";
-import { LOCAL_VOTING } from "../../governance/deploy.ts";
-import type { Deployment } from "../../governance/deployment.ts";
 import { dataUri, decodeMetadata } from "../../governance/metadata.ts";
 import { daoPermissionsAbi } from "../../governance/osxAbi.ts";
 import { stateOf } from "../../governance/proposalReads.ts";
 import { approveRunProposal, bindContractsProposal } from "../../governance/proposals.ts";
-import { id } from "./fixture.ts";
+import { id, unitDeployment } from "./fixture.ts";
 
-const address = (n: number) => getAddress(`0x${n.toString(16).padStart(40, "0")}`);
-const deployment = {
-  dao: {
-    address: address(1),
-    token: address(2),
-    tokenVoting: address(3),
-    ensName: "x.dao.eth",
-    voting: LOCAL_VOTING,
-  },
-  contracts: {
-    datasetRegistry: address(10),
-    clusterRegistry: address(11),
-    runRegistry: address(12),
-    checkpointRegistry: address(13),
-  },
-  operator: address(20),
-} as Deployment;
+const deployment = unitDeployment;
 
 describe("proposal builders", () => {
   it("a run proposal first lets RunRegistry take exactly the escrow, then approves the run", () => {
@@ -72,9 +54,19 @@ describe("proposal builders", () => {
 describe("proposal metadata and state", () => {
   it("reads title and summary from a data: URI and shows any other metadata as its text", () => {
     const inline = stringToHex(dataUri({ title: "Release", summary: "round 3" }));
-    expect(decodeMetadata(inline)).toEqual({ title: "Release", summary: "round 3" });
+    expect(decodeMetadata(inline)).toEqual({
+      title: "Release",
+      summary: "round 3",
+      description: "",
+      resources: [],
+    });
     const plain: Hex = stringToHex("ipfs://Qm…");
-    expect(decodeMetadata(plain)).toEqual({ title: hexToString(plain), summary: "" });
+    expect(decodeMetadata(plain)).toEqual({
+      title: hexToString(plain),
+      summary: "",
+      description: "",
+      resources: [],
+    });
   });
 
   it("derives the state from executed, open, start date and executability", () => {
