@@ -13,7 +13,6 @@ import {
   releasedRoundNumbers,
 } from "../download/index.ts";
 import type { Governance } from "../governance/chain.ts";
-import { dataUri } from "../governance/metadata.ts";
 import {
   approveDatasetProposal,
   approveRunProposal,
@@ -31,6 +30,7 @@ import {
 import { claimRewards, registerCluster } from "../governance/writes.ts";
 import { onboardContributor } from "../k8s/contributor/onboard.ts";
 import { type RunSpec, runIdOf, runWorkflowId } from "../spec/runSpec.ts";
+import { runSpecDataUri } from "../spec/specDocument.ts";
 import { type ClusterEntry, clusterIdOf } from "../workers/clusterDirectory.ts";
 import { releaseWorkflowId, statusQuery } from "../workflows/signals.ts";
 import type { RunStatus } from "../workflows/types.ts";
@@ -146,7 +146,10 @@ export async function onboardSimulatedContributors(
   return contributors;
 }
 
-/** A member proposes the run; the vote approves it and moves its budget into escrow. */
+/**
+ * A member proposes the run, its spec inline (canonical JSON, as `daotrain propose run` publishes
+ * a small spec); the vote approves it and moves its budget into escrow.
+ */
 export async function approveRun(
   dao: LocalDao,
   spec: RunSpec,
@@ -158,7 +161,7 @@ export async function approveRun(
   const proposal = await dao.pass(
     approveRunProposal(
       dao.deployment,
-      { runId, datasetRoot: spec.dataset, gpuSecondsBudget, rewardPerGpuHour, specUri: dataUri(spec) },
+      { runId, datasetRoot: spec.dataset, gpuSecondsBudget, rewardPerGpuHour, specUri: runSpecDataUri(spec) },
       escrow,
     ),
   );
