@@ -163,6 +163,10 @@ export function simulatedActivities(sim: Simulation): Activities {
     async pollGovernance({ fromBlock }) {
       return { events: [], nextBlock: fromBlock };
     },
+    async readRunStatus({ runId }) {
+      const closed = sim.closed.get(runId);
+      return { status: closed ? closed.as : "approved" };
+    },
     async fetchRunSpec() {
       throw new Error("not simulated");
     },
@@ -171,5 +175,6 @@ export function simulatedActivities(sim: Simulation): Activities {
       sim.states.push(`${runId.slice(0, 6)}:${to}`);
     },
     async reportClusterHealth() {},
+    async reportRunRefused() {},
   };
 }

@@ -16,7 +16,7 @@ import { openStore, putDirectory } from "../../storage/index.ts";
 import { clusterIdOf } from "../../workers/clusterDirectory.ts";
 import { AesGcmCodec, encryptedDataConverter } from "../../workers/codec.ts";
 import { parseWorkerEnv, s3StoreOptions, type WorkerEnv } from "../../workers/config.ts";
-import { workflowsPath } from "../../workers/main.ts";
+import { workflowBundleOptions } from "../../workers/main.ts";
 import { RunStore } from "../../workers/runStore.ts";
 import { GOVERNANCE_WATCH_ID, TASK_QUEUE } from "../../workflows/signals.ts";
 import type { RunOptions } from "../../workflows/trainingRun.ts";
@@ -57,6 +57,9 @@ export interface OrchestrationStack {
   temporal: TemporalDevServer;
   client: Client;
   codec: AesGcmCodec;
+  /** The secrets the worker holds, for tests that look for them where they must not be. */
+  codecKey: string;
+  operatorKey: Hex;
   dir: string;
   datasetRoot: Hex;
   env: WorkerEnv;
@@ -151,7 +154,7 @@ export async function startOrchestrationStack(
   await writeFile(deploymentFile, JSON.stringify(dao.deployment));
   await mkdir(join(dir, "store"), { recursive: true });
   const bundlePath = join(dir, "workflows.bundle.js");
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  const { code } = await bundleWorkflowCode({ ...workflowBundleOptions, logger: quietLogger });
   await writeFile(bundlePath, code);
 
   const operatorKey = dao.anvil.accounts[4]?.privateKey;
@@ -185,6 +188,8 @@ export async function startOrchestrationStack(
     temporal,
     client,
     codec,
+    codecKey,
+    operatorKey,
     dir,
     datasetRoot,
     env,

@@ -4,7 +4,7 @@ import { Client, Connection, WorkflowFailedError } from "@temporalio/client";
 import type { Payload } from "@temporalio/common";
 import { NativeConnection, Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { runIdOf } from "../../spec/runSpec.ts";
+import { type RunSpec, runIdOf } from "../../spec/runSpec.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { AesGcmCodec, encryptedDataConverter } from "../../workers/codec.ts";
 import {
@@ -87,7 +87,7 @@ function cluster(name: string, overrides: Partial<SimulatedCluster> = {}): Simul
   return { name, freeGpus: 8, healthy: true, behaviour: "train", trainMs: 20, ...overrides };
 }
 
-async function startRun(taskQueue: string, input: Omit<TrainingRunInput, "runId">) {
+async function startRun(taskQueue: string, input: Omit<TrainingRunInput, "runId"> & { spec: RunSpec }) {
   const runId = runIdOf({ ...input.spec, name: `${input.spec.name}-${randomBytes(4).toString("hex")}` });
   const handle = await client.workflow.start("trainingRun", {
     taskQueue,
@@ -180,8 +180,12 @@ describe("trainingRun", () => {
 
   test("stops at the GPU-hour budget before a round that would exceed it", async () => {
     const { sim, taskQueue } = await simulate([cluster("alpha"), cluster("beta")]);
-    // Each round costs 8 GPU-seconds; 20 s of budget fits two rounds, not a third.
-    const { handle } = await startRun(taskQueue, { spec: tinySpec({ rounds: 5, gpuHourBudget: 20 / 3600 }) });
+    // Each round costs 8 GPU-seconds; 20 s of budget fits two rounds, not a third (and the worst
+    // case of one round, 4 replicas × 1 GPU × a 5 s deadline, fits it).
+    const { handle } = await startRun(taskQueue, {
+      spec: tinySpec({ rounds: 5, gpuHourBudget: 20 / 3600 }),
+      options: { replicaDeadlineSeconds: 5 },
+    });
     const status = (await handle.result()) as RunStatus;
     expect(status).toMatchObject({
       state: "completed",
@@ -190,6 +194,20 @@ describe("trainingRun", () => {
       gpuSecondsUsed: 16,
     });
     expect(sim.commits.size).toBe(2);
+  });
+
+  test("refuses a run that cannot pay for one round before launching anything, and closes it as failed", async () => {
+    const { sim, taskQueue } = await simulate([cluster("alpha")]);
+    // 4 replicas × 1 GPU × a 30 s deadline may cost 120 GPU-seconds; the budget is 60.
+    const { runId, handle } = await startRun(taskQueue, { spec: tinySpec({ gpuHourBudget: 60 / 3600 }) });
+    const failure = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(failure.cause?.message).toMatch(
+      /^refused to start: one round may cost .* = 120 GPU-seconds, more than the budget of 60/,
+    );
+    expect(sim.launches).toEqual([]);
+    expect(sim.closed.get(runId)).toEqual({ as: "failed", reason: failure.cause?.message });
+    expect((await handle.query(statusQuery)).state).toBe("failed");
   });
 
   test("continues as new between rounds and keeps its progress", async () => {
