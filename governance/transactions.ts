@@ -2,6 +2,7 @@ import {
   type Account,
   type Chain,
   type Hex,
+  keccak256,
   type PublicClient,
   type TransactionReceipt,
   TransactionReceiptNotFoundError,
@@ -195,12 +196,16 @@ async function replace(
 /** Outbidding an unknown replacement: each try raises the fees by `feeBumpPercent` again. */
 const REPLACEMENT_TRIES = 4;
 
+/**
+ * Signs here and records the hash before sending: a broadcast whose answer is lost (the node
+ * took it, the connection dropped) is still found by the caller's retry.
+ */
 async function broadcast(
   wallet: Wallet,
   pending: PendingTransaction,
   policy: TransactionPolicy,
 ): Promise<PendingTransaction> {
-  const hash = await wallet.sendTransaction({
+  const serializedTransaction = await wallet.signTransaction({
     account: wallet.account,
     chain: wallet.chain,
     to: pending.to,
@@ -210,8 +215,9 @@ async function broadcast(
     maxFeePerGas: BigInt(pending.maxFeePerGas),
     maxPriorityFeePerGas: BigInt(pending.maxPriorityFeePerGas),
   });
-  const sent = { ...pending, hashes: [...pending.hashes, hash] };
+  const sent = { ...pending, hashes: [...pending.hashes, keccak256(serializedTransaction)] };
   policy.journal?.remember(sent);
+  await wallet.sendRawTransaction({ serializedTransaction });
   return sent;
 }
 

@@ -13,7 +13,7 @@ export interface ConnectedClient {
 
 /** A Temporal client that encrypts and decrypts payloads as the workers do. */
 export async function openClient(settings: ClientSettings): Promise<ConnectedClient> {
-  const codec = AesGcmCodec.fromEnv(settings);
+  const codec = AesGcmCodec.fromSettings(settings);
   const connection = await Connection.connect(settings.temporal.connection);
   const client = new Client({
     connection,

@@ -85,9 +85,14 @@ export class AesGcmCodec implements PayloadCodec {
     this.opening = new Map(list.map((key) => [keyIdOf(key), Buffer.from(key)]));
   }
 
-  /** The codec the settings (or the environment) name: `DAOTRAIN_CODEC_KEYS` or `DAOTRAIN_CODEC_KEY`. */
-  static fromEnv(env: NodeJS.ProcessEnv | CodecKeySettings = process.env): AesGcmCodec {
-    return new AesGcmCodec(codecKeysOf(parseWith(CodecKeyEnv, env, "codec environment")));
+  /** The codec the environment names: `DAOTRAIN_CODEC_KEYS` or `DAOTRAIN_CODEC_KEY`. */
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): AesGcmCodec {
+    return AesGcmCodec.fromSettings(parseWith(CodecKeyEnv, env, "codec environment"));
+  }
+
+  /** The codec of settings already parsed with `CodecKeyEnv` (the worker's and the CLI's). */
+  static fromSettings(settings: CodecKeySettings): AesGcmCodec {
+    return new AesGcmCodec(codecKeysOf(settings));
   }
 
   async encode(payloads: Payload[]): Promise<Payload[]> {

@@ -38,7 +38,7 @@ export interface RunningWorker {
 
 /** Builds the worker from its environment and starts polling the daotrain task queue. */
 export async function startWorker(env: WorkerEnv): Promise<RunningWorker> {
-  const codec = AesGcmCodec.fromEnv(env);
+  const codec = AesGcmCodec.fromSettings(env);
   const chain = await connect({
     deploymentFile: env.DAOTRAIN_DEPLOYMENT,
     rpcUrl: env.DAOTRAIN_RPC_URL,

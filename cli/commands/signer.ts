@@ -1,5 +1,5 @@
 import password from "@inquirer/password";
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import type { Hex } from "viem";
 import { KeystoreError, readKeystore, readPasswordFile } from "../../governance/keys.ts";
 import { CliError, ExitCode } from "../program.ts";
@@ -17,16 +17,18 @@ export interface SignerOptions {
 const KEY_ON_ARGV =
   "a private key on the command line lands in shell history and the process list; use --keystore FILE (create one with `daotrain key new` or `cast wallet new`) or set DAOTRAIN_KEY";
 
-/** Adds --keystore and --password-file, and refuses the old --key by name. */
+/**
+ * Adds --keystore and --password-file, and refuses the old --key by name (before the verb runs,
+ * and without repeating the key, as commander's own message about a bad value would).
+ */
 export function withSignerOptions(command: Command): Command {
   return command
     .option("--keystore <file>", "encrypted keystore that signs (Web3 Secret Storage; default: DAOTRAIN_KEY)")
     .option("--password-file <file>", "file holding the keystore's password (default: prompt on a terminal)")
-    .addOption(
-      new Option("--key <hex>").hideHelp().argParser(() => {
-        throw new InvalidArgumentError(KEY_ON_ARGV);
-      }),
-    );
+    .addOption(new Option("--key <hex>").hideHelp())
+    .hook("preAction", (verb) => {
+      if (verb.opts().key !== undefined) throw new CliError(KEY_ON_ARGV, ExitCode.usage);
+    });
 }
 
 /**

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { ExitCode } from "../../cli/program.ts";
+import { writeKeystore } from "../../governance/keys.ts";
 import { getCluster } from "../../governance/reads.ts";
 import { clusterIdOf } from "../../workers/clusterDirectory.ts";
 import { type DaoFixture, id, startDaoFixture } from "../governance/fixture.ts";
@@ -23,8 +24,12 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test("a contributor registers a cluster on-chain by name and the DAO can admit it by that id", async () => {
+test("a contributor registers a cluster on-chain by name, signing from a keystore, and the DAO can admit it by that id", async () => {
   const owner = dao.anvil.accounts[6]!;
+  const keystore = join(dir, "owner.json");
+  const passwordFile = join(dir, "owner.password");
+  await writeFile(passwordFile, "owner password\n");
+  await writeKeystore(keystore, owner.privateKey, "owner password", { scryptN: 1024 });
   const { code, stdout } = await daotrain(
     "cluster",
     "register",
@@ -36,8 +41,10 @@ test("a contributor registers a cluster on-chain by name and the DAO can admit i
     "NVIDIA-H100-80GB-HBM3",
     "--deployment",
     deploymentFile,
-    "--key",
-    owner.privateKey,
+    "--keystore",
+    keystore,
+    "--password-file",
+    passwordFile,
     "--json",
   );
   expect(code).toBe(ExitCode.ok);
@@ -62,15 +69,10 @@ test("rewards show reads the ledger; claiming with nothing owed fails with the r
   expect(shown.code).toBe(ExitCode.ok);
   expect(JSON.parse(shown.stdout)).toMatchObject({ earned: "0", claimable: "0" });
 
-  const claim = await daotrain(
-    "rewards",
-    "claim",
-    run,
-    "--deployment",
-    deploymentFile,
-    "--key",
-    account.privateKey,
-  );
+  process.env.DAOTRAIN_KEY = account.privateKey;
+  const claim = await daotrain("rewards", "claim", run, "--deployment", deploymentFile).finally(() => {
+    delete process.env.DAOTRAIN_KEY;
+  });
   expect(claim.code).toBe(ExitCode.failed);
   expect(claim.stderr).toContain("nothing to claim");
 });
