@@ -8,7 +8,6 @@ import { runIdOf } from "../../spec/runSpec.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { AesGcmCodec, CodecKeyError, encryptedDataConverter } from "../../workers/codec.ts";
 import { statusQuery } from "../../workflows/signals.ts";
-import type { RunStatus } from "../../workflows/types.ts";
 import { startTemporal, type TemporalDevServer } from "../harness/temporal.ts";
 import { tinySpec } from "./fixtures.ts";
 import { newSimulation, type SimulatedCluster, simulatedActivities } from "./simulatedActivities.ts";
