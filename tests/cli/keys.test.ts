@@ -1,12 +1,11 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ExitCode } from "../../cli/program.ts";
 import { readKeystore, writeKeystore } from "../../governance/keys.ts";
 import { getCluster } from "../../governance/reads.ts";
 import { clusterIdOf } from "../../workers/clusterDirectory.ts";
-import { type DaoFixture, startDaoFixture } from "../governance/fixture.ts";
+import { type CliChain, registerClusterArgs, startCliChain } from "./chainFixture.ts";
 import { daotrain } from "./inProcess.ts";
 
 // Signing keys off the command line: keystores in the format geth and `cast wallet` write,
@@ -31,24 +30,15 @@ const SPEC_VECTOR = {
   version: 3,
 };
 
-let dao: DaoFixture;
-let dir: string;
-let deploymentFile: string;
-
+let chain: CliChain;
 beforeAll(async () => {
-  dao = await startDaoFixture();
-  dir = await mkdtemp(join(tmpdir(), "daotrain-keys-"));
-  deploymentFile = join(dir, "deployment.json");
-  await writeFile(deploymentFile, JSON.stringify(dao.deployment));
+  chain = await startCliChain();
 });
-afterAll(async () => {
-  await dao?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => chain?.stop());
 
 describe("keystores", () => {
   test("open the Web3 Secret Storage specification's test vector, the format geth and cast wallet write", async () => {
-    const file = join(dir, "vector.json");
+    const file = join(chain.dir, "vector.json");
     await writeFile(file, JSON.stringify(SPEC_VECTOR));
     expect(await readKeystore(file, "testpassword")).toBe(
       "0x7a28b5ba57c53603b0b07b56bba752f7784bf506fa95edc395f5cf6c7514fe9d",
@@ -57,8 +47,8 @@ describe("keystores", () => {
   });
 
   test("`daotrain key new` writes a keystore (mode 0600, never over another) that `cluster register --keystore` signs with", async () => {
-    const keystore = join(dir, "new.json");
-    const passwordFile = join(dir, "new.password");
+    const keystore = join(chain.dir, "new.json");
+    const passwordFile = join(chain.dir, "new.password");
     await writeFile(passwordFile, "a long enough password\n");
     const created = await daotrain(
       "key",
@@ -79,53 +69,28 @@ describe("keystores", () => {
     expect(again.stderr).toMatch(/exists already; a keystore is never overwritten/);
 
     // The new account needs gas to register a cluster.
-    const funder = dao.others.at(-1)?.wallet;
+    const funder = chain.dao.others.at(-1)?.wallet;
     if (!funder) throw new Error("no spare funded account");
     await funder.sendTransaction({ to: address as `0x${string}`, value: 10n ** 18n });
     const registered = await daotrain(
-      "cluster",
-      "register",
-      "--name",
-      "keystore-lab",
-      "--gpus",
-      "2",
-      "--gpu-product",
-      "NVIDIA-T4",
-      "--deployment",
-      deploymentFile,
-      "--keystore",
-      keystore,
-      "--password-file",
-      passwordFile,
+      ...registerClusterArgs(chain, "keystore-lab", "--keystore", keystore, "--password-file", passwordFile),
     );
     expect(registered.code, registered.stderr).toBe(ExitCode.ok);
-    expect((await getCluster(dao.operator, clusterIdOf("keystore-lab"))).owner).toBe(address);
+    expect((await getCluster(chain.dao.operator, clusterIdOf("keystore-lab"))).owner).toBe(address);
   });
 
   test("refuses by name a key on the command line, a wrong password, and a keystore without a password on a non-terminal", async () => {
-    const key = dao.anvil.accounts[8]!.privateKey;
+    const key = chain.dao.anvil.accounts[8]!.privateKey;
     const register = (...signing: string[]) =>
-      daotrain(
-        "cluster",
-        "register",
-        "--name",
-        "refused-lab",
-        "--gpus",
-        "1",
-        "--gpu-product",
-        "T",
-        "--deployment",
-        deploymentFile,
-        ...signing,
-      );
+      daotrain(...registerClusterArgs(chain, "refused-lab", ...signing));
     const onArgv = await register("--key", key);
     expect(onArgv.code).toBe(ExitCode.usage);
     expect(onArgv.stderr).toMatch(/lands in shell history and the process list; use --keystore FILE/);
     expect(onArgv.stderr).not.toContain(key);
 
-    const keystore = join(dir, "refused.json");
+    const keystore = join(chain.dir, "refused.json");
     await writeKeystore(keystore, key, "right password", { scryptN: 1024 });
-    const passwordFile = join(dir, "wrong.password");
+    const passwordFile = join(chain.dir, "wrong.password");
     await writeFile(passwordFile, "wrong password\n");
     const wrong = await register("--keystore", keystore, "--password-file", passwordFile);
     expect(wrong.code).toBe(ExitCode.failed);
@@ -134,6 +99,6 @@ describe("keystores", () => {
     const unprompted = await register("--keystore", keystore);
     expect(unprompted.code).toBe(ExitCode.usage);
     expect(unprompted.stderr).toMatch(/stdin is not a terminal to prompt on; pass --password-file FILE/);
-    expect((await getCluster(dao.operator, clusterIdOf("refused-lab"))).status).toBe("none");
+    expect((await getCluster(chain.dao.operator, clusterIdOf("refused-lab"))).status).toBe("none");
   });
 });

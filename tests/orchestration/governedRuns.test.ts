@@ -18,7 +18,6 @@ import { escrowFor, getDataset, getRun, tokenBalance } from "../../governance/re
 import { approveRun } from "../../localstack/story.ts";
 import { type RunSpec, runIdOf, runWorkflowId } from "../../spec/runSpec.ts";
 import { runSpecDataUri } from "../../spec/specDocument.ts";
-import { type RunningWorker, startWorker } from "../../workers/main.ts";
 import {
   cursorQuery,
   GOVERNANCE_WATCH_ID,
@@ -28,27 +27,21 @@ import {
 } from "../../workflows/signals.ts";
 import type { RunStatus } from "../../workflows/types.ts";
 import { daotrain } from "../cli/inProcess.ts";
-import { type OrchestrationStack, startOrchestrationStack } from "./stack.ts";
+import { waitFor } from "./polling.ts";
+import { startWatchedStack, type WatchedStack } from "./stack.ts";
 import { workflowResult } from "./story.ts";
 
 // DAO decisions on a real chain (anvil + Aragon OSx), a real Temporal server and worker, real
 // trainers: how runs start from what members propose, and what happens when the chain or the
 // DAO says no.
 
-let stack: OrchestrationStack;
-let worker: RunningWorker;
+let stack: WatchedStack;
 
 beforeAll(async () => {
-  stack = await startOrchestrationStack([
-    { name: "alpha", gpus: 4, ownerIndex: 0 },
-    { name: "beta", gpus: 4, ownerIndex: 1 },
-  ]);
-  worker = await startWorker(stack.env);
-  await stack.startWatcher();
+  stack = await startWatchedStack();
 });
 
 afterAll(async () => {
-  await worker?.stop();
   await stack?.stop();
 });
 
@@ -103,18 +96,8 @@ async function failureOf(workflowId: string): Promise<string> {
   return String((failure as WorkflowFailedError).cause?.message);
 }
 
-async function waitFor<T>(check: () => Promise<T | undefined | false>, timeoutMs = 180_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 const metric = async (series: string): Promise<number | undefined> => {
-  const scrape = await (await fetch(worker.metricsServer.url)).text();
+  const scrape = await (await fetch(stack.worker.metricsServer.url)).text();
   const line = scrape.split("\n").find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 };
@@ -298,8 +281,7 @@ describe("when the operator loses its permission mid-run", () => {
 
 describe("confirmations", () => {
   test("a run approved in blocks that a reorg below the confirmations removes is never started; one approved for good is", async () => {
-    await worker.stop();
-    worker = await startWorker({ ...stack.env, DAOTRAIN_CONFIRMATIONS: 4 });
+    await stack.restartWorker({ DAOTRAIN_CONFIRMATIONS: 4 });
     const anvil = createTestClient({ mode: "anvil", transport: http(stack.dao.anvil.rpcUrl) });
     const chain = stack.dao.operator.publicClient;
     const watcher = stack.client.workflow.getHandle(GOVERNANCE_WATCH_ID);

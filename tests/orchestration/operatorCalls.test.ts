@@ -27,6 +27,7 @@ import { type DaoFixture, id, startDaoFixture } from "../governance/fixture.ts";
 import { startTemporal, type TemporalDevServer } from "../harness/temporal.ts";
 import type { ChainStepInput, ChainStepResult } from "./chainStepWorkflow.ts";
 import { tinySpec } from "./fixtures.ts";
+import { waitFor } from "./polling.ts";
 
 // The worker's chain activities as runs call them (the runs' retry policy, a real Temporal
 // worker), against anvil with the Aragon OSx DAO: reverts that no retry can fix fail at once,
@@ -225,12 +226,4 @@ async function rememberedTransaction(handle: WorkflowHandle): Promise<PendingTra
   const payloads = raw.pendingActivities?.[0]?.heartbeatDetails?.payloads ?? [];
   const [decoded] = await codec.decode(payloads as Payload[]);
   return decoded?.data ? (JSON.parse(Buffer.from(decoded.data).toString()) as PendingTransaction) : undefined;
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }

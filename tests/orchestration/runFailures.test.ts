@@ -1,18 +1,17 @@
 import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
-import { Client, Connection, WorkflowFailedError } from "@temporalio/client";
+import { WorkflowFailedError } from "@temporalio/client";
 import { ApplicationFailure } from "@temporalio/common";
-import { NativeConnection, Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runIdOf } from "../../spec/runSpec.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
-import { AesGcmCodec, encryptedDataConverter } from "../../workers/codec.ts";
+import { AesGcmCodec } from "../../workers/codec.ts";
 import { resumeSignal, statusQuery } from "../../workflows/signals.ts";
 import type { RunOptions } from "../../workflows/trainingRun.ts";
 import type { RunStatus } from "../../workflows/types.ts";
-import { startTemporal, type TemporalDevServer } from "../harness/temporal.ts";
 import { tinySpec } from "./fixtures.ts";
-import { newSimulation, type Simulation, simulatedActivities } from "./simulatedActivities.ts";
+import { waitFor } from "./polling.ts";
+import type { Simulation } from "./simulatedActivities.ts";
+import { type SimulatedTemporal, startSimulatedTemporal } from "./simulatedWorkers.ts";
 
 // What a run does when a step fails for good, on a real Temporal server and Worker over
 // simulated activities that fail the way the real ones do (a contract's named revert is a
@@ -25,50 +24,24 @@ const options: Partial<RunOptions> = {
   pausedChainCheckSeconds: 1,
 };
 
-let temporal: TemporalDevServer;
-let connection: Connection;
-let client: Client;
-let workerConnection: NativeConnection;
-const workers: { worker: Worker; running: Promise<void> }[] = [];
-const codec = new AesGcmCodec(randomBytes(32));
+let simulated: SimulatedTemporal;
 
 beforeAll(async () => {
-  temporal = await startTemporal();
-  connection = await Connection.connect({ address: temporal.address });
-  client = new Client({
-    connection,
-    namespace: temporal.namespace,
-    dataConverter: encryptedDataConverter(codec),
-  });
-  workerConnection = await NativeConnection.connect({ address: temporal.address });
+  simulated = await startSimulatedTemporal(new AesGcmCodec(randomBytes(32)));
 });
 
 afterAll(async () => {
-  for (const { worker, running } of workers) {
-    worker.shutdown();
-    await running;
-  }
-  await connection?.close();
-  await workerConnection?.close();
-  await temporal?.stop();
+  await simulated?.stop();
 });
 
 async function startRun(configure: (sim: Simulation, runId: string) => void = () => {}) {
-  const taskQueue = `failures-${workers.length}-${process.pid}`;
-  const sim = newSimulation([{ name: "alpha", freeGpus: 8, healthy: true, behaviour: "train", trainMs: 20 }]);
-  const worker = await Worker.create({
-    connection: workerConnection,
-    namespace: temporal.namespace,
-    taskQueue,
-    workflowsPath: fileURLToPath(new URL("../../workflows/index.ts", import.meta.url)),
-    activities: simulatedActivities(sim),
-    dataConverter: encryptedDataConverter(codec),
-  });
-  workers.push({ worker, running: worker.run() });
+  const { sim, taskQueue } = await simulated.simulate([
+    { name: "alpha", freeGpus: 8, healthy: true, behaviour: "train", trainMs: 20 },
+  ]);
   const spec = tinySpec({ name: `failures-${randomBytes(4).toString("hex")}`, rounds: 1 });
   const runId = runIdOf(spec);
   configure(sim, runId);
-  const handle = await client.workflow.start("trainingRun", {
+  const handle = await simulated.client.workflow.start("trainingRun", {
     taskQueue,
     workflowId: runWorkflowId(runId),
     args: [{ runId, spec, options }],
@@ -80,15 +53,11 @@ async function startRun(configure: (sim: Simulation, runId: string) => void = ()
 const revert = (name: string, args = "") =>
   ApplicationFailure.nonRetryable(`recordCompute reverted with ${name}(${args}): a hint`, name);
 
-async function waitForState(handle: { query: (q: typeof statusQuery) => Promise<RunStatus> }, state: string) {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
+const waitForState = (handle: { query: (q: typeof statusQuery) => Promise<RunStatus> }, state: string) =>
+  waitFor(async () => {
     const status = await handle.query(statusQuery);
-    if (status.state === state) return status;
-    if (Date.now() > deadline) throw new Error(`run never became ${state}; it is ${status.state}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+    return status.state === state ? status : undefined;
+  }, 30_000);
 
 describe("a step that fails for good", () => {
   test("a revert no retry can fix (GpuBudgetExceeded) closes the run as failed, naming the revert, without retrying it", async () => {
