@@ -5,6 +5,7 @@ import { register as registerDao } from "./commands/dao.ts";
 import { register as registerDataset } from "./commands/dataset.ts";
 import { register as registerDemo } from "./commands/demo.ts";
 import { register as registerDownload } from "./commands/download.ts";
+import { register as registerKey } from "./commands/key.ts";
 import { register as registerPropose } from "./commands/propose.ts";
 import { register as registerRewards } from "./commands/rewards.ts";
 import { register as registerRun } from "./commands/run.ts";
@@ -22,6 +23,7 @@ const groups: Array<(program: Command) => void> = [
   registerVerify,
   registerSample,
   registerDao,
+  registerKey,
   registerDataset,
   registerPropose,
   registerRewards,

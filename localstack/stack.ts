@@ -34,6 +34,12 @@ export interface LocalStackOptions {
 }
 
 /**
+ * Replicas on this machine finish in minutes: a 15-minute deadline (not the 6 hours a real
+ * cluster gets) keeps one round's worst case (replicas × GPUs × deadline) within the demo's budget.
+ */
+const LOCAL_RUN_OPTIONS: Partial<RunOptions> = { replicaDeadlineSeconds: 900 };
+
+/**
  * The embedded defaults on one machine, running: anvil with the DAO deployed, Temporal's dev
  * server, a daotrain worker polling it (local executor and/or Kubernetes clusters from the
  * clusters file), and the governance watcher that turns DAO decisions into workflows.
@@ -123,6 +129,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       DAOTRAIN_PUBLIC_STORE_URI: publicStoreUri,
       DAOTRAIN_CLUSTERS: clustersFile,
       DAOTRAIN_METRICS_PORT: String(options.metricsPort ?? 0),
+      // One machine: a spec published in the run store (a local directory) is readable here.
+      DAOTRAIN_ALLOW_FILE_SPECS: "true",
     };
     const envFile = join(workDir, "env.sh");
     await writeFile(
@@ -149,7 +157,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       taskQueue: TASK_QUEUE,
       workflowId: GOVERNANCE_WATCH_ID,
       workflowIdConflictPolicy: "USE_EXISTING",
-      args: [{ fromBlock: dao.deployment.startBlock, pollSeconds: 1, runOptions: options.runOptions ?? {} }],
+      args: [
+        {
+          fromBlock: dao.deployment.startBlock,
+          pollSeconds: 1,
+          runOptions: { ...LOCAL_RUN_OPTIONS, ...options.runOptions },
+        },
+      ],
     });
     log("governance watcher following the chain");
 

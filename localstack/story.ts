@@ -15,7 +15,6 @@ import {
 } from "../download/index.ts";
 import type { Governance } from "../governance/chain.ts";
 import { checkpointCommits } from "../governance/history.ts";
-import { dataUri } from "../governance/metadata.ts";
 import {
   approveDatasetProposal,
   approveRunProposal,
@@ -35,6 +34,7 @@ import { onboardContributor } from "../k8s/contributor/onboard.ts";
 import { continueTokens } from "../model/generate.ts";
 import { loadReleasedModel } from "../release/load.ts";
 import { type RunSpec, runIdOf, runWorkflowId } from "../spec/runSpec.ts";
+import { runSpecDataUri } from "../spec/specDocument.ts";
 import { type ClusterEntry, clusterIdOf } from "../workers/clusterDirectory.ts";
 import { releaseWorkflowId, statusQuery } from "../workflows/signals.ts";
 import type { RunStatus } from "../workflows/types.ts";
@@ -150,7 +150,10 @@ export async function onboardSimulatedContributors(
   return contributors;
 }
 
-/** A member proposes the run; the vote approves it and moves its budget into escrow. */
+/**
+ * A member proposes the run, its spec inline (canonical JSON, as `daotrain propose run` publishes
+ * a small spec); the vote approves it and moves its budget into escrow.
+ */
 export async function approveRun(
   dao: LocalDao,
   spec: RunSpec,
@@ -162,7 +165,7 @@ export async function approveRun(
   const proposal = await dao.pass(
     approveRunProposal(
       dao.deployment,
-      { runId, datasetRoot: spec.dataset, gpuSecondsBudget, rewardPerGpuHour, specUri: dataUri(spec) },
+      { runId, datasetRoot: spec.dataset, gpuSecondsBudget, rewardPerGpuHour, specUri: runSpecDataUri(spec) },
       escrow,
     ),
   );

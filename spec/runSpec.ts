@@ -1,6 +1,4 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { canonicalJson } from "./canonicalJson.ts";
 import { formatZodError, InvalidInputError } from "./errors.ts";
@@ -85,12 +83,6 @@ export function parseRunSpec(input: unknown, source = "run spec"): RunSpec {
   const result = RunSpec.safeParse(input);
   if (!result.success) throw new InvalidInputError(source, formatZodError(result.error));
   return result.data;
-}
-
-export async function readRunSpecFile(path: string): Promise<RunSpec> {
-  const text = await readFile(path, "utf8");
-  const data = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
-  return parseRunSpec(data, path);
 }
 
 /** The run's id: sha256 of the canonical JSON of the parsed spec (defaults filled in). */

@@ -1,6 +1,7 @@
 import type { RunSpec } from "../spec/runSpec.ts";
 import type {
   AggregateResult,
+  ChainRunStatus,
   CheckpointMetrics,
   CheckpointRef,
   ClusterCandidate,
@@ -9,6 +10,7 @@ import type {
   Hex,
   LaunchKey,
   Placement,
+  RefusalCause,
   ReplicaResult,
   RoundSummary,
   RunState,
@@ -91,9 +93,18 @@ export type GovernanceEvent =
   | { kind: "checkpointReleased"; runId: Hex; round: number; block: number };
 
 export interface GovernanceActivities {
-  /** Daotrain's governance events in blocks [fromBlock, head]; `nextBlock` resumes after them. */
+  /**
+   * Daotrain's governance events in blocks [fromBlock, head − confirmations] (the worker's
+   * setting); `nextBlock` resumes after them.
+   */
   pollGovernance(request: { fromBlock: number }): Promise<{ events: GovernanceEvent[]; nextBlock: number }>;
-  /** Fetches a run spec and checks that it hashes to the approved run id. */
+  /** The run's status on-chain now. */
+  readRunStatus(request: { runId: Hex }): Promise<{ status: ChainRunStatus }>;
+  /**
+   * Fetches a run spec and checks that it is the approved run's: it hashes to the run id and
+   * its dataset, GPU-second budget and reward rate are the ones approved on-chain. Final errors:
+   * InvalidInputError (not a spec, or a URI this worker may not read), RunSpecMismatchError.
+   */
   fetchRunSpec(request: { runId: Hex; specUri: string }): Promise<RunSpec>;
 }
 
@@ -101,6 +112,8 @@ export interface MetricsActivities {
   reportRound(request: { runId: Hex; summary: RoundSummary }): Promise<void>;
   reportRunState(request: { runId: Hex; from: RunState | undefined; to: RunState }): Promise<void>;
   reportClusterHealth(request: { candidates: ClusterCandidate[] }): Promise<void>;
+  /** Logs and counts a run that was approved on-chain but refused to start. */
+  reportRunRefused(request: { runId: Hex; cause: RefusalCause; reason: string }): Promise<void>;
 }
 
 export type Activities = ClusterActivities &

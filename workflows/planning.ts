@@ -99,3 +99,15 @@ export function replicasToRetry(all: readonly number[], verdicts: readonly Repli
   const accepted = new Set(verdicts.filter((v) => v.accepted).map((v) => v.replica));
   return all.filter((r) => !accepted.has(r));
 }
+
+/**
+ * The most GPU-seconds one round can be credited: every replica holding its GPUs until the
+ * deadline (the bound the compute ledger enforces per round). A run whose budget is below it
+ * cannot pay for its first round and is refused before anything is launched.
+ */
+export function worstRoundGpuSeconds(
+  spec: { replicasPerRound: number; gpusPerReplica: number },
+  replicaDeadlineSeconds: number,
+): number {
+  return spec.replicasPerRound * spec.gpusPerReplica * replicaDeadlineSeconds;
+}

@@ -131,3 +131,12 @@ export interface RunStatus {
 }
 
 export type CancelSource = "dao" | "operator";
+
+/** A run's status on-chain (RunRegistry), as the orchestration reads it. */
+export type ChainRunStatus = "none" | "approved" | "completed" | "cancelled" | "failed";
+
+/**
+ * Why a run approved on-chain was not started: its spec could not be fetched (after retries),
+ * is not a valid spec, is not the run the DAO approved, or cannot pay for one round.
+ */
+export type RefusalCause = "unreadable" | "invalid" | "mismatch" | "unaffordable";

@@ -1,5 +1,3 @@
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { Command } from "commander";
 import type { Address, Hex } from "viem";
 import type { Governance } from "../../governance/chain.ts";
@@ -8,6 +6,7 @@ import {
   approveRunProposal,
   CLUSTER_DECISIONS,
   type ClusterDecision,
+  cancelRunProposal,
   clusterProposal,
   grantOperatorProposal,
   type ProposalDraft,
@@ -15,9 +14,11 @@ import {
   revokeDatasetProposal,
   revokeOperatorProposal,
 } from "../../governance/proposals.ts";
-import { escrowFor } from "../../governance/reads.ts";
+import { escrowFor, getRun } from "../../governance/reads.ts";
 import { propose } from "../../governance/voting.ts";
-import { readRunSpecFile, runIdOf } from "../../spec/runSpec.ts";
+import { runIdOf } from "../../spec/runSpec.ts";
+import { readRunSpecFile } from "../../spec/specDocument.ts";
+import { publishRunSpec, readRunSpec } from "../../storage/index.ts";
 import { CliError, ExitCode, oneOf } from "../program.ts";
 import {
   address,
@@ -47,7 +48,7 @@ export function register(program: Command): void {
   const proposeCommand = program
     .command("propose")
     .description(
-      "open a DAO vote: approve a dataset, decide on a cluster, approve and fund a run, release a checkpoint, (re)appoint the operator",
+      "open a DAO vote: approve a dataset, decide on a cluster, approve and fund a run, cancel a run, release a checkpoint, (re)appoint the operator",
     );
 
   withChainOptions(
@@ -82,27 +83,55 @@ export function register(program: Command): void {
     proposeCommand
       .command("run")
       .description(
-        "approve a run spec and move its GPU-hour budget × reward rate from the treasury into its escrow",
+        "publish a run spec where every worker can read it, and propose to approve it and move its GPU-hour budget × reward rate from the treasury into its escrow",
       )
       .argument("<spec>", "run spec file (YAML or JSON)")
-      .option("--spec-uri <uri>", "where members can read the spec (default: the file's file:// URL)"),
+      .option(
+        "--store <uri>",
+        "publish the spec's canonical JSON in this store (the run store: s3://bucket/prefix) as specs/<runId>.json (default: DAOTRAIN_STORE_URI; without one a spec up to 2 KiB goes inline as a data: URI)",
+      ),
     { write: true },
-  ).action(async (specFile: string, options: ChainOptions & { specUri?: string }) => {
+  ).action(async (specFile: string, options: ChainOptions & { store?: string }) => {
     const spec = await readRunSpecFile(specFile);
+    const runId = runIdOf(spec);
+    const specUri = await publishRunSpec(spec, { storeUri: options.store ?? process.env.DAOTRAIN_STORE_URI });
+    // What a worker will do: read it back and check it is this run.
+    await readRunSpec(specUri, runId, { allowFile: true });
     const run = {
-      runId: runIdOf(spec),
+      runId,
       datasetRoot: spec.dataset,
       gpuSecondsBudget: BigInt(Math.round(spec.gpuHourBudget * 3600)),
       rewardPerGpuHour: BigInt(spec.rewardPerGpuHour),
-      specUri: options.specUri ?? pathToFileURL(resolve(specFile)).href,
+      specUri,
     };
     await submit(options, async (g) => {
       const escrow = await escrowFor(g, run.gpuSecondsBudget, run.rewardPerGpuHour);
       if (!options.json)
-        process.stderr.write(`run ${run.runId}: escrow ${tokens(escrow)} tokens from the treasury\n`);
+        process.stderr.write(
+          `run ${run.runId}: spec at ${specUri.startsWith("data:") ? "an inline data: URI" : specUri}; escrow ${tokens(escrow)} tokens from the treasury\n`,
+        );
       return approveRunProposal(g.deployment, run, escrow);
     });
   });
+
+  withChainOptions(
+    proposeCommand
+      .command("cancel")
+      .description(
+        "stop a run: its workflow ends cancelled and what no contributor was credited returns to the treasury",
+      )
+      .argument("<run-id>", "the run's id (spec hash)", bytes32),
+    { write: true },
+  ).action((runId: Hex, options: ChainOptions) =>
+    submit(options, async (g) => {
+      const { status } = await getRun(g, runId);
+      if (status !== "approved")
+        throw new CliError(
+          `run ${runId} is ${status === "none" ? "unknown" : status}; only an approved run can be cancelled`,
+        );
+      return cancelRunProposal(g.deployment.contracts, runId);
+    }),
+  );
 
   withChainOptions(
     proposeCommand

@@ -6,10 +6,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { writeKeystore } from "../../governance/keys.ts";
 import { InvalidInputError } from "../../spec/errors.ts";
 import { clusterIdOf, clusterStoreEnv, readClusters } from "../../workers/clusterDirectory.ts";
 import { AesGcmCodec, CodecKeyError } from "../../workers/codec.ts";
-import { parseWorkerEnv } from "../../workers/config.ts";
+import { confirmationsFor, operatorKeyOf, parseWorkerEnv } from "../../workers/config.ts";
 
 // The worker's boundaries: its environment, its clusters file and its codec refuse bad input by name.
 
@@ -59,6 +60,63 @@ describe("worker environment", () => {
     expect(problems).toMatch(/DAOTRAIN_CODEC_KEY: must be 32 bytes in base64 \(`openssl rand -base64 32`\)/);
     expect(problems).toMatch(/DAOTRAIN_STORE_URI: "store": not a URI/);
     expect(problems).toMatch(/DAOTRAIN_TRAINER_COMMAND: must be a JSON array/);
+  });
+});
+
+describe("worker environment: keys and chain settings", () => {
+  const problemsOf = (env: Record<string, string | undefined>) => {
+    try {
+      parseWorkerEnv(env as NodeJS.ProcessEnv);
+    } catch (error) {
+      if (error instanceof InvalidInputError) return error.problems.join("\n");
+      throw error;
+    }
+    return "";
+  };
+
+  test("signs as the operator from a keystore and its password file, and refuses both sources, or neither, by name", async () => {
+    const key = `0x${"cd".repeat(32)}` as const;
+    const keystore = join(dir, "operator.json");
+    const passwordFile = join(dir, "operator.password");
+    await writeKeystore(keystore, key, "operator password", { scryptN: 1024 });
+    await writeFile(passwordFile, "operator password\n");
+    const { DAOTRAIN_OPERATOR_KEY: _inline, ...withoutKey } = validEnv();
+    const env = parseWorkerEnv({
+      ...withoutKey,
+      DAOTRAIN_OPERATOR_KEYSTORE: keystore,
+      DAOTRAIN_OPERATOR_PASSWORD_FILE: passwordFile,
+    });
+    expect(await operatorKeyOf(env)).toBe(key);
+
+    expect(problemsOf(withoutKey)).toMatch(
+      /DAOTRAIN_OPERATOR_KEYSTORE .* or DAOTRAIN_OPERATOR_KEY: is required/,
+    );
+    expect(problemsOf({ ...validEnv(), DAOTRAIN_OPERATOR_KEYSTORE: keystore })).toMatch(
+      /DAOTRAIN_OPERATOR_KEY, DAOTRAIN_OPERATOR_KEYSTORE: give one, not both/,
+    );
+    expect(problemsOf({ ...withoutKey, DAOTRAIN_OPERATOR_KEYSTORE: keystore })).toMatch(
+      /DAOTRAIN_OPERATOR_PASSWORD_FILE: is required with DAOTRAIN_OPERATOR_KEYSTORE/,
+    );
+  });
+
+  test("takes codec keys newest first, and refuses none, both variables, or a short key", () => {
+    const [a, b] = [randomBytes(32).toString("base64"), randomBytes(32).toString("base64")];
+    const { DAOTRAIN_CODEC_KEY: _single, ...withoutCodec } = validEnv();
+    const env = parseWorkerEnv({ ...withoutCodec, DAOTRAIN_CODEC_KEYS: `${a}, ${b}` });
+    expect(AesGcmCodec.fromSettings(env).keyId).toBe(new AesGcmCodec(Buffer.from(a, "base64")).keyId);
+    expect(problemsOf(withoutCodec)).toMatch(/DAOTRAIN_CODEC_KEYS \(or DAOTRAIN_CODEC_KEY\): is required/);
+    expect(problemsOf({ ...validEnv(), DAOTRAIN_CODEC_KEYS: a })).toMatch(/give one/);
+    expect(problemsOf({ ...withoutCodec, DAOTRAIN_CODEC_KEYS: `${a},c2hvcnQ=` })).toMatch(
+      /DAOTRAIN_CODEC_KEYS\.1: must be 32 bytes/,
+    );
+  });
+
+  test("waits for no confirmations on a development chain and 12 elsewhere unless told", () => {
+    const env = parseWorkerEnv(validEnv());
+    expect(confirmationsFor(env, 31_337)).toBe(0);
+    expect(confirmationsFor(env, 8453)).toBe(12);
+    expect(confirmationsFor(parseWorkerEnv({ ...validEnv(), DAOTRAIN_CONFIRMATIONS: "3" }), 8453)).toBe(3);
+    expect(env.DAOTRAIN_ALLOW_FILE_SPECS).toBe(false);
   });
 });
 

@@ -89,8 +89,8 @@ describe("end to end on Kubernetes", () => {
     const secrets = [
       ...tokens,
       "certificate-authority-data",
-      stack.env.DAOTRAIN_OPERATOR_KEY.slice(2),
-      stack.env.DAOTRAIN_CODEC_KEY,
+      stack.operatorKey.slice(2),
+      stack.codecKey,
       s3.credentials.secretAccessKey,
     ];
     for (const secret of secrets) expect(history.includes(secret)).toBe(false);

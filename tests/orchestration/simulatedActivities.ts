@@ -31,9 +31,11 @@ export interface Simulation {
   /** How each run was closed on-chain; a run is closed once, later calls change nothing. */
   closed: Map<string, ClosedRun>;
   states: string[];
+  /** Errors to throw, one per call and in order, from the named activities (then they work again). */
+  failures: Partial<Record<keyof Activities, Error[]>>;
 }
 
-export type ClosedRun = { as: "completed" } | { as: "failed"; reason: string };
+export type ClosedRun = { as: "completed" } | { as: "cancelled" } | { as: "failed"; reason: string };
 
 export function idOf(name: string): Hex {
   return `0x${createHash("sha256").update(name).digest("hex")}`;
@@ -49,10 +51,24 @@ export function newSimulation(clusters: SimulatedCluster[]): Simulation {
     credits: [],
     closed: new Map(),
     states: [],
+    failures: {},
   };
 }
 
 export function simulatedActivities(sim: Simulation): Activities {
+  const activities = workingActivities(sim);
+  const failing = Object.entries(activities).map(([name, activity]) => [
+    name,
+    async (...args: never[]) => {
+      const error = sim.failures[name as keyof Activities]?.shift();
+      if (error) throw error;
+      return await (activity as (...a: never[]) => Promise<unknown>)(...args);
+    },
+  ]);
+  return Object.fromEntries(failing) as Activities;
+}
+
+function workingActivities(sim: Simulation): Activities {
   const byName = (name: string) => {
     const cluster = sim.clusters.find((c) => c.name === name);
     if (!cluster) throw new Error(`no simulated cluster ${name}`);
@@ -163,6 +179,10 @@ export function simulatedActivities(sim: Simulation): Activities {
     async pollGovernance({ fromBlock }) {
       return { events: [], nextBlock: fromBlock };
     },
+    async readRunStatus({ runId }) {
+      const closed = sim.closed.get(runId);
+      return { status: closed ? closed.as : "approved" };
+    },
     async fetchRunSpec() {
       throw new Error("not simulated");
     },
@@ -171,5 +191,6 @@ export function simulatedActivities(sim: Simulation): Activities {
       sim.states.push(`${runId.slice(0, 6)}:${to}`);
     },
     async reportClusterHealth() {},
+    async reportRunRefused() {},
   };
 }

@@ -20,7 +20,7 @@ export function aggregationActivities(ctx: AggregationContext): AggregationActiv
         const { runStore } = ctx;
         // The outer step scores on the held-out shards alone; of a remote dataset only those come.
         const datasetDir = await runStore.localDir(
-          await datasetUriOf(ctx.chain, spec.dataset),
+          await datasetUriOf(ctx.chain, spec.dataset, runId),
           spec.dataset,
           (shard) => shard.split === "validation",
         );

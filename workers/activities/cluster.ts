@@ -78,7 +78,7 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
     },
 
     async launchReplicas({ key, placement, spec, init }) {
-      const datasetUri = await datasetUriOf(ctx.chain, spec.dataset);
+      const datasetUri = await datasetUriOf(ctx.chain, spec.dataset, key.runId);
       // Assigning shards needs the manifest only.
       const datasetDir = await ctx.runStore.localDir(datasetUri, spec.dataset, () => false);
       const dataset = await readDatasetManifest(datasetDir);
