@@ -11,7 +11,7 @@ import { execute, vote } from "../../governance/voting.ts";
 import { type RunSpec, runIdOf } from "../../spec/runSpec.ts";
 import { type RunningWorker, startWorker } from "../../workers/main.ts";
 import { releaseWorkflowId } from "../../workflows/signals.ts";
-import { daotrain } from "../cli/inProcess.ts";
+import { daotrainWithEnv } from "../cli/inProcess.ts";
 import { type OrchestrationStack, startOrchestrationStack } from "../orchestration/stack.ts";
 import { workflowResult } from "../orchestration/story.ts";
 import {
@@ -52,11 +52,10 @@ const memberAddress = (index: number) => stack.dao.members[index]!.wallet!.accou
 /** `daotrain propose …` as the first member, in this process; the new proposal's id. */
 async function proposeWithCli(...args: string[]): Promise<bigint> {
   const deployment = stack.processEnv.DAOTRAIN_DEPLOYMENT!;
-  const proposed = await daotrain(
+  const proposed = await daotrainWithEnv(
+    { DAOTRAIN_KEY: memberKey(0) },
     "propose",
     ...args,
-    "--key",
-    memberKey(0),
     "--deployment",
     deployment,
     "--json",

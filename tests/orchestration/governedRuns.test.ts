@@ -26,7 +26,7 @@ import {
   statusQuery,
 } from "../../workflows/signals.ts";
 import type { RunStatus } from "../../workflows/types.ts";
-import { daotrain } from "../cli/inProcess.ts";
+import { daotrainWithEnv } from "../cli/inProcess.ts";
 import { waitFor } from "./polling.ts";
 import { startWatchedStack, type WatchedStack } from "./stack.ts";
 import { workflowResult } from "./story.ts";
@@ -50,15 +50,8 @@ const smallSpec = (overrides: Partial<RunSpec> = {}) =>
   stack.spec({ rounds: 1, replicasPerRound: 2, minReplicas: 1, ...overrides });
 
 /** The CLI in this process, as a member with `env` (DAOTRAIN_KEY, Temporal's settings…) would run it. */
-async function cli(env: Record<string, string>, ...args: string[]) {
-  const saved = { ...process.env };
-  Object.assign(process.env, { DAOTRAIN_DEPLOYMENT: stack.env.DAOTRAIN_DEPLOYMENT }, env);
-  try {
-    return await daotrain(...args);
-  } finally {
-    process.env = saved;
-  }
-}
+const cli = (env: Record<string, string>, ...args: string[]) =>
+  daotrainWithEnv({ DAOTRAIN_DEPLOYMENT: stack.env.DAOTRAIN_DEPLOYMENT, ...env }, ...args);
 
 const memberKeys = () => stack.dao.anvil.accounts.slice(1, 4).map((a) => a.privateKey);
 
