@@ -7,6 +7,7 @@ import { register as registerDownload } from "./commands/download.ts";
 import { register as registerPropose } from "./commands/propose.ts";
 import { register as registerRewards } from "./commands/rewards.ts";
 import { register as registerRun } from "./commands/run.ts";
+import { register as registerStore } from "./commands/store.ts";
 import { register as registerVote } from "./commands/vote.ts";
 import { register as registerWorker } from "./commands/worker.ts";
 import { withUsageErrors } from "./program.ts";
@@ -22,6 +23,7 @@ const groups: Array<(program: Command) => void> = [
   registerRewards,
   registerVote,
   registerRun,
+  registerStore,
   registerWorker,
 ];
 

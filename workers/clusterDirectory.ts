@@ -1,8 +1,8 @@
-import { open, readFile } from "node:fs/promises";
+import { open, readFile, rename, writeFile } from "node:fs/promises";
 import { isAbsolute } from "node:path";
 import { ApplicationFailure } from "@temporalio/common";
 import { keccak256, toBytes } from "viem";
-import { parse as parseYaml } from "yaml";
+import { parseDocument, parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { type ComputeCluster, StoreEnv } from "../k8s/cluster.ts";
 import {
@@ -86,6 +86,27 @@ export function clusterIdOf(name: string): Hex {
 
 async function readClustersFile(path: string): Promise<z.infer<typeof ClustersFile>> {
   return parseWith(ClustersFile, parseYaml(await readFile(path, "utf8")), `clusters file ${path}`);
+}
+
+/**
+ * Gives a cluster's trainers these run-store keys (or, with `undefined`, takes them away) in the
+ * clusters file, leaving the rest of the file as it was written; the worker reads it at each launch.
+ */
+export async function writeStoreEnv(
+  path: string,
+  name: string,
+  storeEnv: StoreEnv | undefined,
+): Promise<void> {
+  const document = parseDocument(await readFile(path, "utf8"));
+  const file = parseWith(ClustersFile, document.toJS(), `clusters file ${path}`);
+  const index = file.clusters.findIndex((entry) => entry.name === name);
+  if (index < 0)
+    throw new InvalidInputError(`clusters file ${path}`, [`clusters: names no cluster "${name}"`]);
+  if (storeEnv) document.setIn(["clusters", index, "storeEnv"], storeEnv);
+  else document.deleteIn(["clusters", index, "storeEnv"]);
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, document.toString(), { mode: 0o600 });
+  await rename(temporary, path);
 }
 
 /** A contributor's kubeconfig file, read no further than the largest one accepted. */

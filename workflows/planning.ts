@@ -91,7 +91,10 @@ export function paidRunTimes(
     .map(claimedMs)
     .sort((a, b) => a - b);
   const reference = times[Math.floor((times.length - 1) / 2)] ?? 0;
-  const capMs = Math.min(PEER_TIME_FACTOR * reference + PEER_TIME_SLACK_SECONDS * 1000, deadlineSeconds * 1000);
+  const capMs = Math.min(
+    PEER_TIME_FACTOR * reference + PEER_TIME_SLACK_SECONDS * 1000,
+    deadlineSeconds * 1000,
+  );
   return results.map((r) =>
     accepted.has(r.replica) ? { ...r, finishedAtMs: r.startedAtMs + Math.min(claimedMs(r), capMs) } : r,
   );
