@@ -36,10 +36,7 @@ beforeAll(async () => {
       return { ...ran, startedAt: new Date(finishedAt.getTime() - CLAIMED_SECONDS * 1000), finishedAt };
     },
   });
-  await stack.writeClusters([
-    stack.localCluster("alpha"),
-    { name: "liar", kubernetes: { kubeconfig: liar.kubeconfigPath } },
-  ]);
+  await stack.writeClusters([stack.localCluster("alpha"), liar.entry]);
   worker = await startWorker(stack.env);
 });
 

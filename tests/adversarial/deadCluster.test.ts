@@ -40,10 +40,7 @@ beforeAll(async () => {
       return `https://127.0.0.1:${front.port}`;
     },
   });
-  await stack.writeClusters([
-    stack.localCluster("alpha"),
-    { name: "dead", kubernetes: { kubeconfig: dead.kubeconfigPath } },
-  ]);
+  await stack.writeClusters([stack.localCluster("alpha"), dead.entry]);
   worker = await startWorker(stack.env);
 });
 

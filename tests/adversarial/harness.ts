@@ -13,7 +13,7 @@ import type { Hex, RunStatus } from "../../workflows/types.ts";
 import { collectPayloads } from "../harness/history.ts";
 import { startCluster, type TestCluster } from "../harness/kubernetes.ts";
 import { type PodRunner, type PodRunnerOptions, startPodRunner } from "../harness/podRunner.ts";
-import type { OrchestrationStack } from "../orchestration/stack.ts";
+import type { ClusterEntryFile, OrchestrationStack } from "../orchestration/stack.ts";
 
 // What several attacks share: a contributed Kubernetes cluster the test is admin of (so it can
 // make the cluster lie or fall silent), a TCP front that can go silent, runs started with the
@@ -36,6 +36,8 @@ export interface ContributedCluster {
   kubeconfig: string;
   /** Where the worker's clusters file points. */
   kubeconfigPath: string;
+  /** Its entry in the worker's clusters file. */
+  entry: ClusterEntryFile;
   stop(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ export async function contributedCluster(
       runner,
       kubeconfig,
       kubeconfigPath,
+      entry: { name, kubernetes: { kubeconfig: kubeconfigPath } },
       async stop() {
         await runner.stop();
         await cluster.stop();

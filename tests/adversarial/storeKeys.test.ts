@@ -65,10 +65,7 @@ beforeAll(async () => {
   );
   clustersFile = join(stack.dir, "clusters.yaml");
   kbeta = await contributedCluster(stack, "kbeta", { gpus: 2 });
-  await stack.writeClusters([
-    stack.localCluster("alpha"),
-    { name: "kbeta", kubernetes: { kubeconfig: kbeta.kubeconfigPath } },
-  ]);
+  await stack.writeClusters([stack.localCluster("alpha"), kbeta.entry]);
   for (const cluster of ["alpha", "kbeta"]) {
     const granted = await store("grant", cluster, "--dataset", "s3://datasets/fables", "--json");
     expect(granted.code, granted.stderr).toBe(0);
