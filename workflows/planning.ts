@@ -66,7 +66,7 @@ export const PEER_TIME_FACTOR = 3;
  * trainer's imports, staging the checkpoint) adds a fixed time that short rounds would otherwise
  * count as slowness. Negligible against rounds of hours.
  */
-export const PEER_TIME_SLACK_SECONDS = 30;
+export const PEER_TIME_SLACK_SECONDS = 20;
 
 type Succeeded = Extract<ReplicaResult, { phase: "succeeded" }>;
 

@@ -51,12 +51,17 @@ const quick = proxyActivities<Activities>({
 });
 const chain = proxyActivities<Activities>({ startToCloseTimeout: "45 seconds", retry: chainRetry });
 /**
- * Deleting a round's Jobs: a few tries, then it is left to the cluster (the Job's own deadline and
- * TTL remove it there), so a cluster that stopped answering never holds up or fails the run.
+ * Deleting a round's Jobs: three tries (one on a cluster that already stopped answering), then it
+ * is left to the cluster (the Job's own deadline and TTL remove it there), so a dead cluster never
+ * holds up or fails the run.
  */
 const cleanup = proxyActivities<Activities>({
   startToCloseTimeout: "3 minutes",
   retry: { ...clusterRetry, maximumAttempts: 3 },
+});
+const cleanupOnce = proxyActivities<Activities>({
+  startToCloseTimeout: "1 minute",
+  retry: { ...clusterRetry, maximumAttempts: 1 },
 });
 
 /**
@@ -234,6 +239,7 @@ async function runAttempt(
     attempt,
     clusterName: p.cluster.name,
   });
+  const silent = new Set<string>();
   const one = async (p: Placement): Promise<ReplicaResult[]> => {
     try {
       await quick.launchReplicas({ key: keyOf(p), placement: p, spec: input.spec, init: input.parent });
@@ -243,12 +249,14 @@ async function runAttempt(
     }
     launched = Math.max(launched, Date.now());
     try {
-      return await watch.awaitReplicas({
+      const results = await watch.awaitReplicas({
         key: keyOf(p),
         placement: p,
         deadlineMs,
         silenceSeconds: input.options.clusterSilenceSeconds,
       });
+      if (results.some((r) => r.phase !== "succeeded" && r.unreachable)) silent.add(p.cluster.id);
+      return results;
     } catch (error) {
       if (isCancellation(error)) throw error;
       return endAll(p, "lost", `watch failed: ${messageOf(error)}`);
@@ -264,12 +272,14 @@ async function runAttempt(
       CancellationScope.nonCancellable(() =>
         Promise.all(
           placements.map((p) =>
-            cleanup.cancelReplicas({ key: keyOf(p), cluster: p.cluster }).catch((error: unknown) => {
-              log.warn("left a round's Job to the cluster's own deadline and TTL", {
-                cluster: p.cluster.name,
-                error: messageOf(error),
-              });
-            }),
+            (silent.has(p.cluster.id) ? cleanupOnce : cleanup)
+              .cancelReplicas({ key: keyOf(p), cluster: p.cluster })
+              .catch((error: unknown) => {
+                log.warn("left a round's Job to the cluster's own deadline and TTL", {
+                  cluster: p.cluster.name,
+                  error: messageOf(error),
+                });
+              }),
           ),
         ),
       ),

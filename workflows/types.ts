@@ -63,7 +63,14 @@ export type ReplicaResult =
       startedAtMs: number;
       finishedAtMs: number;
     }
-  | { replica: number; clusterId: Hex; phase: "failed" | "lost"; reason: string };
+  | {
+      replica: number;
+      clusterId: Hex;
+      phase: "failed" | "lost";
+      reason: string;
+      /** Lost because its cluster stopped answering (so deleting its Job is tried once only). */
+      unreachable?: true;
+    };
 
 export type ReplicaVerdict =
   | { replica: number; accepted: true }

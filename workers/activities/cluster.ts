@@ -215,7 +215,7 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
           (state?.state === "lost"
             ? state.reason
             : `still ${state?.state ?? "pending"} at the round's deadline`);
-        return { ...base, phase: "lost", reason };
+        return { ...base, phase: "lost", reason, ...(unreachable ? { unreachable: true as const } : {}) };
       });
     },
 
