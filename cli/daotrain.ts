@@ -10,6 +10,7 @@ import { register as registerPropose } from "./commands/propose.ts";
 import { register as registerRewards } from "./commands/rewards.ts";
 import { register as registerRun } from "./commands/run.ts";
 import { register as registerSample } from "./commands/sample.ts";
+import { register as registerStore } from "./commands/store.ts";
 import { register as registerVerify } from "./commands/verify.ts";
 import { register as registerVote } from "./commands/vote.ts";
 import { register as registerWorker } from "./commands/worker.ts";
@@ -29,6 +30,7 @@ const groups: Array<(program: Command) => void> = [
   registerRewards,
   registerVote,
   registerRun,
+  registerStore,
   registerWorker,
   registerConsole,
 ];

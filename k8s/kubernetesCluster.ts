@@ -3,7 +3,13 @@ import {
   ApiException,
   BatchV1Api,
   CoreV1Api,
+  createConfiguration,
   KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type RequestContext,
+  type ResponseContext,
+  ServerConfiguration,
   type V1Job,
   type V1Node,
   type V1OwnerReference,
@@ -24,6 +30,7 @@ import {
   type RoundStatus,
   type WatchOptions,
 } from "./cluster.ts";
+import { type ContributorKubeconfig, parseContributorKubeconfig, toKubeConfig } from "./kubeconfig.ts";
 import { completionIndex, jobReplicas, replicaStates } from "./replicaState.ts";
 import {
   buildRoundJob,
@@ -34,21 +41,77 @@ import {
 } from "./roundJob.ts";
 
 const QUOTA_RESOURCE = `requests.${GPU_RESOURCE}`;
+/** The field manager of what the orchestrator applies (server-side apply). */
+const FIELD_MANAGER = "daotrain";
 const JOB_NAME_LABEL = "batch.kubernetes.io/job-name";
 
 export interface KubernetesClusterOptions {
   /** The cluster's registered name (what RoundRef.cluster says). */
   name: string;
-  /** The contributor's ServiceAccount kubeconfig (YAML), or a loaded KubeConfig. */
-  kubeconfig: string | KubeConfig;
+  /**
+   * The contributor's ServiceAccount kubeconfig: its YAML or its parsed values, both held to
+   * `k8s/kubeconfig.ts` (inline credentials only), or a KubeConfig the caller built and trusts.
+   */
+  kubeconfig: string | ContributorKubeconfig | KubeConfig;
   /** The contributor namespace; defaults to the kubeconfig context's namespace. */
   namespace?: string;
   /** How often a watch re-checks that running pods' nodes still exist. */
   nodeCheckIntervalMs?: number;
+  /** Every API request that has not answered after this long fails (a silent apiserver holds none). */
+  requestTimeoutMs?: number;
+  /**
+   * A watch on a cluster that has answered no request for this long gives up with
+   * `ClusterUnreachableError`; unset, it waits for the cluster however long it takes.
+   */
+  silenceMs?: number;
 }
+
+/** The default bound on one API request: an apiserver that answers at all does so in far less. */
+export const REQUEST_TIMEOUT_MS = 10_000;
 
 export class ClusterApiError extends Error {
   override readonly name = "ClusterApiError";
+}
+
+/** The cluster answered no request for longer than the watch was told to wait. */
+export class ClusterUnreachableError extends Error {
+  override readonly name = "ClusterUnreachableError";
+  constructor(cluster: string, silentMs: number, lastError: unknown) {
+    const last = lastError instanceof Error ? lastError.message : String(lastError);
+    super(
+      `cluster ${cluster} answered no request for ${Math.round(silentMs / 1000)} s (last error: ${last})`,
+    );
+  }
+}
+
+function loadKubeConfig(kubeconfig: KubernetesClusterOptions["kubeconfig"]): KubeConfig {
+  if (kubeconfig instanceof KubeConfig) return kubeconfig;
+  return toKubeConfig(typeof kubeconfig === "string" ? parseContributorKubeconfig(kubeconfig) : kubeconfig);
+}
+
+/** A client of `kubeConfig`'s cluster whose every request is aborted after `timeoutMs`. */
+function apiClient<T>(
+  kubeConfig: KubeConfig,
+  Api: new (configuration: ReturnType<typeof createConfiguration>) => T,
+  timeoutMs: number,
+): T {
+  const server = kubeConfig.getCurrentCluster()?.server;
+  if (!server) throw new ClusterApiError("the kubeconfig has no current cluster");
+  return new Api(
+    createConfiguration({
+      baseServer: new ServerConfiguration(server, {}),
+      authMethods: { default: kubeConfig },
+      promiseMiddleware: [
+        {
+          pre: async (request: RequestContext) => {
+            request.setSignal(AbortSignal.timeout(timeoutMs));
+            return request;
+          },
+          post: async (response: ResponseContext) => response,
+        },
+      ],
+    }),
+  );
 }
 
 function statusCode(error: unknown): number | undefined {
@@ -88,20 +151,6 @@ function podGpus(pod: V1Pod): number {
   );
 }
 
-/** The Secret holds exactly `data` (the apiserver folds stringData into base64 `data`). */
-function sameData(secret: V1Secret, data: Record<string, string>): boolean {
-  const current = secret.data ?? {};
-  const keys = Object.keys(data);
-  return (
-    Object.keys(current).length === keys.length &&
-    keys.every((key) => current[key] === Buffer.from(data[key] ?? "", "utf8").toString("base64"))
-  );
-}
-
-function sameOwners(current: readonly V1OwnerReference[], desired: readonly V1OwnerReference[]): boolean {
-  return current.length === desired.length && current.every((ref, i) => ref.uid === desired[i]?.uid);
-}
-
 /** A node a GPU Job could land on: Ready, not cordoned, no NoSchedule taint but the GPU one. */
 function schedulable(node: V1Node): boolean {
   const ready = node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
@@ -118,20 +167,21 @@ export class KubernetesCluster implements ComputeCluster {
   readonly kubeConfig: KubeConfig;
   private readonly core: CoreV1Api;
   private readonly batch: BatchV1Api;
+  private readonly objects: KubernetesObjectApi;
   private readonly nodeCheckIntervalMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly silenceMs: number;
 
   constructor(options: KubernetesClusterOptions) {
     this.name = options.name;
-    if (typeof options.kubeconfig === "string") {
-      this.kubeConfig = new KubeConfig();
-      this.kubeConfig.loadFromString(options.kubeconfig);
-    } else {
-      this.kubeConfig = options.kubeconfig;
-    }
+    this.kubeConfig = loadKubeConfig(options.kubeconfig);
     const contextNamespace = this.kubeConfig.getContextObject(this.kubeConfig.getCurrentContext())?.namespace;
     this.namespace = options.namespace ?? contextNamespace ?? "default";
-    this.core = this.kubeConfig.makeApiClient(CoreV1Api);
-    this.batch = this.kubeConfig.makeApiClient(BatchV1Api);
+    this.requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    this.silenceMs = options.silenceMs ?? Number.POSITIVE_INFINITY;
+    this.core = apiClient(this.kubeConfig, CoreV1Api, this.requestTimeoutMs);
+    this.batch = apiClient(this.kubeConfig, BatchV1Api, this.requestTimeoutMs);
+    this.objects = apiClient(this.kubeConfig, KubernetesObjectApi, this.requestTimeoutMs);
     this.nodeCheckIntervalMs = options.nodeCheckIntervalMs ?? 2_000;
   }
 
@@ -233,38 +283,22 @@ export class KubernetesCluster implements ComputeCluster {
   }
 
   /**
-   * Creates the Secret, or brings an existing one to `desired`'s data (rotated credentials) and to
-   * `owner` (none before the Job exists: an owner left from an earlier Job of the same name must
-   * not let the garbage collector take it away under the new one).
+   * Server-side applies the store Secret: created, or brought to `desired`'s data (rotated keys) and
+   * to `owner` (none before the Job exists: an owner left from an earlier Job of the same name must
+   * not let the garbage collector take it away under the new one). An apply needs no read, so the
+   * orchestrator's Role may write its Secrets without being able to read any Secret.
    */
   private async applySecret(desired: V1Secret, owner: V1OwnerReference | undefined): Promise<void> {
-    const namespace = this.namespace;
-    const name = desired.metadata?.name ?? "";
-    const ownerReferences = owner ? [owner] : [];
-    for (let attempt = 0; ; attempt++) {
-      const current = await ignoreNotFound(this.core.readNamespacedSecret({ name, namespace }));
-      try {
-        if (!current) {
-          const body = { ...desired, metadata: { ...desired.metadata, ownerReferences } };
-          await this.core.createNamespacedSecret({ namespace, body });
-        } else if (
-          !sameData(current, desired.stringData ?? {}) ||
-          !sameOwners(current.metadata?.ownerReferences ?? [], ownerReferences)
-        ) {
-          const metadata = {
-            ...desired.metadata,
-            ownerReferences,
-            resourceVersion: current.metadata?.resourceVersion,
-          };
-          await this.core.replaceNamespacedSecret({ name, namespace, body: { ...desired, metadata } });
-        }
-        return;
-      } catch (error) {
-        // Created, changed or deleted by someone else meanwhile: read it again.
-        const code = statusCode(error);
-        if ((code !== 409 && code !== 404) || attempt >= 5) throw error;
-      }
-    }
+    const { stringData, ...secret } = desired;
+    const encoded = Object.entries(stringData ?? {}).map(
+      ([key, value]) => [key, Buffer.from(value, "utf8").toString("base64")] as const,
+    );
+    const body: V1Secret = {
+      ...secret,
+      data: { ...secret.data, ...Object.fromEntries(encoded) },
+      metadata: { ...secret.metadata, namespace: this.namespace, ownerReferences: owner ? [owner] : [] },
+    };
+    await this.objects.patch(body, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
   }
 
   private async readJob(ref: RoundRef): Promise<V1Job> {
@@ -310,6 +344,13 @@ export class KubernetesCluster implements ComputeCluster {
     return await this.status(ref, job, (await this.listPods(ref)).items);
   }
 
+  /**
+   * Lists the round's pods, then follows them with a watch from that resourceVersion (relisting on
+   * 410 Gone), and re-reads the Job whenever a pod changed, or every `nodeCheckIntervalMs` while a
+   * replica runs (its node may vanish). Failed requests are retried every half second; once no
+   * request has been answered for `silenceMs`, the cluster is given up (`ClusterUnreachableError`).
+   * A watch is opened in the background, so a stream that hangs never delays those reads.
+   */
   async *watchRound(
     ref: RoundRef,
     options: WatchOptions = {},
@@ -320,65 +361,85 @@ export class KubernetesCluster implements ComputeCluster {
     let last: string | undefined;
     let wake: () => void = () => {};
     let changed = true;
+    let lastAnswerAt = Date.now();
     const notify = () => {
       changed = true;
       wake();
     };
     const onAbort = () => wake();
     signal?.addEventListener("abort", onAbort);
-    let stream: AbortController | undefined;
-    let streamDone = true;
+    /** The stream now followed; events and ends of streams given up earlier are ignored. */
+    let stream: { generation: number; controller?: AbortController; done: boolean } = {
+      generation: 0,
+      done: true,
+    };
+    let stopped = false;
     let openedAt = 0;
     const watch = new Watch(this.kubeConfig);
-    const openStream = async () => {
-      streamDone = false;
-      stream = await watch.watch(
-        `/api/v1/namespaces/${this.namespace}/pods`,
-        {
-          labelSelector: `${JOB_NAME_LABEL}=${ref.name}`,
-          resourceVersion,
-          allowWatchBookmarks: true,
-          timeoutSeconds: 60,
-        },
-        (type, object: V1Pod) => {
-          if (type === "ERROR") {
-            // 410 Gone: our resourceVersion was compacted away; relist.
-            resourceVersion = undefined;
-            return;
-          }
-          resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
-          if (type === "BOOKMARK") return;
-          const uid = object.metadata?.uid ?? "";
-          if (type === "DELETED") pods.delete(uid);
-          else pods.set(uid, object);
-          notify();
-        },
-        () => {
-          streamDone = true;
-          notify();
-        },
-      );
+    const openStream = () => {
+      const mine = { generation: stream.generation + 1, done: false } as typeof stream;
+      stream = mine;
+      const ended = () => {
+        mine.done = true;
+        if (stream === mine) notify();
+      };
+      watch
+        .watch(
+          `/api/v1/namespaces/${this.namespace}/pods`,
+          {
+            labelSelector: `${JOB_NAME_LABEL}=${ref.name}`,
+            resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: 60,
+          },
+          (type, object: V1Pod) => {
+            if (stream !== mine) return;
+            lastAnswerAt = Date.now();
+            if (type === "ERROR") {
+              // 410 Gone: our resourceVersion was compacted away; relist.
+              resourceVersion = undefined;
+              return;
+            }
+            resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
+            if (type === "BOOKMARK") return;
+            const uid = object.metadata?.uid ?? "";
+            if (type === "DELETED") pods.delete(uid);
+            else pods.set(uid, object);
+            notify();
+          },
+          ended,
+        )
+        .then((controller) => {
+          mine.controller = controller;
+          if (stopped || stream !== mine) controller.abort();
+        }, ended);
+    };
+    const dropStream = () => {
+      stream.controller?.abort();
+      stream = { generation: stream.generation + 1, done: true };
     };
     let current: RoundStatus | undefined;
     try {
       while (!signal?.aborted) {
         try {
-          if (streamDone) {
+          if (stream.done) {
             // A stream that ended at once (apiserver restarting) is not reopened in a hot loop.
             if (Date.now() - openedAt < 1_000) await sleep(500, undefined, { signal }).catch(() => {});
             openedAt = Date.now();
             if (resourceVersion === undefined) {
               const list = await this.listPods(ref);
+              lastAnswerAt = Date.now();
               pods.clear();
               for (const pod of list.items) pods.set(pod.metadata?.uid ?? "", pod);
               resourceVersion = list.metadata?.resourceVersion;
             }
-            await openStream();
+            openStream();
           }
           if (changed || current?.replicas.some((r) => r.state === "running")) {
             changed = false;
             const job = await this.readJob(ref);
             current = await this.status(ref, job, [...pods.values()]);
+            lastAnswerAt = Date.now();
             const key = JSON.stringify(current.replicas);
             if (key !== last) {
               last = key;
@@ -388,22 +449,25 @@ export class KubernetesCluster implements ComputeCluster {
           }
         } catch (error) {
           if (error instanceof RoundNotFoundError) throw error;
+          const silent = Date.now() - lastAnswerAt;
+          if (silent > this.silenceMs) throw new ClusterUnreachableError(this.name, silent, error);
           // The apiserver is unreachable (restart, cut connection): retry from the last version.
-          stream?.abort();
-          streamDone = true;
+          dropStream();
+          changed = true;
           await sleep(500, undefined, { signal }).catch(() => {});
           continue;
         }
         await new Promise<void>((resolve) => {
           wake = resolve;
-          if (changed || signal?.aborted || streamDone) resolve();
+          if (changed || signal?.aborted || stream.done) resolve();
           else setTimeout(resolve, this.nodeCheckIntervalMs).unref();
         });
       }
       return current;
     } finally {
+      stopped = true;
       signal?.removeEventListener("abort", onAbort);
-      stream?.abort();
+      stream.controller?.abort();
     }
   }
 

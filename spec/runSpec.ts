@@ -10,6 +10,22 @@ export const Bytes32 = z
   .transform((s) => s as `0x${string}`);
 export type Bytes32 = z.infer<typeof Bytes32>;
 
+/**
+ * A container image pinned by digest (`registry/name@sha256:<64 hex>`, an optional tag before the
+ * digest is kept but the digest decides): a tag can be moved after the vote, a digest cannot, so
+ * the code contributors run is exactly the code the DAO voted on. The grammar is the OCI
+ * distribution reference's (lowercase path components, an optional `host[:port]/` first).
+ */
+const PINNED_IMAGE =
+  /^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?@sha256:[0-9a-f]{64}$/;
+export const PinnedImage = z
+  .string()
+  .max(512)
+  .regex(
+    PINNED_IMAGE,
+    "must be pinned by digest (registry/name@sha256:<64 hex digits>), not a tag: a tag can point at other code after the vote; find the digest with `docker buildx imagetools inspect <image>`",
+  );
+
 export const ModelSpec = z
   .object({
     architecture: z.literal("transformer-lm"),
@@ -68,7 +84,8 @@ export const RunSpec = z
       .int()
       .min(0)
       .max(2 ** 31 - 1),
-    image: z.string().min(1),
+    /** The trainer image, pinned by digest. */
+    image: PinnedImage,
   })
   .strict()
   .refine((s) => s.minReplicas <= s.replicasPerRound, {

@@ -60,8 +60,8 @@ const WorkerEnvSchema = CodecKeyEnv.extend({
   DAOTRAIN_ALLOW_FILE_SPECS: flag,
   /**
    * The run store: where initial, replica and global checkpoints live. file:///dir when every
-   * trainer runs on this machine; s3://bucket/prefix when trainers run on remote clusters (they
-   * get the worker's AWS_* credentials and endpoint for it).
+   * trainer runs on this machine; s3://bucket/prefix when trainers run on remote clusters (each
+   * contributor's with keys of its own, `daotrain store grant`; never the worker's).
    */
   DAOTRAIN_STORE_URI: storeUri,
   /** Where the worker stages remote checkpoints and datasets and writes before uploading. */
@@ -71,7 +71,7 @@ const WorkerEnvSchema = CodecKeyEnv.extend({
   /** The S3-compatible server of s3:// stores (a self-hosted one, path-style); AWS when unset. */
   AWS_ENDPOINT_URL_S3: z.string().url().optional(),
   AWS_REGION: z.string().min(1).optional(),
-  /** Keys for s3:// stores; the trainers get them too (in a Secret), to reach an s3:// run store. */
+  /** Keys for s3:// stores; trainers on this machine (local executors) get them too, no others. */
   AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
   AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   /** YAML file naming the clusters this worker can reach and how (see workers/README.md). */
@@ -119,7 +119,7 @@ export function parseWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv 
   const remoteRunStore = parseStoreUri(parsed.DAOTRAIN_STORE_URI).kind === "s3";
   if (remoteRunStore && !(parsed.AWS_ACCESS_KEY_ID && parsed.AWS_SECRET_ACCESS_KEY)) {
     throw new InvalidInputError("worker environment", [
-      "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: required with an s3:// DAOTRAIN_STORE_URI, because trainers on other clusters reach the run store with them",
+      "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: required with an s3:// DAOTRAIN_STORE_URI, which the worker reads and writes with them",
     ]);
   }
   return { ...parsed, temporal: temporalTarget(env) };
@@ -137,8 +137,9 @@ export function s3StoreOptions(env: WorkerEnv): S3StoreOptions {
 }
 
 /**
- * What a trainer needs to reach the run store, in the variables the trainer reads: nothing for a
- * local directory (trainers run on this machine), the endpoint, region and keys for a bucket.
+ * What a trainer on this machine (a local executor's) needs to reach the run store, in the
+ * variables the trainer reads: nothing for a local directory, the endpoint, region and the
+ * worker's keys for a bucket. A contributor's cluster gets keys of its own instead.
  */
 export function trainerStoreEnv(env: WorkerEnv): Record<string, string> {
   if (parseStoreUri(env.DAOTRAIN_STORE_URI).kind === "file") return {};

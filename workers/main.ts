@@ -8,7 +8,7 @@ import { openStore } from "../storage/index.ts";
 import { TASK_QUEUE } from "../workflows/signals.ts";
 import { createActivities } from "./activities/index.ts";
 import { openClient } from "./client.ts";
-import { clusterStoreEnv, readClusters } from "./clusterDirectory.ts";
+import { readClusters } from "./clusterDirectory.ts";
 import { AesGcmCodec, encryptedDataConverter, failureConverterPath } from "./codec.ts";
 import {
   confirmationsFor,
@@ -57,7 +57,6 @@ export async function startWorker(env: WorkerEnv): Promise<RunningWorker> {
     publicStore: openStore(env.DAOTRAIN_PUBLIC_STORE_URI, { s3: s3StoreOptions(env) }),
     storeEnv: trainerStoreEnv(env),
     configuredClusters: () => readClusters(env.DAOTRAIN_CLUSTERS),
-    clusterStoreEnv: (name) => clusterStoreEnv(env.DAOTRAIN_CLUSTERS, name),
     trainerCommand: env.DAOTRAIN_TRAINER_COMMAND,
     cwd: projectRoot,
     metrics,
@@ -113,6 +112,10 @@ export async function runWorkerProcess(env: WorkerEnv): Promise<void> {
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+  for (const cluster of await readClusters(env.DAOTRAIN_CLUSTERS)) {
+    if (cluster.access.kind === "refused")
+      process.stderr.write(`daotrain worker: cluster ${cluster.name} refused: ${cluster.access.reason}\n`);
+  }
   process.stderr.write(
     `daotrain worker: polling task queue ${TASK_QUEUE}, metrics on ${running.metricsServer.url}\n`,
   );

@@ -31,12 +31,14 @@ export interface ClusterActivities {
   }): Promise<void>;
   /**
    * Watches the Job until every replica ended or `deadlineMs` (epoch ms) passed, heartbeating;
-   * a replica still going at the deadline is reported lost.
+   * a replica still going at the deadline is reported lost, and so is every unfinished replica
+   * of a cluster that answered no status read for `silenceSeconds`.
    */
   awaitReplicas(request: {
     key: LaunchKey;
     placement: Placement;
     deadlineMs: number;
+    silenceSeconds: number;
   }): Promise<ReplicaResult[]>;
   /** Deletes the Job and its pods (foreground); deleting what is gone is not an error. */
   cancelReplicas(request: { key: LaunchKey; cluster: ClusterTarget }): Promise<void>;

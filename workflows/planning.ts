@@ -54,6 +54,52 @@ function findSlot(free: readonly number[], need: number, from: number): number |
   return undefined;
 }
 
+/**
+ * How many times its round's reference time a replica may be paid for. Every replica of a round does
+ * the same work (`innerSteps` of the same batch size from the same checkpoint), so honest replicas
+ * on comparable GPUs take comparable times; 3× leaves room for a GPU a generation slower and for a
+ * busy node, and no more.
+ */
+export const PEER_TIME_FACTOR = 3;
+/**
+ * Seconds a replica may take beyond `PEER_TIME_FACTOR` × the reference: start-up (scheduling, the
+ * trainer's imports, staging the checkpoint) adds a fixed time that short rounds would otherwise
+ * count as slowness. Negligible against rounds of hours.
+ */
+export const PEER_TIME_SLACK_SECONDS = 20;
+
+type Succeeded = Extract<ReplicaResult, { phase: "succeeded" }>;
+
+/**
+ * The run times a round pays its accepted replicas for. A replica's claimed time (the shorter of
+ * what its cluster reported and what the worker observed, both through the contributor's own
+ * apiserver, so both can lie) is paid up to `PEER_TIME_FACTOR` × the round's reference time plus
+ * `PEER_TIME_SLACK_SECONDS`, and never beyond the replica deadline. The reference is the lower median of the accepted replicas'
+ * claimed times: a contributor holding no more than half of a round's accepted replicas cannot
+ * raise it, so cannot raise its own pay above 3× what an honest peer took (plus the slack). Others' replicas are
+ * returned as they are (they are paid nothing).
+ */
+export function paidRunTimes(
+  results: readonly Succeeded[],
+  verdicts: readonly ReplicaVerdict[],
+  deadlineSeconds: number,
+): Succeeded[] {
+  const accepted = new Set(verdicts.filter((v) => v.accepted).map((v) => v.replica));
+  const claimedMs = (r: Succeeded) => Math.max(0, r.finishedAtMs - r.startedAtMs);
+  const times = results
+    .filter((r) => accepted.has(r.replica))
+    .map(claimedMs)
+    .sort((a, b) => a - b);
+  const reference = times[Math.floor((times.length - 1) / 2)] ?? 0;
+  const capMs = Math.min(
+    PEER_TIME_FACTOR * reference + PEER_TIME_SLACK_SECONDS * 1000,
+    deadlineSeconds * 1000,
+  );
+  return results.map((r) =>
+    accepted.has(r.replica) ? { ...r, finishedAtMs: r.startedAtMs + Math.min(claimedMs(r), capMs) } : r,
+  );
+}
+
 /** A replica's GPU-seconds: a started second counts, times the GPUs it held. */
 export function gpuSecondsOf(result: ReplicaResult, gpusPerReplica: number): number {
   if (result.phase !== "succeeded") return 0;

@@ -1,7 +1,7 @@
-import { CancellationScope, isCancellation, proxyActivities, sleep } from "@temporalio/workflow";
+import { CancellationScope, isCancellation, log, proxyActivities, sleep } from "@temporalio/workflow";
 import type { RunSpec } from "../spec/runSpec.ts";
 import type { Activities } from "./activities.ts";
-import { creditsFor, gpuSecondsOf, placeReplicas, replicasToRetry } from "./planning.ts";
+import { creditsFor, gpuSecondsOf, paidRunTimes, placeReplicas, replicasToRetry } from "./planning.ts";
 import { chainRetry, clusterRetry } from "./retry.ts";
 import type {
   AggregateResult,
@@ -17,6 +17,11 @@ import type {
 export interface RoundOptions {
   /** How long a replica may take before it is reported lost and its Job deleted. */
   replicaDeadlineSeconds: number;
+  /**
+   * A cluster that answers no status read for this long (each read gives up after 10 s) is dead
+   * for the round: its unfinished replicas are lost and retried elsewhere, long before the deadline.
+   */
+  clusterSilenceSeconds: number;
   /** Attempts per round (the first plus retries on other clusters) before the run fails. */
   maxAttemptsPerRound: number;
   /** An activity watching a Job that is silent this long is retried (on another worker). */
@@ -45,6 +50,19 @@ const quick = proxyActivities<Activities>({
   retry: clusterRetry,
 });
 const chain = proxyActivities<Activities>({ startToCloseTimeout: "45 seconds", retry: chainRetry });
+/**
+ * Deleting a round's Jobs: three tries (one on a cluster that already stopped answering), then it
+ * is left to the cluster (the Job's own deadline and TTL remove it there), so a dead cluster never
+ * holds up or fails the run.
+ */
+const cleanup = proxyActivities<Activities>({
+  startToCloseTimeout: "3 minutes",
+  retry: { ...clusterRetry, maximumAttempts: 3 },
+});
+const cleanupOnce = proxyActivities<Activities>({
+  startToCloseTimeout: "1 minute",
+  retry: { ...clusterRetry, maximumAttempts: 1 },
+});
 
 /**
  * One DiLoCo round: place replicas, launch a Job per cluster, await them, aggregate what came
@@ -144,6 +162,23 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     pending = replicasToRetry(all, aggregate?.verdicts ?? []).filter((r) => !outputs.has(r));
   }
 
+  if (aggregate?.checkpoint) {
+    // Each accepted replica is paid for at most what its peers took (planning.ts paidRunTimes).
+    const accepted = [...outputs.values()];
+    for (const paid of paidRunTimes(accepted, aggregate.verdicts, options.replicaDeadlineSeconds)) {
+      const current = rows.get(paid.replica);
+      const claimed = outputs.get(paid.replica);
+      outputs.set(paid.replica, paid);
+      if (!current || !claimed) continue;
+      const gpuSeconds = gpuSecondsOf(paid, spec.gpusPerReplica);
+      const claimedGpuSeconds = gpuSecondsOf(claimed, spec.gpusPerReplica);
+      rows.set(paid.replica, {
+        ...current,
+        gpuSeconds,
+        ...(claimedGpuSeconds > gpuSeconds ? { claimedGpuSeconds } : {}),
+      });
+    }
+  }
   const checkpoint = aggregate?.checkpoint;
   if (!aggregate || !checkpoint) {
     return {
@@ -204,6 +239,7 @@ async function runAttempt(
     attempt,
     clusterName: p.cluster.name,
   });
+  const silent = new Set<string>();
   const one = async (p: Placement): Promise<ReplicaResult[]> => {
     try {
       await quick.launchReplicas({ key: keyOf(p), placement: p, spec: input.spec, init: input.parent });
@@ -213,7 +249,14 @@ async function runAttempt(
     }
     launched = Math.max(launched, Date.now());
     try {
-      return await watch.awaitReplicas({ key: keyOf(p), placement: p, deadlineMs });
+      const results = await watch.awaitReplicas({
+        key: keyOf(p),
+        placement: p,
+        deadlineMs,
+        silenceSeconds: input.options.clusterSilenceSeconds,
+      });
+      if (results.some((r) => r.phase !== "succeeded" && r.unreachable)) silent.add(p.cluster.id);
+      return results;
     } catch (error) {
       if (isCancellation(error)) throw error;
       return endAll(p, "lost", `watch failed: ${messageOf(error)}`);
@@ -227,7 +270,18 @@ async function runAttempt(
   } finally {
     cleanups.push(
       CancellationScope.nonCancellable(() =>
-        Promise.all(placements.map((p) => quick.cancelReplicas({ key: keyOf(p), cluster: p.cluster }))),
+        Promise.all(
+          placements.map((p) =>
+            (silent.has(p.cluster.id) ? cleanupOnce : cleanup)
+              .cancelReplicas({ key: keyOf(p), cluster: p.cluster })
+              .catch((error: unknown) => {
+                log.warn("left a round's Job to the cluster's own deadline and TTL", {
+                  cluster: p.cluster.name,
+                  error: messageOf(error),
+                });
+              }),
+          ),
+        ),
       ),
     );
   }

@@ -37,6 +37,7 @@ export interface RunOptions extends RoundOptions {
 
 export const defaultRunOptions: RunOptions = {
   replicaDeadlineSeconds: 6 * 3600,
+  clusterSilenceSeconds: 120,
   maxAttemptsPerRound: 3,
   heartbeatSeconds: 30,
   noCapacityRetrySeconds: 60,

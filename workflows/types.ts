@@ -3,27 +3,18 @@
 
 export type Hex = `0x${string}`;
 
-/** How the worker reaches a contributed cluster. Credentials: encrypted by the payload codec. */
-export type ClusterAccess =
-  | {
-      kind: "local";
-      workDir: string;
-      gpus: number;
-      gpuProduct?: string;
-      /** Extra env for this executor's trainer processes (the trainer contract's keys win). */
-      env?: Record<string, string>;
-    }
-  | { kind: "kubernetes"; kubeconfig: string; namespace: string };
-
-/** An admitted cluster the worker holds credentials for. */
+/**
+ * An admitted cluster the worker holds credentials for. Workflows know it by name only: each
+ * activity resolves the name to its credentials from the worker's own clusters file, so no
+ * kubeconfig or key is ever part of a workflow's payloads or history.
+ */
 export interface ClusterTarget {
   /** On-chain cluster id (bytes32). */
   id: Hex;
-  /** Short name for Job names, logs and metrics labels. */
+  /** The name in the worker's clusters file; also Job names, logs and metrics labels. */
   name: string;
   /** The owner the compute ledger credits. */
   owner: Hex;
-  access: ClusterAccess;
 }
 
 export type ClusterHealth =
@@ -72,7 +63,14 @@ export type ReplicaResult =
       startedAtMs: number;
       finishedAtMs: number;
     }
-  | { replica: number; clusterId: Hex; phase: "failed" | "lost"; reason: string };
+  | {
+      replica: number;
+      clusterId: Hex;
+      phase: "failed" | "lost";
+      reason: string;
+      /** Lost because its cluster stopped answering (so deleting its Job is tried once only). */
+      unreachable?: true;
+    };
 
 export type ReplicaVerdict =
   | { replica: number; accepted: true }
@@ -96,7 +94,10 @@ export interface ReplicaStatus {
   cluster: string;
   phase: ReplicaPhase | "accepted" | "rejected";
   reason?: string;
+  /** What the replica is credited (for an accepted one, after `paidRunTimes`'s bound). */
   gpuSeconds?: number;
+  /** What its cluster's times claimed, when that is more than it is credited. */
+  claimedGpuSeconds?: number;
 }
 
 export interface RoundSummary {

@@ -8,17 +8,21 @@ import type {
   V1ResourceQuota,
   V1Role,
   V1RoleBinding,
-  V1Secret,
   V1ServiceAccount,
+  V1ValidatingAdmissionPolicy,
+  V1ValidatingAdmissionPolicyBinding,
 } from "@kubernetes/client-node";
 import { z } from "zod";
-import { parseWith } from "../../spec/errors.ts";
 import { MANAGED_BY_LABEL } from "../roundJob.ts";
 
 /**
  * The contributor bundle: everything a cluster owner grants daotrain, and nothing more. The
  * orchestrator's ServiceAccount may run Jobs and read their pods and logs in one namespace, capped
- * by a ResourceQuota on `requests.nvidia.com/gpu` (the donation), and nothing cluster-wide. A
+ * by a ResourceQuota on `requests.nvidia.com/gpu` (the donation), and nothing cluster-wide. It may
+ * write Secrets and Services (a round's store keys, its rendezvous Service) but read no Secret, and
+ * an admission policy lets it create, change or delete only Secrets and Services labelled as
+ * daotrain's (Opaque Secrets only), so it cannot touch what the contributor keeps there. Its
+ * credentials are bound, expiring tokens (`onboard.ts`), never a long-lived token Secret. A
  * contributor may choose to share node capacity (read Nodes: names, labels, allocatable GPUs),
  * so that rounds are placed only where GPUs are free now, not just within the quota.
  */
@@ -38,24 +42,29 @@ export const BundleOptions = z
 export type BundleOptions = z.infer<typeof BundleOptions>;
 
 export const SERVICE_ACCOUNT = "daotrain-orchestrator";
-/** The long-lived token the orchestrator's kubeconfig carries; deleting it revokes access. */
-export const TOKEN_SECRET = "daotrain-orchestrator-token";
+/**
+ * The long-lived token Secret earlier bundles made; onboarding deletes it where it is left, which
+ * revokes the token it held.
+ */
+export const LEGACY_TOKEN_SECRET = "daotrain-orchestrator-token";
 export const GPU_QUOTA = "daotrain-gpus";
 const ROLE = "daotrain-orchestrator";
 const NODE_READER = "daotrain-node-reader";
+const WRITES_POLICY = "daotrain-orchestrator-writes";
 
 /** The ClusterRole and its binding that share node capacity, one pair per contributor namespace. */
 export function nodeReaderName(namespace: string): string {
   return `${NODE_READER}-${namespace}`;
 }
 
-const labels = { [MANAGED_BY_LABEL]: "daotrain" };
-
-export function parseBundleOptions(input: unknown): BundleOptions {
-  return parseWith(BundleOptions, input, "contributor bundle options");
+/** The admission policy (and its binding) that bounds the orchestrator's writes in one namespace. */
+export function writesPolicyName(namespace: string): string {
+  return `${WRITES_POLICY}-${namespace}`;
 }
 
-/** The bundle's objects in apply order (namespace first, the token Secret after its account). */
+const labels = { [MANAGED_BY_LABEL]: "daotrain" };
+
+/** The bundle's objects in apply order (namespace first). */
 export function contributorBundle(options: BundleOptions): KubernetesObject[] {
   const { namespace } = options;
   const meta = (name: string) => ({ name, namespace, labels });
@@ -78,15 +87,6 @@ export function contributorBundle(options: BundleOptions): KubernetesObject[] {
     metadata: meta(SERVICE_ACCOUNT),
     automountServiceAccountToken: false,
   };
-  const token: V1Secret = {
-    apiVersion: "v1",
-    kind: "Secret",
-    type: "kubernetes.io/service-account-token",
-    metadata: {
-      ...meta(TOKEN_SECRET),
-      annotations: { "kubernetes.io/service-account.name": SERVICE_ACCOUNT },
-    },
-  };
   const rw = ["get", "list", "watch", "create", "update", "patch", "delete"];
   const read = ["get", "list", "watch"];
   const role: V1Role = {
@@ -97,8 +97,11 @@ export function contributorBundle(options: BundleOptions): KubernetesObject[] {
       { apiGroups: ["batch"], resources: ["jobs"], verbs: rw },
       { apiGroups: [""], resources: ["pods"], verbs: read },
       { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
-      // Secrets and ConfigMaps: the namespace is daotrain's own, so "those it creates" are all there are.
-      { apiGroups: [""], resources: ["services", "configmaps", "secrets"], verbs: rw },
+      // A round's rendezvous Service, created and deleted with the round.
+      { apiGroups: [""], resources: ["services"], verbs: ["create", "delete"] },
+      // A round's store-key Secret, server-side applied (create + patch) and deleted; never read.
+      // The admission policy below limits these writes to daotrain's own Opaque Secrets.
+      { apiGroups: [""], resources: ["secrets"], verbs: ["create", "patch", "delete"] },
       { apiGroups: [""], resources: ["resourcequotas", "limitranges", "events"], verbs: read },
     ],
   };
@@ -170,5 +173,85 @@ export function contributorBundle(options: BundleOptions): KubernetesObject[] {
     },
   };
   const nodeCapacity = options.shareNodeCapacity ? [nodeReader, nodeReaderBinding] : [];
-  return [ns, account, token, role, binding, ...nodeCapacity, quota, limits, denyAll, trainer];
+  return [
+    ns,
+    account,
+    role,
+    binding,
+    ...nodeCapacity,
+    ...orchestratorWritesPolicy(namespace),
+    quota,
+    limits,
+    denyAll,
+    trainer,
+  ];
+}
+
+/**
+ * RBAC cannot say "only the objects daotrain created" (`resourceNames` cannot name objects made
+ * later), so admission does: every create, change or delete of a Secret or Service by the
+ * orchestrator's ServiceAccount in its namespace must be of an object labelled
+ * `app.kubernetes.io/managed-by: daotrain`, before and after, and a Secret must be Opaque (not a
+ * token Secret that would mint credentials for another account). ValidatingAdmissionPolicy is GA
+ * since Kubernetes 1.30 and evaluated by the apiserver itself, so it cannot be skipped.
+ */
+function orchestratorWritesPolicy(
+  namespace: string,
+): [V1ValidatingAdmissionPolicy, V1ValidatingAdmissionPolicyBinding] {
+  const name = writesPolicyName(namespace);
+  const label = `'${MANAGED_BY_LABEL}'`;
+  const ours = (o: string) =>
+    `has(${o}.metadata.labels) && ${label} in ${o}.metadata.labels && ${o}.metadata.labels[${label}] == 'daotrain'`;
+  const policy: V1ValidatingAdmissionPolicy = {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingAdmissionPolicy",
+    metadata: { name, labels },
+    spec: {
+      failurePolicy: "Fail",
+      matchConstraints: {
+        resourceRules: [
+          {
+            apiGroups: [""],
+            apiVersions: ["v1"],
+            operations: ["CREATE", "UPDATE", "DELETE"],
+            resources: ["secrets", "services"],
+          },
+        ],
+      },
+      matchConditions: [
+        {
+          name: "the-orchestrator",
+          expression: `request.userInfo.username == 'system:serviceaccount:${namespace}:${SERVICE_ACCOUNT}'`,
+        },
+      ],
+      validations: [
+        {
+          expression: `request.operation == 'DELETE' || (${ours("object")})`,
+          message: `the daotrain orchestrator may only write objects labelled ${MANAGED_BY_LABEL}=daotrain`,
+        },
+        {
+          expression: `request.operation == 'CREATE' || (${ours("oldObject")})`,
+          message: "the daotrain orchestrator may only change or delete the objects it created",
+        },
+        {
+          expression:
+            "request.resource.resource != 'secrets' || request.operation == 'DELETE' || (has(object.type) && object.type == 'Opaque')",
+          message: "the daotrain orchestrator may only write Opaque Secrets",
+        },
+      ],
+    },
+  };
+  const binding: V1ValidatingAdmissionPolicyBinding = {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingAdmissionPolicyBinding",
+    metadata: { name, labels },
+    spec: {
+      policyName: name,
+      validationActions: ["Deny"],
+      matchResources: {
+        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } },
+      },
+    },
+  };
+  return [policy, binding];
 }

@@ -5,8 +5,9 @@ import { runIdOf } from "../../spec/runSpec.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { AesGcmCodec, CodecKeyError } from "../../workers/codec.ts";
 import { statusQuery } from "../../workflows/signals.ts";
+import { collectPayloads } from "../harness/history.ts";
 import { tinySpec } from "./fixtures.ts";
-import { collectPayloads, waitFor } from "./polling.ts";
+import { waitFor } from "./polling.ts";
 import type { SimulatedCluster } from "./simulatedActivities.ts";
 import { type SimulatedTemporal, startSimulatedTemporal } from "./simulatedWorkers.ts";
 

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { writeKeystore } from "../../governance/keys.ts";
 import { InvalidInputError } from "../../spec/errors.ts";
-import { clusterIdOf, clusterStoreEnv, readClusters } from "../../workers/clusterDirectory.ts";
+import { clusterIdOf, readClusters } from "../../workers/clusterDirectory.ts";
 import { AesGcmCodec, CodecKeyError } from "../../workers/codec.ts";
 import { confirmationsFor, operatorKeyOf, parseWorkerEnv } from "../../workers/config.ts";
 
@@ -121,9 +121,19 @@ describe("worker environment: keys and chain settings", () => {
 });
 
 describe("clusters file", () => {
-  test("reads local and Kubernetes clusters, with the kubeconfig's text and the default id", async () => {
+  test("reads local and Kubernetes clusters, with the kubeconfig's values and the default id", async () => {
     const kubeconfig = join(dir, "sa.kubeconfig");
-    await writeFile(kubeconfig, "apiVersion: v1\nkind: Config\n");
+    await writeFile(
+      kubeconfig,
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters: [{ name: lab, cluster: { server: 'https://10.0.0.1:6443' } }]",
+        "users: [{ name: sa, user: { token: abc.def } }]",
+        "contexts: [{ name: lab, context: { cluster: lab, user: sa, namespace: daotrain } }]",
+        "current-context: lab",
+      ].join("\n"),
+    );
     const file = join(dir, "clusters.yaml");
     await writeFile(
       file,
@@ -134,23 +144,31 @@ describe("clusters file", () => {
       {
         id: clusterIdOf("lab"),
         name: "lab",
-        access: { kind: "kubernetes", kubeconfig: "apiVersion: v1\nkind: Config\n", namespace: "daotrain" },
+        access: {
+          kind: "kubernetes",
+          kubeconfig: {
+            clusterName: "lab",
+            server: "https://10.0.0.1:6443",
+            userName: "sa",
+            credential: { token: "abc.def" },
+            contextName: "lab",
+            namespace: "daotrain",
+          },
+          namespace: "daotrain",
+        },
       },
     ]);
   });
 
-  test("keeps a contributor's own store keys out of what travels through Temporal, and refuses a bad key name", async () => {
+  test("gives a contributor's own store keys to that cluster only, and refuses a bad key name", async () => {
     const file = join(dir, "keys.yaml");
     await writeFile(
       file,
       `clusters:\n- name: home\n  local: { workDir: ${dir}/home, gpus: 2 }\n  storeEnv: { AWS_ACCESS_KEY_ID: home-key, AWS_SECRET_ACCESS_KEY: home-secret }\n- name: lab\n  local: { workDir: ${dir}/lab, gpus: 1 }\n`,
     );
-    expect(JSON.stringify(await readClusters(file))).not.toContain("home-secret");
-    expect(await clusterStoreEnv(file, "home")).toEqual({
-      AWS_ACCESS_KEY_ID: "home-key",
-      AWS_SECRET_ACCESS_KEY: "home-secret",
-    });
-    expect(await clusterStoreEnv(file, "lab")).toBeUndefined();
+    const [home, lab] = await readClusters(file);
+    expect(home?.storeEnv).toEqual({ AWS_ACCESS_KEY_ID: "home-key", AWS_SECRET_ACCESS_KEY: "home-secret" });
+    expect(lab?.storeEnv).toBeUndefined();
     const bad = join(dir, "bad-keys.yaml");
     await writeFile(
       bad,

@@ -1,12 +1,14 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { IAMClient } from "@aws-sdk/client-iam";
 import { Client } from "@temporalio/client";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { onboardContributor } from "../../k8s/contributor/onboard.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { type RunningWorker, startWorker } from "../../workers/main.ts";
+import { grantStoreKeys } from "../../workers/storeGrants.ts";
 import { startCluster, type TestCluster } from "../harness/kubernetes.ts";
 import { type PodRunner, startPodRunner } from "../harness/podRunner.ts";
 import { type S3Server, startS3Server } from "../harness/s3.ts";
@@ -17,7 +19,8 @@ import { provesTheRunStory } from "./story.ts";
 // the contributor bundle applied by onboarding, Jobs created with the ServiceAccount kubeconfigs,
 // and the test pod runner running each pod's real trainer process here. As trainers on remote
 // clusters must, they reach the dataset and the run store in buckets of a real S3 server, with
-// keys that come to each pod in its round's Secret.
+// keys of each contributor's own (IAM users with the trainer policy, workers/storeGrants.ts) that
+// come to each pod in its round's Secret.
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 let s3: S3Server;
@@ -26,9 +29,11 @@ let clusters: TestCluster[] = [];
 let runners: PodRunner[] = [];
 let worker: RunningWorker;
 const tokens: string[] = [];
+const storeSecrets: string[] = [];
 
 beforeAll(async () => {
-  s3 = await startS3Server();
+  s3 = await startS3Server({ iam: true });
+  const iam = new IAMClient({ endpoint: s3.iamEndpoint, region: "us-east-1", credentials: s3.credentials });
   [stack, ...clusters] = await Promise.all([
     startOrchestrationStack(
       [
@@ -57,7 +62,21 @@ beforeAll(async () => {
     const path = join(stack.dir, `${cluster.name}.kubeconfig`);
     await writeFile(path, onboarded.serviceAccountKubeconfig);
     tokens.push(parseYaml(onboarded.serviceAccountKubeconfig).users[0].user.token);
-    entries.push({ name: cluster.name, kubernetes: { kubeconfig: path } });
+    const keys = await grantStoreKeys(iam, {
+      cluster: cluster.name,
+      runStore: "s3://runs/store",
+      datasets: ["s3://datasets/fables"],
+    });
+    storeSecrets.push(keys.secretAccessKey);
+    entries.push({
+      name: cluster.name,
+      kubernetes: { kubeconfig: path },
+      storeEnv: {
+        AWS_ENDPOINT_URL_S3: s3.endpoint,
+        AWS_ACCESS_KEY_ID: keys.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+      },
+    });
   }
   await stack.writeClusters(entries);
   runners = await Promise.all(
@@ -92,6 +111,7 @@ describe("end to end on Kubernetes", () => {
       stack.operatorKey.slice(2),
       stack.codecKey,
       s3.credentials.secretAccessKey,
+      ...storeSecrets,
     ];
     for (const secret of secrets) expect(history.includes(secret)).toBe(false);
   });

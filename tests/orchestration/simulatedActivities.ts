@@ -17,8 +17,6 @@ export interface SimulatedCluster {
   behaviour: ReplicaBehaviour;
   /** Simulated training time of one replica. */
   trainMs: number;
-  /** Reached through this kubeconfig (a credential that must never be in clear in history). */
-  kubeconfig?: string;
 }
 
 export interface Simulation {
@@ -82,9 +80,6 @@ function workingActivities(sim: Simulation): Activities {
         id: idOf(c.name),
         name: c.name,
         owner: idOf(`owner-${c.name}`).slice(0, 42) as Hex,
-        access: c.kubeconfig
-          ? { kind: "kubernetes", kubeconfig: c.kubeconfig, namespace: "daotrain" }
-          : { kind: "local", workDir: `/sim/${c.name}`, gpus: c.freeGpus },
         health: c.healthy
           ? { healthy: true, freeGpus: c.freeGpus }
           : { healthy: false, freeGpus: 0, reason: "down" },

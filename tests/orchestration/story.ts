@@ -8,6 +8,7 @@ import { releaseCheckpointProposal } from "../../governance/proposals.ts";
 import { computeCredits, getCheckpoint, getRun } from "../../governance/reads.ts";
 import { verifyRelease } from "../../release/verify.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
+import { PEER_TIME_FACTOR, PEER_TIME_SLACK_SECONDS } from "../../workflows/planning.ts";
 import { releaseWorkflowId } from "../../workflows/signals.ts";
 import type { Hex, RunStatus } from "../../workflows/types.ts";
 import type { OrchestrationStack } from "./stack.ts";
@@ -33,6 +34,17 @@ export async function provesTheRunStory(
     const recomputed = await hashCheckpoint(await stack.runStore.localDir(committed.manifestUri));
     expect(recomputed.root).toBe(committed.root);
     expect(recomputed.manifest.round).toBe(round);
+  }
+
+  // Honest replicas are paid all the time they took: none hits the peer bound (planning.ts).
+  for (const round of status.recent) {
+    const accepted = round.replicas.filter((r) => r.phase === "accepted");
+    expect(accepted.filter((r) => r.claimedGpuSeconds !== undefined)).toEqual([]);
+    const times = accepted.map((r) => r.gpuSeconds ?? 0).sort((a, b) => a - b);
+    const reference = times[Math.floor((times.length - 1) / 2)] ?? 0;
+    process.stdout.write(
+      `honest round ${round.round}: accepted replicas' GPU-seconds ${times.join(", ")}; longest ${times.at(-1)} vs bound ${PEER_TIME_FACTOR * reference + PEER_TIME_SLACK_SECONDS} (3 × ${reference} + ${PEER_TIME_SLACK_SECONDS})\n`,
+    );
   }
 
   const expected = new Map<string, bigint>();

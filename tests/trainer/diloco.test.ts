@@ -15,6 +15,7 @@ import {
 } from "../../model/index.ts";
 import { parseRunSpec, type RunSpec, runIdOf } from "../../spec/runSpec.ts";
 import { trainerEnvVars } from "../../spec/trainerContract.ts";
+import { TEST_IMAGE } from "../orchestration/fixtures.ts";
 
 const repo = new URL("../../", import.meta.url).pathname;
 const corpus = join(repo, "datasets/corpus");
@@ -93,7 +94,7 @@ beforeAll(async () => {
     inner: { optimizer: "adamw", lr: 3e-3, batch: 8 },
     validation: { batches: 4, tolerance: 0 },
     seed: 7,
-    image: "daotrain/trainer:dev",
+    image: TEST_IMAGE,
   });
   const init = initialCheckpoint(spec);
   global0 = await writeCheckpoint(join(dir, "global-0"), init.tensors, init.fields);
