@@ -1,7 +1,13 @@
 import { CancellationScope, isCancellation, proxyActivities, sleep } from "@temporalio/workflow";
 import type { RunSpec } from "../spec/runSpec.ts";
 import type { Activities } from "./activities.ts";
-import { creditsFor, gpuSecondsOf, placeReplicas, replicasToRetry } from "./planning.ts";
+import {
+  creditsFor,
+  gpuSecondsOf,
+  placeReplicas,
+  replicaDeadlineSeconds,
+  replicasToRetry,
+} from "./planning.ts";
 import { chainRetry, clusterRetry } from "./retry.ts";
 import type {
   AggregateResult,
@@ -11,12 +17,17 @@ import type {
   Placement,
   ReplicaResult,
   ReplicaStatus,
+  ReplicaVerdict,
+  RoundRecordDraft,
   RoundSummary,
 } from "./types.ts";
 
 export interface RoundOptions {
-  /** How long a replica may take before it is reported lost and its Job deleted. */
-  replicaDeadlineSeconds: number;
+  /**
+   * For tests only: a replica deadline shorter than the spec's `roundDeadlineSeconds` (a longer
+   * one is ignored; the DAO approved the spec's, and the contract bounds a round's credits by it).
+   */
+  replicaDeadlineSeconds?: number;
   /** Attempts per round (the first plus retries on other clusters) before the run fails. */
   maxAttemptsPerRound: number;
   /** An activity watching a Job that is silent this long is retried (on another worker). */
@@ -65,6 +76,10 @@ export async function runRound(input: RoundInput): Promise<RoundOutcome> {
 
 async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promise<RoundOutcome> {
   const { spec, options } = input;
+  const terms = {
+    gpusPerReplica: spec.gpusPerReplica,
+    deadlineSeconds: replicaDeadlineSeconds(spec, options.replicaDeadlineSeconds),
+  };
   const startedAt = Date.now();
   const phaseMs = { launch: 0, train: 0, aggregate: 0, commit: 0, total: 0 };
   const all = Array.from({ length: spec.replicasPerRound }, (_, i) => i);
@@ -80,6 +95,8 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     retry: clusterRetry,
   });
   let aggregate: AggregateResult | undefined;
+  /** The last aggregation's verdicts with where each judged output came from. */
+  let judged: RoundRecordDraft["replicas"] = [];
   let attempt = 0;
 
   while (attempt < options.maxAttemptsPerRound) {
@@ -98,14 +115,14 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     }
     input.onProgress(attempt, [...rows.values()]);
 
-    const results = await runAttempt(input, attempt, placements, phaseMs, cleanups);
+    const results = await runAttempt(input, attempt, placements, terms.deadlineSeconds, phaseMs, cleanups);
     for (const result of results) {
       const placement = placements.find((p) => p.cluster.id === result.clusterId);
       if (result.phase === "succeeded") {
         outputs.set(result.replica, result);
         rows.set(result.replica, {
           ...row(result.replica, attempt, placement, "succeeded"),
-          gpuSeconds: gpuSecondsOf(result, spec.gpusPerReplica),
+          gpuSeconds: gpuSecondsOf(result, terms),
         });
       } else {
         offenders.add(result.clusterId);
@@ -127,6 +144,7 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
         outputs: [...outputs.values()].sort((a, b) => a.replica - b.replica),
       });
       phaseMs.aggregate += Date.now() - aggregateStarted;
+      judged = judgedReplicas(outputs, aggregate.verdicts);
       for (const verdict of aggregate.verdicts) {
         const current = rows.get(verdict.replica);
         if (!current) continue;
@@ -153,15 +171,19 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     };
   }
   const commitStarted = Date.now();
-  await chain.commitRound({
-    runId: input.runId,
-    round: input.round,
-    checkpoint: { uri: checkpoint.uri, root: checkpoint.root },
-    metrics: checkpoint.metrics,
-  });
-  const credits = creditsFor([...outputs.values()], aggregate.verdicts, spec.gpusPerReplica);
-  if (credits.length > 0)
-    await chain.recordCompute({ runId: input.runId, round: input.round, records: credits });
+  const credits = creditsFor([...outputs.values()], aggregate.verdicts, terms);
+  // Once the round is decided, its commit (root and payment in one transaction) is seen through
+  // even if a cancellation arrives meanwhile, so the run's state never lags the chain's.
+  await CancellationScope.nonCancellable(() =>
+    chain.commitRound({
+      runId: input.runId,
+      round: input.round,
+      checkpoint: { uri: checkpoint.uri, root: checkpoint.root },
+      metrics: checkpoint.metrics,
+      credits,
+      record: recordDraft(input, checkpoint.root, judged, credits),
+    }),
+  );
   phaseMs.commit = Date.now() - commitStarted;
   phaseMs.total = Date.now() - startedAt;
   const summary: RoundSummary = {
@@ -187,13 +209,14 @@ async function runAttempt(
   input: RoundInput,
   attempt: number,
   placements: Placement[],
+  deadlineSeconds: number,
   phaseMs: { launch: number; train: number },
   cleanups: Promise<unknown>[],
 ): Promise<ReplicaResult[]> {
   const started = Date.now();
-  const deadlineMs = started + input.options.replicaDeadlineSeconds * 1000;
+  const deadlineMs = started + deadlineSeconds * 1000;
   const watch = proxyActivities<Activities>({
-    startToCloseTimeout: `${input.options.replicaDeadlineSeconds + 120} seconds`,
+    startToCloseTimeout: `${deadlineSeconds + 120} seconds`,
     heartbeatTimeout: `${input.options.heartbeatSeconds} seconds`,
     retry: clusterRetry,
   });
@@ -231,6 +254,41 @@ async function runAttempt(
       ),
     );
   }
+}
+
+function judgedReplicas(
+  outputs: ReadonlyMap<number, { clusterId: Hex }>,
+  verdicts: readonly ReplicaVerdict[],
+): RoundRecordDraft["replicas"] {
+  return verdicts.flatMap((v) => {
+    const output = outputs.get(v.replica);
+    if (!output) return [];
+    const reason = v.accepted ? {} : { reason: v.reason };
+    return [{ replica: v.replica, clusterId: output.clusterId, accepted: v.accepted, ...reason }];
+  });
+}
+
+/**
+ * What the round knows about how its root came to be, hashed into the record hash committed with
+ * it: parent, dataset, the outputs the last aggregation judged, the outer step's settings, credits.
+ */
+function recordDraft(
+  input: RoundInput,
+  root: Hex,
+  replicas: RoundRecordDraft["replicas"],
+  credits: RoundRecordDraft["credits"],
+): RoundRecordDraft {
+  return {
+    format: "daotrain-round-record/0",
+    runId: input.runId,
+    round: input.round,
+    parentRoot: input.parent.root,
+    datasetRoot: input.spec.dataset,
+    root,
+    replicas,
+    outer: input.spec.outer,
+    credits,
+  };
 }
 
 function endAll(p: Placement, phase: "failed" | "lost", reason: string): ReplicaResult[] {

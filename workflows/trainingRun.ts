@@ -14,7 +14,15 @@ import { budgetAllowsRound } from "./planning.ts";
 import { chainRetry, clusterRetry } from "./retry.ts";
 import { type RoundOptions, runRound } from "./round.ts";
 import { cancelSignal, pauseSignal, resumeSignal, statusQuery } from "./signals.ts";
-import type { CancelSource, CheckpointRef, Hex, RoundSummary, RunState, RunStatus } from "./types.ts";
+import type {
+  CancelSource,
+  CheckpointRef,
+  Hex,
+  RoundSummary,
+  RunClosing,
+  RunState,
+  RunStatus,
+} from "./types.ts";
 
 export interface RunOptions extends RoundOptions {
   /** Start a fresh history after this many rounds (or earlier, when Temporal suggests it). */
@@ -24,7 +32,6 @@ export interface RunOptions extends RoundOptions {
 }
 
 export const defaultRunOptions: RunOptions = {
-  replicaDeadlineSeconds: 6 * 3600,
   maxAttemptsPerRound: 3,
   heartbeatSeconds: 30,
   noCapacityRetrySeconds: 60,
@@ -146,7 +153,9 @@ export async function trainingRun(input: TrainingRunInput): Promise<RunStatus> {
     }
     for (const offender of outcome.offenders) carry.strikes[offender] = (carry.strikes[offender] ?? 0) + 1;
     if (!outcome.ok) {
-      await CancellationScope.nonCancellable(() => chain.closeRun({ runId, failureReason: outcome.reason }));
+      await CancellationScope.nonCancellable(() =>
+        chain.closeRun({ runId, closing: { as: "failed", reason: outcome.reason } }),
+      );
       await moveTo("failed", outcome.reason);
       throw ApplicationFailure.nonRetryable(outcome.reason, "RoundQuorumError");
     }
@@ -159,7 +168,11 @@ export async function trainingRun(input: TrainingRunInput): Promise<RunStatus> {
   }
 
   status.current = undefined;
-  await CancellationScope.nonCancellable(() => chain.closeRun({ runId }));
+  // A run cancelled on request ends Cancelled on-chain too (a DAO cancellation already closed it).
+  const closing: RunClosing = cancel
+    ? { as: "cancelled", reason: `${cancel.source}: ${cancel.reason}` }
+    : { as: "completed" };
+  await CancellationScope.nonCancellable(() => chain.closeRun({ runId, closing }));
   if (cancel) await moveTo("cancelled", `${cancel.source}: ${cancel.reason}`);
   else await moveTo("completed", stopReason ?? "rounds");
   return status;

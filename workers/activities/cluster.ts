@@ -72,7 +72,12 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
         configured.map(async (cluster): Promise<ClusterCandidate | undefined> => {
           const record = await getCluster(ctx.chain, cluster.id);
           if (record.status !== "admitted") return undefined;
-          return { ...cluster, owner: record.owner as Hex, health: await healthOf(client(cluster)) };
+          const health = await healthOf(client(cluster));
+          return {
+            ...cluster,
+            owner: record.owner as Hex,
+            health: withinAdmission(health, record.admittedGpuCapacity),
+          };
         }),
       ).then((all) => all.filter((c): c is ClusterCandidate => c !== undefined));
     },
@@ -197,6 +202,15 @@ function verifiedRunTime(
     ? Math.max(0, state.ran.finishedAtMs - state.ran.startedAtMs)
     : Number.POSITIVE_INFINITY;
   return { startedAtMs, finishedAtMs: startedAtMs + Math.min(finishedAtMs - startedAtMs, reported) };
+}
+
+/**
+ * A round places no more GPUs on a cluster than the DAO admitted it with: capacity its owner
+ * raised since (on-chain or in its quota) waits for a new admission. Runs in flight at once share
+ * the contributor's quota, which the cluster itself enforces.
+ */
+function withinAdmission(health: ClusterHealth, admittedGpus: number): ClusterHealth {
+  return health.healthy ? { healthy: true, freeGpus: Math.min(health.freeGpus, admittedGpus) } : health;
 }
 
 async function healthOf(cluster: ComputeCluster): Promise<ClusterHealth> {
