@@ -50,9 +50,14 @@ contract DaoTrainInvariants is DaoTrainFixture {
             verifiers
         );
         dao.grant(address(dao), address(handler), EXECUTE_PERMISSION_ID);
-        // Two runs are live from the first call on; the fuzzer approves the other four.
-        handler.approveRun(100 hours, 1 ether, 0);
-        handler.approveRun(300 hours, 7 ether, type(uint256).max);
+        // Two runs are live from the first call on; the fuzzer approves the other four. Two of the
+        // three verifiers are appointed and a release needs one attestation, so that releases,
+        // attestations and disputes meet from the first calls on; the fuzzer changes both.
+        handler.approveRun(100 hours, 1 ether, 7 | 4 << 8 | 8 << 16 | 7200 << 24);
+        handler.approveRun(300 hours, 7 ether, 3 | 2 << 8 | 1 << 16 | 600 << 24);
+        handler.appointVerifier(0);
+        handler.appointVerifier(1);
+        handler.setAttestationQuorum(1);
     }
 
     /// forge fuzzes only the handler's functions, never the contracts directly.

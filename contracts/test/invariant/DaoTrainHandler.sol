@@ -102,17 +102,18 @@ contract DaoTrainHandler {
     // ---- the DAO's proposals ----
 
     /// @dev Approves the pool's runs in order, so the other actions find approved runs to act on.
-    /// Limits are drawn small enough that the per-round bound is often what stops a commit.
+    /// Limits are drawn small enough that the per-round bound is often what stops a commit; the
+    /// seed's bytes are rounds, replicas per round and GPUs per replica, then the deadline.
     function approveRun(uint64 gpuSecondsBudget, uint256 rewardPerGpuHour, uint256 limitsSeed) external {
         if (daoApprovedRuns == runIds.length) return;
         bytes32 runId = runIds[daoApprovedRuns];
         gpuSecondsBudget = uint64(bound(gpuSecondsBudget, 10, 500) * 1 hours + gpuSecondsBudget % 1 hours);
         rewardPerGpuHour = bound(rewardPerGpuHour, 0, 50 ether);
         RunRegistry.RunLimits memory limits = RunRegistry.RunLimits({
-            rounds: uint32(bound(limitsSeed, 1, MAX_ROUND)),
-            replicasPerRound: uint32(bound(limitsSeed >> 8, 1, 4)),
-            gpusPerReplica: uint32(bound(limitsSeed >> 16, 0, 8)),
-            roundDeadlineSeconds: uint32(bound(limitsSeed >> 24, 60, 2 hours))
+            rounds: uint32(bound(uint8(limitsSeed), 1, MAX_ROUND)),
+            replicasPerRound: uint32(bound(uint8(limitsSeed >> 8), 1, 4)),
+            gpusPerReplica: uint32(bound(uint8(limitsSeed >> 16), 0, 8)),
+            roundDeadlineSeconds: uint32(bound(uint32(limitsSeed >> 24), 60, 2 hours))
         });
         uint256 escrow = runs.escrowFor(gpuSecondsBudget, rewardPerGpuHour);
         Action[] memory actions = new Action[](2);
@@ -135,33 +136,32 @@ contract DaoTrainHandler {
         executeAsDao(dao, oneAction(address(runs), abi.encodeCall(RunRegistry.cancelRun, (runId))));
     }
 
-    /// @dev Tries to release a committed, unreleased round (searching from the seed); the ghost
-    /// state says whether it should succeed, and a success it should not have had is counted.
+    /// @dev Tries to release a committed, unreleased round: a disputed one of any run first, else
+    /// one of the seed's run (searching from the seeds). The ghost state says whether it should
+    /// succeed, and a success it should not have had is counted.
     function releaseCheckpoint(uint256 runSeed, uint64 roundSeed) external {
-        bytes32 runId = _run(runSeed);
-        for (uint64 i = 0; i <= MAX_ROUND; i++) {
-            uint64 round = (roundSeed % MAX_ROUND + i) % MAX_ROUND + 1;
-            if (firstRoot[runId][round] == bytes32(0) || checkpoints.getCheckpoint(runId, round).released) continue;
-            (bool ok,) = address(dao).call(
-                abi.encodeCall(
-                    dao.execute,
-                    (
-                        keccak256(abi.encode("release", runId, round, daoReleases)),
-                        oneAction(
-                            address(checkpoints), abi.encodeCall(CheckpointRegistry.releaseCheckpoint, (runId, round))
-                        ),
-                        0
-                    )
+        (bool found, bytes32 runId, uint64 round) = _findRound(runSeed, roundSeed, Wanted.DisputedUnreleased);
+        if (!found) (found, runId, round) = _findRound(runSeed, roundSeed, Wanted.Unreleased);
+        if (found) _tryRelease(runId, round);
+    }
+
+    function _tryRelease(bytes32 runId, uint64 round) internal {
+        (bool ok,) = address(dao).call(
+            abi.encodeCall(
+                dao.execute,
+                (
+                    keccak256(abi.encode("release", runId, round, daoReleases)),
+                    oneAction(address(checkpoints), abi.encodeCall(CheckpointRegistry.releaseCheckpoint, (runId, round))),
+                    0
                 )
-            );
-            if (!ok) return;
-            daoReleases++;
-            if (currentAttestations(runId, round) < ghostQuorum) releasesWithoutQuorum++;
-            CheckpointRegistry.DisputeState dispute = ghostDispute[runId][round];
-            if (dispute == CheckpointRegistry.DisputeState.Open || dispute == CheckpointRegistry.DisputeState.Upheld) {
-                releasesOfDisputedRounds++;
-            }
-            return;
+            )
+        );
+        if (!ok) return;
+        daoReleases++;
+        if (currentAttestations(runId, round) < ghostQuorum) releasesWithoutQuorum++;
+        CheckpointRegistry.DisputeState dispute = ghostDispute[runId][round];
+        if (dispute == CheckpointRegistry.DisputeState.Open || dispute == CheckpointRegistry.DisputeState.Upheld) {
+            releasesOfDisputedRounds++;
         }
     }
 
@@ -222,10 +222,10 @@ contract DaoTrainHandler {
         ghostQuorum = quorum;
     }
 
-    function resolveDispute(uint256 runSeed, uint64 round, bool upheld) external {
-        bytes32 runId = _run(runSeed);
-        round = uint64(bound(round, 1, MAX_ROUND));
-        if (ghostDispute[runId][round] != CheckpointRegistry.DisputeState.Open) return;
+    /// @dev Resolves an open dispute if there is one (searching from the seeds).
+    function resolveDispute(uint256 runSeed, uint64 roundSeed, bool upheld) external {
+        (bool found, bytes32 runId, uint64 round) = _findRound(runSeed, roundSeed, Wanted.OpenDispute);
+        if (!found) return;
         executeAsDao(
             dao,
             oneAction(address(checkpoints), abi.encodeCall(CheckpointRegistry.resolveDispute, (runId, round, upheld)))
@@ -238,9 +238,15 @@ contract DaoTrainHandler {
 
     /// @param clusterMask Which clusters the round credits (bit i = cluster i), so batches mix
     /// admitted, pending, suspended and removed clusters; 0 commits the root with no credits.
-    function commitRound(uint256 runSeed, uint64 round, bytes32 root, uint8 clusterMask, uint64 gpuSeconds) external {
+    /// @param roundSeed Mostly a round within the run's rounds; 1 in 8 is 0 or beyond them.
+    function commitRound(uint256 runSeed, uint64 roundSeed, bytes32 root, uint8 clusterMask, uint64 gpuSeconds)
+        external
+    {
         bytes32 runId = _run(runSeed);
-        round = uint64(bound(round, 0, MAX_ROUND + 1));
+        uint64 rounds = runs.getRun(runId).limits.rounds;
+        uint64 round = roundSeed % 8 == 0
+            ? (roundSeed % 16 == 0 ? 0 : rounds + 1)
+            : uint64(bound(roundSeed, 1, rounds == 0 ? MAX_ROUND : rounds));
         if (root == bytes32(0)) root = keccak256(abi.encode(runId, round));
         gpuSeconds = uint64(bound(gpuSeconds, 0, 4 hours));
         bool wasCommitted = firstRoot[runId][round] != bytes32(0);
@@ -292,12 +298,13 @@ contract DaoTrainHandler {
 
     // ---- verifiers ----
 
-    /// @param wrongRoot Attest something other than the committed root (must never be accepted).
-    function attestRound(uint256 verifierSeed, uint256 runSeed, uint64 round, bool wrongRoot) external {
+    /// @param rootSeed 1 in 4 names a root other than the committed one (must never be accepted).
+    function attestRound(uint256 verifierSeed, uint256 runSeed, uint64 round, uint8 rootSeed) external {
         address verifier;
         bytes32 runId;
         bytes32 root;
-        (verifier, runId, round, root, wrongRoot) = _judgement(verifierSeed, runSeed, round, wrongRoot);
+        bool wrongRoot;
+        (verifier, runId, round, root, wrongRoot) = _judgement(verifierSeed, runSeed, round, rootSeed);
         vm.prank(verifier);
         (bool ok,) = address(checkpoints).call(abi.encodeCall(CheckpointRegistry.attestRound, (runId, round, root)));
         if (!ok) return;
@@ -306,11 +313,27 @@ contract DaoTrainHandler {
         _ghostAttesters[runId][round].push(verifier);
     }
 
-    function disputeRound(uint256 verifierSeed, uint256 runSeed, uint64 round, bool wrongRoot) external {
+    /// @dev Every verifier (appointed or not) that has not judged the round attests its committed
+    /// root, so that quorums are reached often enough for releases to test the other rules.
+    function attestByAll(uint256 runSeed, uint64 roundSeed) external {
+        for (uint256 i = 0; i < verifiers.length; i++) {
+            (, bytes32 runId, uint64 round, bytes32 root, bool wrong) = _judgement(i, runSeed, roundSeed, 1);
+            if (wrong) return;
+            vm.prank(verifiers[i]);
+            (bool ok,) =
+                address(checkpoints).call(abi.encodeCall(CheckpointRegistry.attestRound, (runId, round, root)));
+            if (!ok) continue;
+            attestations++;
+            _ghostAttesters[runId][round].push(verifiers[i]);
+        }
+    }
+
+    function disputeRound(uint256 verifierSeed, uint256 runSeed, uint64 round, uint8 rootSeed) external {
         address verifier;
         bytes32 runId;
         bytes32 root;
-        (verifier, runId, round, root, wrongRoot) = _judgement(verifierSeed, runSeed, round, wrongRoot);
+        bool wrongRoot;
+        (verifier, runId, round, root, wrongRoot) = _judgement(verifierSeed, runSeed, round, rootSeed);
         vm.prank(verifier);
         (bool ok,) = address(checkpoints).call(
             abi.encodeCall(CheckpointRegistry.disputeRound, (runId, round, root, "s3://evidence"))
@@ -450,9 +473,42 @@ contract DaoTrainHandler {
         ghostVerifier[verifier] = appoint;
     }
 
-    /// @dev Who judges which round, and the root they name: the committed one, or a wrong one
-    /// (always wrong for a round not committed).
-    function _judgement(uint256 verifierSeed, uint256 runSeed, uint64 roundSeed, bool wrongRoot)
+    enum Wanted {
+        Unreleased,
+        DisputedUnreleased,
+        OpenDispute
+    }
+
+    /// @dev A committed round that is what the caller wants: of the seed's run for an unreleased
+    /// one, of any approved run (from the seed's) for a disputed one, searching rounds from the seed.
+    function _findRound(uint256 runSeed, uint64 roundSeed, Wanted wanted)
+        internal
+        view
+        returns (bool found, bytes32 runId, uint64 round)
+    {
+        uint256 pool = wanted == Wanted.Unreleased ? 1 : (daoApprovedRuns == 0 ? 1 : daoApprovedRuns);
+        for (uint256 r = 0; r < pool; r++) {
+            runId = _run(runSeed % runIds.length + r);
+            for (uint64 i = 0; i < MAX_ROUND; i++) {
+                round = (roundSeed % MAX_ROUND + i) % MAX_ROUND + 1;
+                if (firstRoot[runId][round] == bytes32(0)) continue;
+                CheckpointRegistry.DisputeState dispute = ghostDispute[runId][round];
+                if (wanted == Wanted.OpenDispute) {
+                    if (dispute == CheckpointRegistry.DisputeState.Open) return (true, runId, round);
+                    continue;
+                }
+                if (checkpoints.getCheckpoint(runId, round).released) continue;
+                if (wanted == Wanted.Unreleased || dispute != CheckpointRegistry.DisputeState.None) {
+                    return (true, runId, round);
+                }
+            }
+        }
+        return (false, bytes32(0), 0);
+    }
+
+    /// @dev Who judges which round (a committed one if the run has any, searching from the seed),
+    /// and the root they name: the committed one, or a wrong one (1 in 4, or no round committed).
+    function _judgement(uint256 verifierSeed, uint256 runSeed, uint64 roundSeed, uint8 rootSeed)
         internal
         view
         returns (address verifier, bytes32 runId, uint64 round, bytes32 root, bool wrong)
@@ -460,8 +516,11 @@ contract DaoTrainHandler {
         verifier = _verifier(verifierSeed);
         runId = _run(runSeed);
         round = uint64(bound(roundSeed, 1, MAX_ROUND));
+        for (uint64 i = 0; i < MAX_ROUND && firstRoot[runId][round] == bytes32(0); i++) {
+            round = round % MAX_ROUND + 1;
+        }
         root = firstRoot[runId][round];
-        wrong = wrongRoot || root == bytes32(0);
+        wrong = rootSeed % 4 == 0 || root == bytes32(0);
         if (wrong) root = keccak256(abi.encode("not the committed root", root));
     }
 
