@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes this machine ready to run daotrain and its tests: Node.js 24, the npm packages, and the
 # real components the tests start (anvil, forge, Temporal CLI, etcd, Kubernetes control plane, KWOK,
-# Prometheus, the versitygw S3 server). Idempotent: every piece is cached under $DAOTRAIN_CACHE
+# Prometheus, the versitygw S3 server) and the contracts' analysers (Slither, Halmos). Idempotent: every piece is cached under $DAOTRAIN_CACHE
 # keyed by its version, so a second run takes seconds. Links each tool into .daotrain/bin, which
 # scripts put first on PATH.
 #
@@ -136,6 +136,33 @@ ensure_go_tools() {
   for tool in "$@"; do link "$(basename "$tool")" "$dir/$(basename "$tool")"; done
 }
 
+# Slither and Halmos analyse the contracts (contracts/analysis/). Every Python package is pinned in
+# bootstrap/analysis/requirements.txt and the venv is cached under that file's hash. A venv's
+# scripts name its first path in their shebangs, so the tools run as `python -m` through wrappers
+# that find the venv where it ended up.
+make_analysis_venv() {
+  local venv=$1 tool
+  python3 -m venv "$venv" &&
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+      -r "$ROOT/bootstrap/analysis/requirements.txt" || return 1
+  for tool in slither halmos; do
+    # shellcheck disable=SC2016 # expanded when the wrapper runs
+    printf '#!/usr/bin/env bash\nexec "$(dirname "$(readlink -f "$0")")/python" -m %s "$@"\n' "$tool" >"$venv/bin/run-$tool"
+    chmod +x "$venv/bin/run-$tool"
+  done
+}
+ensure_analysis_tools() {
+  local dir
+  dir="$CACHE/analysis-$(sha256sum "$ROOT/bootstrap/analysis/requirements.txt" | cut -c1-16)"
+  if [[ ! -x $dir/bin/run-slither || ! -x $dir/bin/run-halmos ]]; then
+    command -v python3 >/dev/null || fail "Slither and Halmos: no python3 to make their venv with; install Python >= 3.10"
+    step "Slither and Halmos: a venv from PyPI (bootstrap/analysis/requirements.txt)"
+    install_into "$dir" make_analysis_venv || fail "Slither and Halmos: 'pip install -r bootstrap/analysis/requirements.txt' failed; check PyPI is reachable"
+  fi
+  link slither "$dir/bin/run-slither"
+  link halmos "$dir/bin/run-halmos"
+}
+
 export PATH="$BIN:$PATH"
 want node && ensure_node
 want npm && ensure_npm_packages && link_npm_binaries
@@ -145,5 +172,6 @@ want prometheus && ensure_debian_tool prometheus prometheus
 want kubernetes && ensure_go_tools kubernetes "$KUBERNETES_VERSION" "$ROOT/bootstrap/kubernetes" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
 want kwok && ensure_go_tools kwok "$KWOK_VERSION" "$ROOT/bootstrap/kwok" sigs.k8s.io/kwok/cmd/kwok
+want analysis && ensure_analysis_tools
 want versitygw && ensure_go_tools versitygw "$VERSITYGW_VERSION" "$ROOT/bootstrap/versitygw" github.com/versity/versitygw/cmd/versitygw
 step "ready: tools linked in .daotrain/bin (cache: $CACHE)"
