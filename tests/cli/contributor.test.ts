@@ -1,8 +1,10 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { decodeFunctionData, type Hex } from "viem";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { ExitCode } from "../../cli/program.ts";
+import { clusterRegistryAbi } from "../../contracts/abi/index.ts";
 import { getCluster } from "../../governance/reads.ts";
 import { clusterIdOf } from "../../workers/clusterDirectory.ts";
 import { type DaoFixture, id, startDaoFixture } from "../governance/fixture.ts";
@@ -45,6 +47,35 @@ test("a contributor registers a cluster on-chain by name and the DAO can admit i
   expect(printed.clusterId).toBe(clusterIdOf("acme-h100"));
   const cluster = await getCluster(dao.operator, clusterIdOf("acme-h100"));
   expect(cluster).toMatchObject({ status: "registered", gpuCapacity: 8, owner: owner.address });
+});
+
+test("a member proposes the admission for the registering owner; naming anyone else is refused before a vote", async () => {
+  const { accounts } = dao.anvil;
+  const [member, owner, someoneElse] = [accounts[1]!, accounts[6]!, accounts[7]!];
+  const clusterId = clusterIdOf("acme-h100");
+  const propose = (...args: string[]) =>
+    daotrain(
+      "propose",
+      "cluster",
+      "admit",
+      clusterId,
+      ...args,
+      "--deployment",
+      deploymentFile,
+      "--key",
+      member.privateKey,
+    );
+  const refused = await propose("--owner", someoneElse.address);
+  expect(refused.code).toBe(ExitCode.failed);
+  expect(refused.stderr).toContain(`was registered by ${owner.address}, not ${someoneElse.address}`);
+
+  const proposed = await propose("--owner", owner.address, "--json");
+  expect(proposed.code, proposed.stderr).toBe(ExitCode.ok);
+  const { actions } = JSON.parse(proposed.stdout) as { actions: { data: Hex }[] };
+  expect(decodeFunctionData({ abi: clusterRegistryAbi, data: actions[0]!.data })).toEqual({
+    functionName: "admitCluster",
+    args: [clusterId, owner.address],
+  });
 });
 
 test("rewards show reads the ledger; claiming with nothing owed fails with the reason", async () => {
