@@ -3,6 +3,7 @@ import { pathToFileURL } from "node:url";
 import type { Command } from "commander";
 import type { Address, Hex } from "viem";
 import type { Governance } from "../../governance/chain.ts";
+import type { Deployment } from "../../governance/deployment.ts";
 import {
   admitClusterProposal,
   approveDatasetProposal,
@@ -128,37 +129,21 @@ export function register(program: Command): void {
     ),
   );
 
-  withChainOptions(
-    proposeCommand
-      .command("operator")
-      .description("grant (or with --revoke, revoke) the orchestrator's OPERATOR_PERMISSION")
-      .argument("<address>", "the orchestrator's address", address)
-      .option("--revoke", "revoke instead of grant"),
-    { write: true },
-  ).action((operator: Address, options: ChainOptions & { revoke?: boolean }) =>
-    submit(options, (g) =>
-      options.revoke
-        ? revokeOperatorProposal(g.deployment, operator)
-        : grantOperatorProposal(g.deployment, operator),
-    ),
-  );
-
-  withChainOptions(
-    proposeCommand
-      .command("verifier")
-      .description(
-        "appoint a verifier, who attests or disputes committed rounds (or with --revoke, dismiss one: its attestations of unreleased rounds stop counting)",
-      )
-      .argument("<address>", "the verifier's address", address)
-      .option("--revoke", "dismiss instead of appoint"),
-    { write: true },
-  ).action((verifier: Address, options: ChainOptions & { revoke?: boolean }) =>
-    submit(options, (g) =>
-      options.revoke
-        ? revokeVerifierProposal(g.deployment, verifier)
-        : grantVerifierProposal(g.deployment, verifier),
-    ),
-  );
+  permissionVerb(proposeCommand, {
+    name: "operator",
+    description: "grant (or with --revoke, revoke) the orchestrator's OPERATOR_PERMISSION",
+    who: "the orchestrator's address",
+    grant: grantOperatorProposal,
+    revoke: revokeOperatorProposal,
+  });
+  permissionVerb(proposeCommand, {
+    name: "verifier",
+    description:
+      "appoint a verifier, who attests or disputes committed rounds (or with --revoke, dismiss one: its attestations of unreleased rounds stop counting)",
+    who: "the verifier's address",
+    grant: grantVerifierProposal,
+    revoke: revokeVerifierProposal,
+  });
 
   withChainOptions(
     proposeCommand
@@ -187,6 +172,29 @@ export function register(program: Command): void {
     submit(options, (g) =>
       resolveDisputeProposal(g.deployment.contracts, { runId, round, upheld: decision === "uphold" }),
     ),
+  );
+}
+
+/** `propose <name> <address> [--revoke]`: a permission the DAO grants to, or revokes from, an address. */
+function permissionVerb(
+  proposeCommand: Command,
+  verb: {
+    name: string;
+    description: string;
+    who: string;
+    grant: (deployment: Deployment, who: Address) => ProposalDraft;
+    revoke: (deployment: Deployment, who: Address) => ProposalDraft;
+  },
+): void {
+  withChainOptions(
+    proposeCommand
+      .command(verb.name)
+      .description(verb.description)
+      .argument("<address>", verb.who, address)
+      .option("--revoke", "revoke instead of grant"),
+    { write: true },
+  ).action((who: Address, options: ChainOptions & { revoke?: boolean }) =>
+    submit(options, (g) => (options.revoke ? verb.revoke : verb.grant)(g.deployment, who)),
   );
 }
 

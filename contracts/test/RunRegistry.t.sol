@@ -261,14 +261,6 @@ contract RunRegistryTest is DaoTrainFixture {
         runs.completeRun(RUN);
     }
 
-    function test_theOperatorCancelsOnlyWithAReason() public {
-        _approveRun(RUN, BUDGET, RATE);
-        vm.prank(operator);
-        vm.expectRevert(abi.encodeWithSelector(ReasonRequired.selector, RUN));
-        runs.cancelRunAsOperator(RUN, "");
-        vm.assertEq(uint256(runs.runStatus(RUN)), uint256(RunRegistry.RunStatus.Approved), "still approved");
-    }
-
     function test_operatorCompletesARunAndTheRestReturnsToTheDao() public {
         _approveRun(RUN, BUDGET, RATE);
         _record(1, US, 1 hours);
@@ -332,11 +324,14 @@ contract RunRegistryTest is DaoTrainFixture {
         vm.assertEq(token.balanceOf(address(dao)), TREASURY, "treasury whole again");
     }
 
-    function test_aRunFailsOnlyWithAReason() public {
+    function test_theOperatorFailsOrCancelsARunOnlyWithAReason() public {
         _approveRun(RUN, BUDGET, RATE);
-        vm.prank(operator);
+        vm.startPrank(operator);
         vm.expectRevert(abi.encodeWithSelector(ReasonRequired.selector, RUN));
         runs.failRun(RUN, "");
+        vm.expectRevert(abi.encodeWithSelector(ReasonRequired.selector, RUN));
+        runs.cancelRunAsOperator(RUN, "");
+        vm.stopPrank();
         vm.assertEq(uint256(runs.runStatus(RUN)), uint256(RunRegistry.RunStatus.Approved), "still approved");
     }
 

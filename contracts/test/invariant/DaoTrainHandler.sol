@@ -300,48 +300,38 @@ contract DaoTrainHandler {
 
     /// @param rootSeed 1 in 4 names a root other than the committed one (must never be accepted).
     function attestRound(uint256 verifierSeed, uint256 runSeed, uint64 round, uint8 rootSeed) external {
-        address verifier;
-        bytes32 runId;
-        bytes32 root;
-        bool wrongRoot;
-        (verifier, runId, round, root, wrongRoot) = _judgement(verifierSeed, runSeed, round, rootSeed);
-        vm.prank(verifier);
-        (bool ok,) = address(checkpoints).call(abi.encodeCall(CheckpointRegistry.attestRound, (runId, round, root)));
-        if (!ok) return;
-        attestations++;
-        if (wrongRoot) acceptedWrongRoots++;
-        _ghostAttesters[runId][round].push(verifier);
+        _judge(verifierSeed, runSeed, round, rootSeed, false);
+    }
+
+    function disputeRound(uint256 verifierSeed, uint256 runSeed, uint64 round, uint8 rootSeed) external {
+        _judge(verifierSeed, runSeed, round, rootSeed, true);
     }
 
     /// @dev Every verifier (appointed or not) that has not judged the round attests its committed
     /// root, so that quorums are reached often enough for releases to test the other rules.
     function attestByAll(uint256 runSeed, uint64 roundSeed) external {
         for (uint256 i = 0; i < verifiers.length; i++) {
-            (, bytes32 runId, uint64 round, bytes32 root, bool wrong) = _judgement(i, runSeed, roundSeed, 1);
-            if (wrong) return;
-            vm.prank(verifiers[i]);
-            (bool ok,) =
-                address(checkpoints).call(abi.encodeCall(CheckpointRegistry.attestRound, (runId, round, root)));
-            if (!ok) continue;
-            attestations++;
-            _ghostAttesters[runId][round].push(verifiers[i]);
+            _judge(i, runSeed, roundSeed, 1, false);
         }
     }
 
-    function disputeRound(uint256 verifierSeed, uint256 runSeed, uint64 round, uint8 rootSeed) external {
-        address verifier;
-        bytes32 runId;
-        bytes32 root;
-        bool wrongRoot;
-        (verifier, runId, round, root, wrongRoot) = _judgement(verifierSeed, runSeed, round, rootSeed);
+    function _judge(uint256 verifierSeed, uint256 runSeed, uint64 roundSeed, uint8 rootSeed, bool dispute) internal {
+        (address verifier, bytes32 runId, uint64 round, bytes32 root, bool wrongRoot) =
+            _judgement(verifierSeed, runSeed, roundSeed, rootSeed);
+        bytes memory call = dispute
+            ? abi.encodeCall(CheckpointRegistry.disputeRound, (runId, round, root, "s3://evidence"))
+            : abi.encodeCall(CheckpointRegistry.attestRound, (runId, round, root));
         vm.prank(verifier);
-        (bool ok,) = address(checkpoints).call(
-            abi.encodeCall(CheckpointRegistry.disputeRound, (runId, round, root, "s3://evidence"))
-        );
+        (bool ok,) = address(checkpoints).call(call);
         if (!ok) return;
-        disputes++;
         if (wrongRoot) acceptedWrongRoots++;
-        ghostDispute[runId][round] = CheckpointRegistry.DisputeState.Open;
+        if (dispute) {
+            disputes++;
+            ghostDispute[runId][round] = CheckpointRegistry.DisputeState.Open;
+        } else {
+            attestations++;
+            _ghostAttesters[runId][round].push(verifier);
+        }
     }
 
     // ---- contributors ----
