@@ -172,18 +172,16 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
   }
   const commitStarted = Date.now();
   const credits = creditsFor([...outputs.values()], aggregate.verdicts, terms);
-  // Once the round is decided, its commit (root and payment in one transaction) is seen through
-  // even if a cancellation arrives meanwhile, so the run's state never lags the chain's.
-  await CancellationScope.nonCancellable(() =>
-    chain.commitRound({
-      runId: input.runId,
-      round: input.round,
-      checkpoint: { uri: checkpoint.uri, root: checkpoint.root },
-      metrics: checkpoint.metrics,
-      credits,
-      record: recordDraft(input, checkpoint.root, judged, credits),
-    }),
-  );
+  // Root and payment land in one transaction, so a cancellation meanwhile finds the round either
+  // committed and paid or not committed at all (a run the DAO cancelled refuses the commit).
+  await chain.commitRound({
+    runId: input.runId,
+    round: input.round,
+    checkpoint: { uri: checkpoint.uri, root: checkpoint.root },
+    metrics: checkpoint.metrics,
+    credits,
+    record: recordDraft(input, checkpoint.root, judged, credits),
+  });
   phaseMs.commit = Date.now() - commitStarted;
   phaseMs.total = Date.now() - startedAt;
   const summary: RoundSummary = {
