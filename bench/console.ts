@@ -15,7 +15,7 @@ import { API_PATHS } from "../console/api.ts";
 import { startConsoleServer } from "../console/server/server.ts";
 import { DEFAULT_WEB_DIR, ensureWebBuild } from "../console/server/webBuild.ts";
 import { connect } from "../governance/chain.ts";
-import { approveDatasetProposal, clusterProposal } from "../governance/proposals.ts";
+import { admitClusterProposal, approveDatasetProposal } from "../governance/proposals.ts";
 import { registerCluster } from "../governance/writes.ts";
 import { launchChromium } from "../tests/console/chromium.ts";
 import { id, startDaoFixture } from "../tests/governance/fixture.ts";
@@ -65,13 +65,15 @@ try {
     }),
   );
   for (const [index, name] of ["alpha", "beta"].entries()) {
-    await registerCluster(dao.others[index]!, {
-      clusterId: id(name),
-      gpuCapacity: 8,
-      gpuProduct: "H100",
-      metadata: name,
-    });
-    await dao.pass(clusterProposal(dao.deployment.contracts, "admit", id(name)));
+    const owner = dao.others[index]!;
+    await registerCluster(owner, { clusterId: id(name), gpuCapacity: 8, gpuProduct: "H100", metadata: name });
+    await dao.pass(
+      admitClusterProposal(dao.deployment.contracts, {
+        clusterId: id(name),
+        owner: owner.wallet!.account.address,
+        gpuCapacity: 8,
+      }),
+    );
   }
   const governance = await connect({ deployment: dao.deployment });
   const server = await startConsoleServer({

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes this machine ready to run daotrain and its tests: Node.js 24, the npm packages, and the
 # real components the tests start (anvil, forge, Temporal CLI, etcd, Kubernetes control plane, KWOK,
-# Prometheus, the versitygw S3 server, Chromium for the console's browser tests). Idempotent: every piece is cached under $DAOTRAIN_CACHE
+# Prometheus, the versitygw S3 server, Chromium for the console's browser tests) and the contracts'
+# analysers (Slither, Halmos). Idempotent: every piece is cached under $DAOTRAIN_CACHE
 # keyed by its version, so a second run takes seconds. Links each tool into .daotrain/bin, which
 # scripts put first on PATH.
 #
@@ -147,25 +148,40 @@ ensure_go_tools() {
   for tool in "$@"; do link "$(basename "$tool")" "$dir/$(basename "$tool")"; done
 }
 
-# The Python environment the release test loads released models with (bootstrap/huggingface/):
-# a venv keyed by the pinned requirements' sha256, built with --no-deps from those exact pins.
-python_venv() {
+# A venv of exactly the packages a requirements file pins (--no-deps: the file lists every one),
+# cached under the file's sha256; prints where it is. Tools run through wrappers in $BIN that name
+# the venv's python: a venv's own scripts name the path it was built at in their shebangs.
+make_pinned_venv() {
   python3 -m venv "$2" &&
-    "$2/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir --no-deps \
-      --only-binary=:all: -r "$1"
+    "$2/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir --no-deps -r "$1"
 }
-ensure_huggingface() {
-  local requirements="$ROOT/bootstrap/huggingface/requirements.txt" key dir
-  key=$(sha256sum "$requirements" | cut -c1-16)
-  dir="$CACHE/huggingface-python-$key"
+pinned_venv() {
+  local name=$1 requirements=$2 what=$3 dir
+  dir="$CACHE/$name-$(sha256sum "$requirements" | cut -c1-16)"
   if [[ ! -x $dir/bin/python ]]; then
-    command -v python3 >/dev/null || fail "huggingface: needs python3 (>= 3.10) with venv; install python3"
-    step "Python transformers + CPU torch from PyPI (cold: ~2.5 GB download, 4.3 GB on disk)"
-    install_into "$dir" python_venv "$requirements" ||
-      fail "huggingface: 'pip install -r bootstrap/huggingface/requirements.txt' failed; check PyPI is reachable"
+    command -v python3 >/dev/null || fail "$what: needs python3 (>= 3.10) with venv; install python3"
+    step "$what: a venv from PyPI (${requirements#"$ROOT/"})"
+    install_into "$dir" make_pinned_venv "$requirements" ||
+      fail "$what: 'pip install -r ${requirements#"$ROOT/"}' failed; check PyPI is reachable"
   fi
-  # A wrapper, not a link: Python finds its venv from the path it was started by.
-  printf '#!/bin/sh\nexec "%s/bin/python" "$@"\n' "$dir" >"$BIN/hf-python" && chmod +x "$BIN/hf-python"
+  echo "$dir"
+}
+python_wrapper() { printf '#!/bin/sh\nexec "%s/bin/python" %s "$@"\n' "$2" "$3" >"$BIN/$1" && chmod +x "$BIN/$1"; }
+
+# The Python environment the release test loads released models with: transformers + CPU torch
+# (cold: ~2.5 GB download, 4.3 GB on disk).
+ensure_huggingface() {
+  local dir
+  dir=$(pinned_venv huggingface-python "$ROOT/bootstrap/huggingface/requirements.txt" "Python transformers + CPU torch")
+  python_wrapper hf-python "$dir" ""
+}
+
+# Slither and Halmos analyse the contracts (contracts/analysis/).
+ensure_analysis_tools() {
+  local dir
+  dir=$(pinned_venv analysis "$ROOT/bootstrap/analysis/requirements.txt" "Slither and Halmos")
+  python_wrapper slither "$dir" "-m slither"
+  python_wrapper halmos "$dir" "-m halmos"
 }
 
 export PATH="$BIN:$PATH"
@@ -179,6 +195,7 @@ want kubernetes && ensure_go_tools kubernetes "$KUBERNETES_VERSION" "$ROOT/boots
 want kwok && ensure_go_tools kwok "$KWOK_VERSION" "$ROOT/bootstrap/kwok" sigs.k8s.io/kwok/cmd/kwok
 # The console's browser tests drive Debian's Chromium with playwright-core (no browser download).
 want chromium && ensure_debian_tool chromium chromium
+want analysis && ensure_analysis_tools
 want versitygw && ensure_go_tools versitygw "$VERSITYGW_VERSION" "$ROOT/bootstrap/versitygw" github.com/versity/versitygw/cmd/versitygw
 wanted_extra huggingface && ensure_huggingface
 # The `daotrain` command from this clone (Node runs its TypeScript directly).

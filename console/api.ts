@@ -82,6 +82,9 @@ export const ManifestSummary = Readable({
 });
 export type ManifestSummary = z.infer<typeof ManifestSummary>;
 
+/** Where a dispute of a round stands (CheckpointRegistry's DisputeState). */
+export const DISPUTE_STATES = ["none", "open", "upheld", "dismissed"] as const;
+
 export const Attestations = z.discriminatedUnion("tracked", [
   z.object({ tracked: z.literal(false) }),
   z.object({
@@ -89,7 +92,7 @@ export const Attestations = z.discriminatedUnion("tracked", [
     count: z.number().int(),
     quorum: z.number().int(),
     verifiers: z.array(Address),
-    disputed: z.boolean(),
+    dispute: z.enum(DISPUTE_STATES),
   }),
 ]);
 
@@ -124,6 +127,8 @@ export const ActionView = z.discriminatedUnion("kind", [
     kind: z.literal("cluster"),
     decision: z.enum(["admit", "suspend", "remove"]),
     clusterId: Bytes32,
+    /** Who an admission admits the cluster for (the contract refuses anyone but its registrant). */
+    owner: Address.optional(),
     cluster: ClusterFacts,
   }),
   z.object({
@@ -135,6 +140,13 @@ export const ActionView = z.discriminatedUnion("kind", [
     rewardPerGpuHour: Units,
     /** What approving moves from the treasury into escrow (RunRegistry.escrowFor). */
     escrow: Units,
+    /** What the contract holds the operator to: rounds, and per round replicas × GPUs × deadline. */
+    limits: z.object({
+      rounds: z.number().int(),
+      replicasPerRound: z.number().int(),
+      gpusPerReplica: z.number().int(),
+      roundDeadlineSeconds: z.number().int(),
+    }),
     specUri: Text(300),
     spec: SpecSummary,
   }),
@@ -145,6 +157,13 @@ export const ActionView = z.discriminatedUnion("kind", [
     round: z.number().int(),
     checkpoint: CheckpointFacts,
     attestations: Attestations,
+  }),
+  z.object({ kind: z.literal("attestationQuorum"), quorum: z.number().int() }),
+  z.object({
+    kind: z.literal("resolveDispute"),
+    runId: Bytes32,
+    round: z.number().int(),
+    upheld: z.boolean(),
   }),
   z.object({ kind: z.literal("tokenAllowance"), spender: Address, spenderName: z.string(), amount: Units }),
   z.object({

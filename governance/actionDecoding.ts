@@ -6,10 +6,15 @@ import {
   datasetRegistryAbi,
   runRegistryAbi,
 } from "../contracts/abi/index.ts";
-import { GOVERNANCE_PERMISSION_ID, OPERATOR_PERMISSION_ID } from "../contracts/permissions.ts";
+import {
+  CREDIT_PERMISSION_ID,
+  GOVERNANCE_PERMISSION_ID,
+  OPERATOR_PERMISSION_ID,
+  VERIFIER_PERMISSION_ID,
+} from "../contracts/permissions.ts";
 import type { Deployment } from "./deployment.ts";
 import { daoPermissionsAbi } from "./osxAbi.ts";
-import type { ClusterDecision, DaoAction } from "./proposals.ts";
+import type { ClusterSanction, DaoAction, RunLimits } from "./proposals.ts";
 
 // What a proposal's actions will do, read back from their calldata with the contracts' own ABIs:
 // the inverse of proposals.ts, so a member reviews what executes, not what a title claims.
@@ -23,22 +28,29 @@ export type ContractRole =
   | "runRegistry"
   | "checkpointRegistry";
 
-export type PermissionName = "governance" | "operator";
+export type PermissionName = "governance" | "operator" | "credit" | "verifier";
 
 export type DecodedAction =
   | { kind: "approveDataset"; root: Hex; uri: string; license: string }
   | { kind: "revokeDataset"; root: Hex }
-  | { kind: "cluster"; decision: ClusterDecision; clusterId: Hex }
+  /** An admission names the owner the DAO admits the cluster for; a sanction names none. */
+  | { kind: "cluster"; decision: "admit"; clusterId: Hex; owner: Address }
+  | { kind: "cluster"; decision: ClusterSanction; clusterId: Hex }
   | {
       kind: "approveRun";
       runId: Hex;
       datasetRoot: Hex;
       gpuSecondsBudget: bigint;
       rewardPerGpuHour: bigint;
+      limits: RunLimits;
       specUri: string;
     }
   | { kind: "cancelRun"; runId: Hex }
   | { kind: "releaseCheckpoint"; runId: Hex; round: bigint }
+  /** How many current verifiers must attest a round before the DAO may release it. */
+  | { kind: "attestationQuorum"; quorum: number }
+  /** Upheld: the disputed round can never be released; dismissed: it can be again. */
+  | { kind: "resolveDispute"; runId: Hex; round: bigint; upheld: boolean }
   /** The treasury lets `spender` take `amount` token base units (a run's escrow). */
   | { kind: "tokenAllowance"; spender: Address; spenderRole: ContractRole | undefined; amount: bigint }
   | {
@@ -54,12 +66,6 @@ export type DecodedAction =
   /** Calldata no daotrain ABI reads, native value sent, or a contract outside the deployment. */
   | { kind: "unknown"; to: Address; value: bigint; data: Hex; reason: string };
 
-const clusterDecisions = {
-  admitCluster: "admit",
-  suspendCluster: "suspend",
-  removeCluster: "remove",
-} as const satisfies Record<string, ClusterDecision>;
-
 /** Which role an address plays in the deployment, if any. */
 export function roleOf(deployment: Deployment, address: Address): ContractRole | undefined {
   const roles: Array<[ContractRole, Address]> = [
@@ -73,6 +79,8 @@ export function roleOf(deployment: Deployment, address: Address): ContractRole |
 function permissionName(permissionId: Hex): PermissionName | undefined {
   if (permissionId === GOVERNANCE_PERMISSION_ID) return "governance";
   if (permissionId === OPERATOR_PERMISSION_ID) return "operator";
+  if (permissionId === CREDIT_PERMISSION_ID) return "credit";
+  if (permissionId === VERIFIER_PERMISSION_ID) return "verifier";
   return undefined;
 }
 
@@ -95,9 +103,11 @@ const decoders: Record<ContractRole, (deployment: Deployment, data: Hex) => Deco
     const call = decodeFunctionData({ abi: clusterRegistryAbi, data });
     switch (call.functionName) {
       case "admitCluster":
+        return { kind: "cluster", decision: "admit", clusterId: call.args[0], owner: call.args[1] };
       case "suspendCluster":
+        return { kind: "cluster", decision: "suspend", clusterId: call.args[0] };
       case "removeCluster":
-        return { kind: "cluster", decision: clusterDecisions[call.functionName], clusterId: call.args[0] };
+        return { kind: "cluster", decision: "remove", clusterId: call.args[0] };
       default:
         return undefined;
     }
@@ -105,17 +115,26 @@ const decoders: Record<ContractRole, (deployment: Deployment, data: Hex) => Deco
   runRegistry(_, data) {
     const call = decodeFunctionData({ abi: runRegistryAbi, data });
     if (call.functionName === "approveRun") {
-      const [runId, datasetRoot, gpuSecondsBudget, rewardPerGpuHour, specUri] = call.args;
-      return { kind: "approveRun", runId, datasetRoot, gpuSecondsBudget, rewardPerGpuHour, specUri };
+      const [runId, datasetRoot, gpuSecondsBudget, rewardPerGpuHour, limits, specUri] = call.args;
+      return { kind: "approveRun", runId, datasetRoot, gpuSecondsBudget, rewardPerGpuHour, limits, specUri };
     }
     if (call.functionName === "cancelRun") return { kind: "cancelRun", runId: call.args[0] };
     return undefined;
   },
   checkpointRegistry(_, data) {
     const call = decodeFunctionData({ abi: checkpointRegistryAbi, data });
-    if (call.functionName !== "releaseCheckpoint") return undefined;
-    const [runId, round] = call.args;
-    return { kind: "releaseCheckpoint", runId, round };
+    switch (call.functionName) {
+      case "releaseCheckpoint":
+        return { kind: "releaseCheckpoint", runId: call.args[0], round: call.args[1] };
+      case "setAttestationQuorum":
+        return { kind: "attestationQuorum", quorum: call.args[0] };
+      case "resolveDispute": {
+        const [runId, round, upheld] = call.args;
+        return { kind: "resolveDispute", runId, round, upheld };
+      }
+      default:
+        return undefined;
+    }
   },
   token(deployment, data) {
     const call = decodeFunctionData({ abi: daoTrainTokenAbi, data });

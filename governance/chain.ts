@@ -185,9 +185,12 @@ async function confirm(session: ChainSession, hash: Hex, action: string): Promis
   return receipt;
 }
 
-// Every named error daotrain's and OSx's contracts can revert with, for errors that reach us
-// without an ABI (the Aragon SDK's ethers calls).
-const knownErrors = [
+/**
+ * Every named error daotrain's and OSx's contracts can revert with: for errors that reach us
+ * without an ABI (the Aragon SDK's ethers calls) or from a contract the call went through
+ * (CheckpointRegistry.commitRound reverts with RunRegistry's errors when a credit is refused).
+ */
+export const knownErrors = [
   ...datasetRegistryAbi,
   ...clusterRegistryAbi,
   ...runRegistryAbi,
@@ -219,14 +222,18 @@ function ethersRevertData(error: unknown): Hex | undefined {
 export function decodeRevert(action: string, error: unknown): unknown {
   if (error instanceof BaseError) {
     const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
-    if (reverted instanceof ContractFunctionRevertedError && reverted.data?.errorName) {
+    if (!(reverted instanceof ContractFunctionRevertedError)) return error;
+    if (reverted.data?.errorName) {
       const { errorName, args = [] } = reverted.data;
       return new ContractRevertError(action, errorName, args, revertHint(errorName));
     }
-    return error;
+    return reverted.raw ? decodeKnown(action, reverted.raw, error) : error;
   }
   const data = ethersRevertData(error);
-  if (!data) return error;
+  return data ? decodeKnown(action, data, error) : error;
+}
+
+function decodeKnown(action: string, data: Hex, error: unknown): unknown {
   try {
     const { errorName, args = [] } = decodeErrorResult({ abi: knownErrors, data });
     return new ContractRevertError(action, errorName, args, revertHint(errorName));

@@ -16,10 +16,11 @@ import {
 import type { Governance } from "../governance/chain.ts";
 import { checkpointCommits } from "../governance/history.ts";
 import {
+  admitClusterProposal,
   approveDatasetProposal,
   approveRunProposal,
-  clusterProposal,
   releaseCheckpointProposal,
+  runApprovalOf,
 } from "../governance/proposals.ts";
 import {
   type ComputeCredit,
@@ -33,7 +34,7 @@ import { claimRewards, registerCluster } from "../governance/writes.ts";
 import { onboardContributor } from "../k8s/contributor/onboard.ts";
 import { continueTokens } from "../model/generate.ts";
 import { loadReleasedModel } from "../release/load.ts";
-import { type RunSpec, runIdOf, runWorkflowId } from "../spec/runSpec.ts";
+import { type RunSpec, runWorkflowId } from "../spec/runSpec.ts";
 import { runSpecDataUri } from "../spec/specDocument.ts";
 import { type ClusterEntry, clusterIdOf } from "../workers/clusterDirectory.ts";
 import { releaseWorkflowId, statusQuery } from "../workflows/signals.ts";
@@ -97,8 +98,15 @@ async function admitContributor(
     gpuProduct: cluster.gpuProduct,
     metadata: `daotrain contributor ${cluster.name}`,
   });
-  await stack.dao.pass(clusterProposal(stack.dao.deployment.contracts, "admit", clusterId));
-  return { ...cluster, clusterId, owner, ownerAddress: owner.wallet.account.address };
+  const ownerAddress = owner.wallet.account.address;
+  await stack.dao.pass(
+    admitClusterProposal(stack.dao.deployment.contracts, {
+      clusterId,
+      owner: ownerAddress,
+      gpuCapacity: cluster.gpus,
+    }),
+  );
+  return { ...cluster, clusterId, owner, ownerAddress };
 }
 
 /** Contributors on the local executor: each replica a child process on this machine. */
@@ -158,18 +166,10 @@ export async function approveRun(
   dao: LocalDao,
   spec: RunSpec,
 ): Promise<{ runId: Hex; escrow: bigint; proposal: PassedProposal }> {
-  const runId = runIdOf(spec);
-  const gpuSecondsBudget = BigInt(Math.round(spec.gpuHourBudget * 3600));
-  const rewardPerGpuHour = BigInt(spec.rewardPerGpuHour);
-  const escrow = await escrowFor(dao.operator, gpuSecondsBudget, rewardPerGpuHour);
-  const proposal = await dao.pass(
-    approveRunProposal(
-      dao.deployment,
-      { runId, datasetRoot: spec.dataset, gpuSecondsBudget, rewardPerGpuHour, specUri: runSpecDataUri(spec) },
-      escrow,
-    ),
-  );
-  return { runId, escrow, proposal };
+  const run = runApprovalOf(spec, runSpecDataUri(spec));
+  const escrow = await escrowFor(dao.operator, run.gpuSecondsBudget, run.rewardPerGpuHour);
+  const proposal = await dao.pass(approveRunProposal(dao.deployment, run, escrow));
+  return { runId: run.runId, escrow, proposal };
 }
 
 /** Polls until the governance watcher has started the workflow, then returns its handle. */

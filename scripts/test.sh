@@ -10,5 +10,9 @@ tsc -p tsconfig.json
 tsc -p console/web/tsconfig.json
 echo "[test] forge (Solidity unit, fuzz and invariant suites)" >&2
 contracts/forge-test.sh
+echo "[test] slither (static analysis of contracts/src)" >&2
+contracts/analysis/slither.sh
+echo "[test] halmos (symbolic proofs: escrow, operator limits, admission, release gating)" >&2
+contracts/analysis/halmos.sh
 echo "[test] vitest" >&2
 vitest run "$@"

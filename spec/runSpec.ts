@@ -53,6 +53,16 @@ export const RunSpec = z
     replicasPerRound: z.number().int().min(1).max(4096),
     minReplicas: z.number().int().min(1),
     gpusPerReplica: z.number().int().min(0).max(64),
+    /**
+     * The longest a replica may run in a round before it is dropped as lost. The DAO approves it
+     * with the run: it bounds what a round can credit (replicasPerRound × gpusPerReplica × this).
+     */
+    roundDeadlineSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .default(6 * 3600),
     gpuHourBudget: z.number().positive(),
     /** Reward token units (wei of the DAO's ERC-20) per GPU-hour, as a decimal string. */
     rewardPerGpuHour: z.string().regex(/^[0-9]+$/, "must be a whole number of token base units"),

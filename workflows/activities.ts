@@ -12,7 +12,9 @@ import type {
   Placement,
   RefusalCause,
   ReplicaResult,
+  RoundRecordDraft,
   RoundSummary,
+  RunClosing,
   RunState,
 } from "./types.ts";
 
@@ -66,23 +68,25 @@ export interface AggregationActivities {
 }
 
 export interface ChainActivities {
-  /** Commits the round's root; "already committed with the same root" is success. */
+  /**
+   * Commits the round and pays for it in one transaction: its root, the hash of its round record
+   * and each accepted cluster's credits. "Already committed with the same root and record hash"
+   * is success (an earlier attempt landed, credits included).
+   */
   commitRound(request: {
     runId: Hex;
     round: number;
     checkpoint: CheckpointRef;
     metrics: CheckpointMetrics;
+    credits: ComputeRecord[];
+    record: RoundRecordDraft;
   }): Promise<{ alreadyCommitted: boolean }>;
-  /** Credits each cluster owner; a round already recorded is success. */
-  recordCompute(request: { runId: Hex; round: number; records: ComputeRecord[] }): Promise<{
-    alreadyRecorded: boolean;
-  }>;
   /**
-   * Closes the run on-chain when it is still open, returning the unspent escrow to the DAO: as
-   * failed with `failureReason` when given (failRun), else as completed (completeRun). A run
-   * already closed, however, is success with `closedNow: false`.
+   * Closes the run on-chain when it is still open, returning the unspent escrow to the DAO:
+   * completed (completeRun), failed with its reason (failRun) or cancelled on request with its
+   * reason (cancelRunAsOperator). A run already closed, however, is success with `closedNow: false`.
    */
-  closeRun(request: { runId: Hex; failureReason?: string }): Promise<{ closedNow: boolean }>;
+  closeRun(request: { runId: Hex; closing: RunClosing }): Promise<{ closedNow: boolean }>;
   /** Records where a released checkpoint was published; the same URI recorded again is success. */
   recordPublication(request: { runId: Hex; round: number; manifestUri: string }): Promise<{
     recordedNow: boolean;

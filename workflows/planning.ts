@@ -1,3 +1,4 @@
+import type { RunSpec } from "../spec/runSpec.ts";
 import type {
   ClusterCandidate,
   ComputeRecord,
@@ -100,11 +101,28 @@ export function paidRunTimes(
   );
 }
 
-/** A replica's GPU-seconds: a started second counts, times the GPUs it held. */
-export function gpuSecondsOf(result: ReplicaResult, gpusPerReplica: number): number {
+/**
+ * How long a replica of the run may take: the spec's round deadline, which the DAO approved with
+ * the run and which bounds what a round can credit on-chain; a test may only shorten it.
+ */
+export function replicaDeadlineSeconds(
+  spec: Pick<RunSpec, "roundDeadlineSeconds">,
+  shorter?: number,
+): number {
+  return Math.min(shorter ?? spec.roundDeadlineSeconds, spec.roundDeadlineSeconds);
+}
+
+/**
+ * A replica's GPU-seconds: a started second counts, up to the round deadline (so a round never
+ * claims more than the contract's replicasPerRound × gpusPerReplica × deadline), times its GPUs.
+ */
+export function gpuSecondsOf(
+  result: ReplicaResult,
+  terms: { gpusPerReplica: number; deadlineSeconds: number },
+): number {
   if (result.phase !== "succeeded") return 0;
   const seconds = Math.ceil(Math.max(0, result.finishedAtMs - result.startedAtMs) / 1000);
-  return seconds * gpusPerReplica;
+  return Math.min(seconds, terms.deadlineSeconds) * terms.gpusPerReplica;
 }
 
 /**
@@ -114,13 +132,13 @@ export function gpuSecondsOf(result: ReplicaResult, gpusPerReplica: number): num
 export function creditsFor(
   results: readonly ReplicaResult[],
   verdicts: readonly ReplicaVerdict[],
-  gpusPerReplica: number,
+  terms: { gpusPerReplica: number; deadlineSeconds: number },
 ): ComputeRecord[] {
   const accepted = new Set(verdicts.filter((v) => v.accepted).map((v) => v.replica));
   const perCluster = new Map<Hex, number>();
   for (const result of results) {
     if (!accepted.has(result.replica)) continue;
-    const seconds = gpuSecondsOf(result, gpusPerReplica);
+    const seconds = gpuSecondsOf(result, terms);
     perCluster.set(result.clusterId, (perCluster.get(result.clusterId) ?? 0) + seconds);
   }
   return [...perCluster]

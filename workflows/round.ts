@@ -1,7 +1,14 @@
 import { CancellationScope, isCancellation, log, proxyActivities, sleep } from "@temporalio/workflow";
 import type { RunSpec } from "../spec/runSpec.ts";
 import type { Activities } from "./activities.ts";
-import { creditsFor, gpuSecondsOf, paidRunTimes, placeReplicas, replicasToRetry } from "./planning.ts";
+import {
+  creditsFor,
+  gpuSecondsOf,
+  paidRunTimes,
+  placeReplicas,
+  replicaDeadlineSeconds,
+  replicasToRetry,
+} from "./planning.ts";
 import { chainRetry, clusterRetry } from "./retry.ts";
 import type {
   AggregateResult,
@@ -11,12 +18,17 @@ import type {
   Placement,
   ReplicaResult,
   ReplicaStatus,
+  ReplicaVerdict,
+  RoundRecordDraft,
   RoundSummary,
 } from "./types.ts";
 
 export interface RoundOptions {
-  /** How long a replica may take before it is reported lost and its Job deleted. */
-  replicaDeadlineSeconds: number;
+  /**
+   * For tests only: a replica deadline shorter than the spec's `roundDeadlineSeconds` (a longer
+   * one is ignored; the DAO approved the spec's, and the contract bounds a round's credits by it).
+   */
+  replicaDeadlineSeconds?: number;
   /**
    * A cluster that answers no status read for this long (each read gives up after 10 s) is dead
    * for the round: its unfinished replicas are lost and retried elsewhere, long before the deadline.
@@ -83,6 +95,10 @@ export async function runRound(input: RoundInput): Promise<RoundOutcome> {
 
 async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promise<RoundOutcome> {
   const { spec, options } = input;
+  const terms = {
+    gpusPerReplica: spec.gpusPerReplica,
+    deadlineSeconds: replicaDeadlineSeconds(spec, options.replicaDeadlineSeconds),
+  };
   const startedAt = Date.now();
   const phaseMs = { launch: 0, train: 0, aggregate: 0, commit: 0, total: 0 };
   const all = Array.from({ length: spec.replicasPerRound }, (_, i) => i);
@@ -98,6 +114,8 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     retry: clusterRetry,
   });
   let aggregate: AggregateResult | undefined;
+  /** The last aggregation's verdicts with where each judged output came from. */
+  let judged: RoundRecordDraft["replicas"] = [];
   let attempt = 0;
 
   while (attempt < options.maxAttemptsPerRound) {
@@ -116,14 +134,14 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     }
     input.onProgress(attempt, [...rows.values()]);
 
-    const results = await runAttempt(input, attempt, placements, phaseMs, cleanups);
+    const results = await runAttempt(input, attempt, placements, terms.deadlineSeconds, phaseMs, cleanups);
     for (const result of results) {
       const placement = placements.find((p) => p.cluster.id === result.clusterId);
       if (result.phase === "succeeded") {
         outputs.set(result.replica, result);
         rows.set(result.replica, {
           ...row(result.replica, attempt, placement, "succeeded"),
-          gpuSeconds: gpuSecondsOf(result, spec.gpusPerReplica),
+          gpuSeconds: gpuSecondsOf(result, terms),
         });
       } else {
         offenders.add(result.clusterId);
@@ -145,6 +163,7 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
         outputs: [...outputs.values()].sort((a, b) => a.replica - b.replica),
       });
       phaseMs.aggregate += Date.now() - aggregateStarted;
+      judged = judgedReplicas(outputs, aggregate.verdicts);
       for (const verdict of aggregate.verdicts) {
         const current = rows.get(verdict.replica);
         if (!current) continue;
@@ -165,13 +184,13 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
   if (aggregate?.checkpoint) {
     // Each accepted replica is paid for at most what its peers took (planning.ts paidRunTimes).
     const accepted = [...outputs.values()];
-    for (const paid of paidRunTimes(accepted, aggregate.verdicts, options.replicaDeadlineSeconds)) {
+    for (const paid of paidRunTimes(accepted, aggregate.verdicts, terms.deadlineSeconds)) {
       const current = rows.get(paid.replica);
       const claimed = outputs.get(paid.replica);
       outputs.set(paid.replica, paid);
       if (!current || !claimed) continue;
-      const gpuSeconds = gpuSecondsOf(paid, spec.gpusPerReplica);
-      const claimedGpuSeconds = gpuSecondsOf(claimed, spec.gpusPerReplica);
+      const gpuSeconds = gpuSecondsOf(paid, terms);
+      const claimedGpuSeconds = gpuSecondsOf(claimed, terms);
       rows.set(paid.replica, {
         ...current,
         gpuSeconds,
@@ -188,15 +207,17 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     };
   }
   const commitStarted = Date.now();
+  const credits = creditsFor([...outputs.values()], aggregate.verdicts, terms);
+  // Root and payment land in one transaction, so a cancellation meanwhile finds the round either
+  // committed and paid or not committed at all (a run the DAO cancelled refuses the commit).
   await chain.commitRound({
     runId: input.runId,
     round: input.round,
     checkpoint: { uri: checkpoint.uri, root: checkpoint.root },
     metrics: checkpoint.metrics,
+    credits,
+    record: recordDraft(input, checkpoint.root, judged, credits),
   });
-  const credits = creditsFor([...outputs.values()], aggregate.verdicts, spec.gpusPerReplica);
-  if (credits.length > 0)
-    await chain.recordCompute({ runId: input.runId, round: input.round, records: credits });
   phaseMs.commit = Date.now() - commitStarted;
   phaseMs.total = Date.now() - startedAt;
   const summary: RoundSummary = {
@@ -222,13 +243,14 @@ async function runAttempt(
   input: RoundInput,
   attempt: number,
   placements: Placement[],
+  deadlineSeconds: number,
   phaseMs: { launch: number; train: number },
   cleanups: Promise<unknown>[],
 ): Promise<ReplicaResult[]> {
   const started = Date.now();
-  const deadlineMs = started + input.options.replicaDeadlineSeconds * 1000;
+  const deadlineMs = started + deadlineSeconds * 1000;
   const watch = proxyActivities<Activities>({
-    startToCloseTimeout: `${input.options.replicaDeadlineSeconds + 120} seconds`,
+    startToCloseTimeout: `${deadlineSeconds + 120} seconds`,
     heartbeatTimeout: `${input.options.heartbeatSeconds} seconds`,
     retry: clusterRetry,
   });
@@ -285,6 +307,41 @@ async function runAttempt(
       ),
     );
   }
+}
+
+function judgedReplicas(
+  outputs: ReadonlyMap<number, { clusterId: Hex }>,
+  verdicts: readonly ReplicaVerdict[],
+): RoundRecordDraft["replicas"] {
+  return verdicts.flatMap((v) => {
+    const output = outputs.get(v.replica);
+    if (!output) return [];
+    const reason = v.accepted ? {} : { reason: v.reason };
+    return [{ replica: v.replica, clusterId: output.clusterId, accepted: v.accepted, ...reason }];
+  });
+}
+
+/**
+ * What the round knows about how its root came to be, hashed into the record hash committed with
+ * it: parent, dataset, the outputs the last aggregation judged, the outer step's settings, credits.
+ */
+function recordDraft(
+  input: RoundInput,
+  root: Hex,
+  replicas: RoundRecordDraft["replicas"],
+  credits: RoundRecordDraft["credits"],
+): RoundRecordDraft {
+  return {
+    format: "daotrain-round-record/0",
+    runId: input.runId,
+    round: input.round,
+    parentRoot: input.parent.root,
+    datasetRoot: input.spec.dataset,
+    root,
+    replicas,
+    outer: input.spec.outer,
+    credits,
+  };
 }
 
 function endAll(p: Placement, phase: "failed" | "lost", reason: string): ReplicaResult[] {

@@ -12,7 +12,7 @@ import {
 import type { RunSpec } from "../spec/runSpec.ts";
 import type { Activities } from "./activities.ts";
 import { reactionTo } from "./failures.ts";
-import { budgetAllowsRound, worstRoundGpuSeconds } from "./planning.ts";
+import { budgetAllowsRound, replicaDeadlineSeconds, worstRoundGpuSeconds } from "./planning.ts";
 import { chainRetry, clusterRetry, specRetry } from "./retry.ts";
 import { type RoundOptions, runRound } from "./round.ts";
 import { cancelSignal, pauseSignal, resumeSignal, statusQuery } from "./signals.ts";
@@ -22,6 +22,7 @@ import type {
   Hex,
   RefusalCause,
   RoundSummary,
+  RunClosing,
   RunState,
   RunStatus,
 } from "./types.ts";
@@ -36,7 +37,6 @@ export interface RunOptions extends RoundOptions {
 }
 
 export const defaultRunOptions: RunOptions = {
-  replicaDeadlineSeconds: 6 * 3600,
   clusterSilenceSeconds: 120,
   maxAttemptsPerRound: 3,
   heartbeatSeconds: 30,
@@ -143,10 +143,10 @@ export async function trainingRun(input: TrainingRunInput): Promise<RunStatus> {
     }
   };
   /** Closes the run on-chain; a failure the DAO can undo pauses until resumed, then closes again. */
-  const closeOnChain = async (failureReason?: string) => {
+  const closeOnChain = async (closing: RunClosing) => {
     for (;;) {
       try {
-        await CancellationScope.nonCancellable(() => chain.closeRun({ runId, failureReason }));
+        await CancellationScope.nonCancellable(() => chain.closeRun({ runId, closing }));
         return;
       } catch (error) {
         const reaction = reactionTo(error);
@@ -159,7 +159,7 @@ export async function trainingRun(input: TrainingRunInput): Promise<RunStatus> {
   };
   const fail = async (reason: string, type: string): Promise<never> => {
     status.current = undefined;
-    await closeOnChain(reason);
+    await closeOnChain({ as: "failed", reason });
     await moveTo("failed", reason);
     throw ApplicationFailure.nonRetryable(reason, type);
   };
@@ -175,11 +175,12 @@ export async function trainingRun(input: TrainingRunInput): Promise<RunStatus> {
   status.rounds = spec.rounds;
   status.gpuSecondsBudget = gpuSecondsBudget;
   if (!input.carry) {
-    const worst = worstRoundGpuSeconds(spec, options.replicaDeadlineSeconds);
+    const deadline = replicaDeadlineSeconds(spec, options.replicaDeadlineSeconds);
+    const worst = worstRoundGpuSeconds(spec, deadline);
     if (worst > gpuSecondsBudget)
       return await refuse(
         "unaffordable",
-        `one round may cost ${spec.replicasPerRound} replicas × ${spec.gpusPerReplica} GPUs × ${options.replicaDeadlineSeconds} s deadline = ${worst} GPU-seconds, more than the budget of ${gpuSecondsBudget}; raise gpuHourBudget or lower replicasPerRound`,
+        `one round may cost ${spec.replicasPerRound} replicas × ${spec.gpusPerReplica} GPUs × ${deadline} s deadline = ${worst} GPU-seconds, more than the budget of ${gpuSecondsBudget}; raise gpuHourBudget, lower roundDeadlineSeconds or replicasPerRound`,
       );
   }
 
@@ -256,7 +257,10 @@ export async function trainingRun(input: TrainingRunInput): Promise<RunStatus> {
   }
 
   status.current = undefined;
-  await closeOnChain();
+  // A run cancelled on request ends Cancelled on-chain too (a DAO cancellation already closed it).
+  await closeOnChain(
+    cancel ? { as: "cancelled", reason: `${cancel.source}: ${cancel.reason}` } : { as: "completed" },
+  );
   if (cancel) await moveTo("cancelled", `${cancel.source}: ${cancel.reason}`);
   else if (endedOnChain) {
     const { status: onChain } = await chain.readRunStatus({ runId });

@@ -87,6 +87,29 @@ export interface ComputeRecord {
   gpuSeconds: number;
 }
 
+/**
+ * What a round commits to (its record hash is the sha256 of this value's canonical JSON) until the
+ * full round record exists: everything the round knows about how its root came to be. The seam
+ * the round record (verifiable rounds) replaces.
+ */
+export interface RoundRecordDraft {
+  format: "daotrain-round-record/0";
+  runId: Hex;
+  round: number;
+  parentRoot: Hex;
+  datasetRoot: Hex;
+  root: Hex;
+  replicas: { replica: number; clusterId: Hex; accepted: boolean; reason?: string }[];
+  outer: { lr: number; momentum: number; nesterov: boolean; aggregation: string };
+  credits: ComputeRecord[];
+}
+
+/** How a run ends on-chain: its rounds or budget done, unable to go on, or stopped on request. */
+export type RunClosing =
+  | { as: "completed" }
+  | { as: "failed"; reason: string }
+  | { as: "cancelled"; reason: string };
+
 /** A replica's row in the live status: where it ran and how it ended. */
 export interface ReplicaStatus {
   replica: number;

@@ -33,7 +33,10 @@ async function explain(sources: ConsoleSources, action: DecodedAction): Promise<
       return { ...action, manifest: await manifestSummary(action.uri, action.root, storeOptions) };
     case "revokeDataset":
     case "cancelRun":
+    case "attestationQuorum":
       return action;
+    case "resolveDispute":
+      return { ...action, round: Number(action.round) };
     case "cluster": {
       const cluster = await getCluster(governance, action.clusterId);
       return {

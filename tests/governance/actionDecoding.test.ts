@@ -5,10 +5,10 @@ import { GOVERNANCE_PERMISSION_ID } from "../../contracts/permissions.ts";
 import { decodeAction } from "../../governance/actionDecoding.ts";
 import { decodeMetadata, proposalMetadataUri } from "../../governance/metadata.ts";
 import {
+  admitClusterProposal,
   approveDatasetProposal,
   approveRunProposal,
   bindContractsProposal,
-  clusterProposal,
   releaseCheckpointProposal,
 } from "../../governance/proposals.ts";
 import { address, id, unitDeployment } from "./fixture.ts";
@@ -22,18 +22,20 @@ describe("decoding a proposal's actions back into what they do", () => {
       datasetRoot: id("data"),
       gpuSecondsBudget: 7200n,
       rewardPerGpuHour: 5n,
+      limits: { rounds: 3, replicasPerRound: 4, gpusPerReplica: 1, roundDeadlineSeconds: 600 },
       specUri: "file:///spec.json",
     };
     const decoded = [
       ...approveDatasetProposal(deployment.contracts, { root: id("d"), uri: "file:///d", license: "CC0-1.0" })
         .actions,
-      ...clusterProposal(deployment.contracts, "admit", id("c")).actions,
+      ...admitClusterProposal(deployment.contracts, { clusterId: id("c"), owner: address(7), gpuCapacity: 8 })
+        .actions,
       ...approveRunProposal(deployment, run, 10n).actions,
       ...releaseCheckpointProposal(deployment.contracts, run.runId, 3n).actions,
     ].map((action) => decodeAction(deployment, action));
     expect(decoded).toEqual([
       { kind: "approveDataset", root: id("d"), uri: "file:///d", license: "CC0-1.0" },
-      { kind: "cluster", decision: "admit", clusterId: id("c") },
+      { kind: "cluster", decision: "admit", clusterId: id("c"), owner: address(7) },
       {
         kind: "tokenAllowance",
         spender: deployment.contracts.runRegistry,
@@ -60,7 +62,14 @@ describe("decoding a proposal's actions back into what they do", () => {
   it("leaves unknown what no daotrain ABI reads, sends native value, or calls a stranger's contract, and says why", () => {
     const approve = approveRunProposal(
       deployment,
-      { runId: id("r"), datasetRoot: id("d"), gpuSecondsBudget: 1n, rewardPerGpuHour: 1n, specUri: "x" },
+      {
+        runId: id("r"),
+        datasetRoot: id("d"),
+        gpuSecondsBudget: 1n,
+        rewardPerGpuHour: 1n,
+        limits: { rounds: 1, replicasPerRound: 1, gpusPerReplica: 1, roundDeadlineSeconds: 60 },
+        specUri: "x",
+      },
       1n,
     ).actions[1]!;
     const cases = [

@@ -28,8 +28,8 @@ function recordWorkerActivity(): void {
   });
   metrics.hashBytes.inc(64 * 1024 * 1024);
   metrics.hashDuration.inc(0.05);
-  metrics.chainTransactions.inc({ method: "commitCheckpoint", status: "success" });
-  metrics.chainGasUsed.inc({ method: "commitCheckpoint" }, 84_000);
+  metrics.chainTransactions.inc({ method: "commitRound", status: "success" });
+  metrics.chainGasUsed.inc({ method: "commitRound" }, 84_000);
   metrics.proposals.set({ state: "active" }, 1);
   metrics.proposals.set({ state: "executed" }, 2);
   metrics.votes.inc({ option: "yes" }, 2);

@@ -40,7 +40,7 @@ describe("end to end on local executors", () => {
     };
     expect(value("daotrain_rounds_committed_total")).toBe(3);
     expect(value('daotrain_replicas_total{outcome="accepted"}')).toBe(12);
-    expect(value('daotrain_chain_transactions_total{method="commitCheckpoint",status="success"}')).toBe(3);
+    expect(value('daotrain_chain_transactions_total{method="commitRound",status="success"}')).toBe(3);
     const credited = Object.values(stack.owners).map(
       (owner) => value(`daotrain_gpu_seconds_total{contributor="${owner}"}`) ?? 0,
     );

@@ -13,6 +13,7 @@ import {
   grantOperatorProposal,
   revokeDatasetProposal,
   revokeOperatorProposal,
+  runApprovalOf,
 } from "../../governance/proposals.ts";
 import { escrowFor, getDataset, getRun, tokenBalance } from "../../governance/reads.ts";
 import { approveRun } from "../../localstack/story.ts";
@@ -69,18 +70,10 @@ async function passByCli(proposalId: string): Promise<void> {
 
 /** Approves a run whose on-chain specUri is `specUri`, whatever it names. */
 async function approveWithSpecUri(spec: RunSpec, specUri: string): Promise<Hex> {
-  const runId = runIdOf(spec);
-  const gpuSecondsBudget = BigInt(Math.round(spec.gpuHourBudget * 3600));
-  const rewardPerGpuHour = BigInt(spec.rewardPerGpuHour);
-  const escrow = await escrowFor(stack.dao.operator, gpuSecondsBudget, rewardPerGpuHour);
-  await stack.dao.pass(
-    approveRunProposal(
-      stack.dao.deployment,
-      { runId, datasetRoot: spec.dataset, gpuSecondsBudget, rewardPerGpuHour, specUri },
-      escrow,
-    ),
-  );
-  return runId;
+  const run = runApprovalOf(spec, specUri);
+  const escrow = await escrowFor(stack.dao.operator, run.gpuSecondsBudget, run.rewardPerGpuHour);
+  await stack.dao.pass(approveRunProposal(stack.dao.deployment, run, escrow));
+  return run.runId;
 }
 
 async function failureOf(workflowId: string): Promise<string> {

@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runRegistryAbi } from "../../contracts/abi/index.ts";
 import { connect } from "../../governance/chain.ts";
 import {
+  admitClusterProposal,
   approveDatasetProposal,
-  clusterProposal,
+  clusterSanctionProposal,
   grantOperatorProposal,
   revokeOperatorProposal,
 } from "../../governance/proposals.ts";
@@ -84,7 +85,13 @@ beforeAll(async () => {
       gpuProduct: "T",
       metadata: name,
     });
-    await dao.pass(clusterProposal(dao.deployment.contracts, "admit", clusterIdOf(name)));
+    await dao.pass(
+      admitClusterProposal(dao.deployment.contracts, {
+        clusterId: clusterIdOf(name),
+        owner: owner.wallet!.account.address,
+        gpuCapacity: 4,
+      }),
+    );
   }
 });
 
@@ -116,37 +123,39 @@ describe("a revert no retry can fix", () => {
   test("fails the activity at its first attempt, typed and named by the contract's error, for each final revert", async () => {
     const runId = await newRun();
     const budget = (await getRun(dao.operator, runId)).gpuSecondsBudget;
-    const record = (cluster: string, gpuSeconds: bigint) => ({
-      clusterId: clusterIdOf(cluster),
-      gpuSeconds: Number(gpuSeconds),
-    });
-    await dao.pass(clusterProposal(dao.deployment.contracts, "suspend", clusterIdOf("beta")));
+    // A commit of round 1 paying one cluster; each case reverts before its made-up root matters.
+    const commitPaying = (run: Hex, cluster: string, gpuSeconds: bigint): ChainStepInput => {
+      const credits = [{ clusterId: clusterIdOf(cluster), gpuSeconds: Number(gpuSeconds) }];
+      const root = id(`root of ${run}`);
+      return {
+        activity: "commitRound",
+        request: {
+          runId: run,
+          round: 1,
+          checkpoint: { uri: "file:///nowhere/manifest.json", root },
+          metrics: { loss: 1, valLoss: 1, tokens: 1, steps: 1 },
+          credits,
+          record: {
+            format: "daotrain-round-record/0",
+            runId: run,
+            round: 1,
+            parentRoot: id("parent"),
+            datasetRoot,
+            root,
+            replicas: [],
+            outer: { lr: 0.7, momentum: 0.9, nesterov: true, aggregation: "mean" },
+            credits,
+          },
+        },
+        startToCloseSeconds: 30,
+      };
+    };
+    await dao.pass(clusterSanctionProposal(dao.deployment.contracts, "suspend", clusterIdOf("beta")));
 
     const cases: [string, ChainStepInput][] = [
-      [
-        "GpuBudgetExceeded",
-        {
-          activity: "recordCompute",
-          request: { runId, round: 1, records: [record("alpha", budget + 1n)] },
-          startToCloseSeconds: 30,
-        },
-      ],
-      [
-        "ClusterNotAdmitted",
-        {
-          activity: "recordCompute",
-          request: { runId, round: 1, records: [record("beta", 60n)] },
-          startToCloseSeconds: 30,
-        },
-      ],
-      [
-        "RunNotApproved",
-        {
-          activity: "recordCompute",
-          request: { runId: id("no such run"), round: 1, records: [record("alpha", 60n)] },
-          startToCloseSeconds: 30,
-        },
-      ],
+      ["GpuBudgetExceeded", commitPaying(runId, "alpha", budget + 1n)],
+      ["ClusterNotAdmitted", commitPaying(runId, "beta", 60n)],
+      ["RunNotApproved", commitPaying(id("no such run"), "alpha", 60n)],
     ];
     for (const [revert, input] of cases) {
       const result = await stepResult(input);

@@ -62,15 +62,15 @@ const waitForState = (handle: { query: (q: typeof statusQuery) => Promise<RunSta
 describe("a step that fails for good", () => {
   test("a revert no retry can fix (GpuBudgetExceeded) closes the run as failed, naming the revert, without retrying it", async () => {
     const { sim, runId, handle } = await startRun((s) => {
-      s.failures.recordCompute = [revert("GpuBudgetExceeded", "0x…, 9000, 10")];
+      s.failures.commitRound = [revert("GpuBudgetExceeded", "0x…, 9000, 10")];
     });
     const failure = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
     expect(failure).toBeInstanceOf(WorkflowFailedError);
     const reason = String(failure.cause?.message);
-    expect(reason).toMatch(/^round 1: recordCompute: recordCompute reverted with GpuBudgetExceeded\(/);
+    expect(reason).toMatch(/^round 1: commitRound: commitRound reverted with GpuBudgetExceeded\(/);
     expect((failure.cause as ApplicationFailure).type).toBe("GpuBudgetExceeded");
     expect(sim.closed.get(runId)).toEqual({ as: "failed", reason });
-    expect(sim.failures.recordCompute).toEqual([]);
+    expect(sim.failures.commitRound).toEqual([]);
     expect((await handle.query(statusQuery)).state).toBe("failed");
   });
 
@@ -89,11 +89,11 @@ describe("a step that fails for good", () => {
 
   test("a run the DAO closed meanwhile (RunNotApproved) ends as the chain says, without closing it again", async () => {
     const { sim, runId, handle } = await startRun((s, id) => {
-      s.failures.recordCompute = [revert("RunNotApproved", id)];
-      s.closed.set(id, { as: "cancelled" });
+      s.failures.commitRound = [revert("RunNotApproved", id)];
+      s.closed.set(id, { as: "cancelled", reason: "dao: cancelled by vote" });
     });
     expect(await handle.result()).toMatchObject({ state: "cancelled" });
-    expect(sim.closed.get(runId)).toEqual({ as: "cancelled" });
+    expect(sim.closed.get(runId)).toEqual({ as: "cancelled", reason: "dao: cancelled by vote" });
   });
 
   test("a paused run notices on the chain that the DAO cancelled it, even without the cancel signal", async () => {
@@ -101,7 +101,7 @@ describe("a step that fails for good", () => {
       s.failures.commitRound = [revert("ClusterNotAdmitted", "0xcluster")];
     });
     await waitForState(handle, "paused");
-    sim.closed.set(runId, { as: "cancelled" });
+    sim.closed.set(runId, { as: "cancelled", reason: "dao: cancelled by vote" });
     expect(await handle.result()).toMatchObject({
       state: "cancelled",
       reason: "the run was closed on-chain while paused",

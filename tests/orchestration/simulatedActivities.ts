@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sleep as activitySleep, heartbeat } from "@temporalio/activity";
 import type { Activities } from "../../workflows/activities.ts";
-import type { ClusterCandidate, Hex, ReplicaResult } from "../../workflows/types.ts";
+import type { ClusterCandidate, Hex, ReplicaResult, RunClosing } from "../../workflows/types.ts";
 
 /**
  * Activities over an in-memory simulation of clusters, for unit tests of the workflows' logic
@@ -33,7 +33,7 @@ export interface Simulation {
   failures: Partial<Record<keyof Activities, Error[]>>;
 }
 
-export type ClosedRun = { as: "completed" } | { as: "cancelled" } | { as: "failed"; reason: string };
+export type ClosedRun = RunClosing;
 
 export function idOf(name: string): Hex {
   return `0x${createHash("sha256").update(name).digest("hex")}`;
@@ -147,23 +147,17 @@ function workingActivities(sim: Simulation): Activities {
           : undefined;
       return { verdicts, checkpoint };
     },
-    async commitRound({ runId, round, checkpoint }) {
+    async commitRound({ runId, round, checkpoint, credits }) {
       const existing = sim.commits.get(`${runId}/${round}`);
       if (existing && existing !== checkpoint.root) throw new Error("conflicting commit");
+      if (existing) return { alreadyCommitted: true };
       sim.commits.set(`${runId}/${round}`, checkpoint.root);
-      return { alreadyCommitted: existing !== undefined };
+      for (const credit of credits) sim.credits.push({ runId, round, ...credit });
+      return { alreadyCommitted: false };
     },
-    async recordCompute({ runId, round, records }) {
-      const already = sim.credits.some((c) => c.runId === runId && c.round === round);
-      if (!already) for (const r of records) sim.credits.push({ runId, round, ...r });
-      return { alreadyRecorded: already };
-    },
-    async closeRun({ runId, failureReason }) {
+    async closeRun({ runId, closing }) {
       if (sim.closed.has(runId)) return { closedNow: false };
-      sim.closed.set(
-        runId,
-        failureReason === undefined ? { as: "completed" } : { as: "failed", reason: failureReason },
-      );
+      sim.closed.set(runId, closing);
       return { closedNow: true };
     },
     async recordPublication({ runId, round, manifestUri }) {

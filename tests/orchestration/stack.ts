@@ -8,7 +8,7 @@ import { bundleWorkflowCode } from "@temporalio/worker";
 import type { Hex } from "viem";
 import { stringify as toYaml } from "yaml";
 import { packDataset } from "../../datasets/index.ts";
-import { approveDatasetProposal, clusterProposal } from "../../governance/proposals.ts";
+import { admitClusterProposal, approveDatasetProposal } from "../../governance/proposals.ts";
 import { registerCluster } from "../../governance/writes.ts";
 import { approveRun } from "../../localstack/story.ts";
 import type { RunSpec, RunSpecInput } from "../../spec/runSpec.ts";
@@ -137,7 +137,13 @@ export async function startOrchestrationStack(
       gpuProduct: "NVIDIA-TEST",
       metadata: `test cluster ${cluster.name}`,
     });
-    await dao.pass(clusterProposal(contracts, "admit", clusterIdOf(cluster.name)));
+    await dao.pass(
+      admitClusterProposal(contracts, {
+        clusterId: clusterIdOf(cluster.name),
+        owner: owner.wallet.account.address,
+        gpuCapacity: cluster.gpus,
+      }),
+    );
   }
 
   const clustersFile = join(dir, "clusters.yaml");

@@ -202,7 +202,7 @@ describe("trainingRun", () => {
     expect(status).toMatchObject({ state: "completed", committedRounds: 3 });
   });
 
-  test("cancel stops the round in flight, deletes its Jobs and closes the run", async () => {
+  test("an operator's cancel stops the round in flight, deletes its Jobs and closes the run as cancelled, not completed", async () => {
     const { sim, taskQueue } = await simulate([
       cluster("alpha", { behaviour: "hang" }),
       cluster("beta", { behaviour: "hang" }),
@@ -215,7 +215,7 @@ describe("trainingRun", () => {
     const status = (await handle.result()) as RunStatus;
     expect(status).toMatchObject({ state: "cancelled", reason: "operator: test", committedRounds: 0 });
     expect(sim.liveJobs.size).toBe(0);
-    expect(sim.closed.get(runId)).toEqual({ as: "completed" });
+    expect(sim.closed.get(runId)).toEqual({ as: "cancelled", reason: "operator: test" });
   });
 });
 

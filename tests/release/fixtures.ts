@@ -7,7 +7,7 @@ import { assignShards, type DatasetManifest, packDataset } from "../../datasets/
 import { outerStep } from "../../diloco/index.ts";
 import { releaseFacts } from "../../download/index.ts";
 import { approveDatasetProposal, releaseCheckpointProposal } from "../../governance/proposals.ts";
-import { commitCheckpoint, recordPublication } from "../../governance/writes.ts";
+import { commitRound, recordPublication } from "../../governance/writes.ts";
 import { deployDao, type LocalDao } from "../../localstack/dao.ts";
 import { approveRun } from "../../localstack/story.ts";
 import { initialCheckpoint } from "../../model/index.ts";
@@ -116,11 +116,14 @@ export async function releasedModel(work: string): Promise<ReleasedModel> {
   });
   const checkpointDir = join(work, "global-1");
   const global1 = await step.write(checkpointDir);
-  await commitCheckpoint(dao.operator, {
+  await commitRound(dao.operator, {
     runId,
     round: 1n,
     root: global1.root,
     manifestUri: pathToFileURL(join(checkpointDir, "manifest.json")).href,
+    // This fixture plays the operator by hand: no round record is published, and nothing is paid.
+    recordHash: `0x${"00".repeat(32)}`,
+    records: [],
     metrics: {
       loss: global1.metrics.loss ?? 0,
       valLoss: global1.metrics.valLoss ?? 0,

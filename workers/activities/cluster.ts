@@ -100,7 +100,8 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
           const record = await getCluster(ctx.chain, cluster.id);
           if (record.status !== "admitted") return undefined;
           const { id, name } = cluster;
-          return { id, name, owner: record.owner as Hex, health: await healthOf(cluster) };
+          const health = withinAdmission(await healthOf(cluster), record.admittedGpuCapacity);
+          return { id, name, owner: record.owner as Hex, health };
         }),
       ).then((all) => all.filter((c): c is ClusterCandidate => c !== undefined));
     },
@@ -253,4 +254,13 @@ function verifiedRunTime(
     ? Math.max(0, state.ran.finishedAtMs - state.ran.startedAtMs)
     : Number.POSITIVE_INFINITY;
   return { startedAtMs, finishedAtMs: startedAtMs + Math.min(finishedAtMs - startedAtMs, reported) };
+}
+
+/**
+ * A round places no more GPUs on a cluster than the DAO admitted it with: capacity its owner
+ * raised since (on-chain or in its quota) waits for a new admission. Runs in flight at once share
+ * the contributor's quota, which the cluster itself enforces.
+ */
+function withinAdmission(health: ClusterHealth, admittedGpus: number): ClusterHealth {
+  return health.healthy ? { healthy: true, freeGpus: Math.min(health.freeGpus, admittedGpus) } : health;
 }

@@ -1,6 +1,13 @@
-import type { ActionView, ManifestSummary, SpecSummary } from "../../api.ts";
+import type { ActionView, DISPUTE_STATES, ManifestSummary, SpecSummary } from "../../api.ts";
 import { useConsoleConfig } from "../context.ts";
-import { gpuHours, short, tokens } from "../format.ts";
+import { duration, gpuHours, short, tokens } from "../format.ts";
+
+const disputeNote: Record<(typeof DISPUTE_STATES)[number], string> = {
+  none: "",
+  dismissed: "; a dispute of it was dismissed",
+  open: "; a dispute holds the round until the DAO resolves it",
+  upheld: "; the DAO upheld a dispute of it: it can never be released",
+};
 
 function Hash({ value }: { value: string }) {
   return (
@@ -96,7 +103,14 @@ export function ActionDescription({ action }: { action: ActionView }) {
               Owner <Hash value={c.owner} />, {c.gpuCapacity} × {c.gpuProduct}; now {c.status}.
               {action.decision === "admit" ? " Once admitted it may train rounds and earn rewards." : ""}
             </p>
-          ) : (
+          ) : null}
+          {action.owner && c.registered && action.owner.toLowerCase() !== c.owner.toLowerCase() ? (
+            <p className="warning">
+              The proposal admits it for <Hash value={action.owner} />, not its registered owner: executing
+              will revert.
+            </p>
+          ) : null}
+          {c.registered ? null : (
             <p className="warning">No cluster is registered under this id: executing will revert.</p>
           )}
         </>
@@ -130,6 +144,11 @@ export function ActionDescription({ action }: { action: ActionView }) {
             )}{" "}
             Spec: <code>{action.specUri}</code>.
           </p>
+          <p>
+            The operator may commit rounds 1 to {action.limits.rounds}, each crediting at most{" "}
+            {action.limits.replicasPerRound} replicas × {action.limits.gpusPerReplica} GPUs ×{" "}
+            {duration(action.limits.roundDeadlineSeconds)}.
+          </p>
           <Spec spec={action.spec} />
         </>
       );
@@ -158,12 +177,28 @@ export function ActionDescription({ action }: { action: ActionView }) {
           <p>
             Attestations:{" "}
             {a.tracked
-              ? `${a.count} of the ${a.quorum} verifier attestations needed${a.disputed ? "; a dispute holds the round" : ""}.`
+              ? `${a.count} of the ${a.quorum} verifier attestations needed${disputeNote[a.dispute]}.`
               : "this deployment's checkpoint registry does not record verifier attestations."}
           </p>
         </>
       );
     }
+    case "attestationQuorum":
+      return (
+        <h3>
+          Require {action.quorum} verifier attestation{action.quorum === 1 ? "" : "s"} before a round can be
+          released
+        </h3>
+      );
+    case "resolveDispute":
+      return (
+        <h3>
+          {action.upheld
+            ? `Uphold the dispute of round ${action.round}: it can never be released`
+            : `Dismiss the dispute of round ${action.round}: it may be released again`}{" "}
+          (run <Hash value={action.runId} />)
+        </h3>
+      );
     case "permission":
       return (
         <h3>
