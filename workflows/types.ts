@@ -1,6 +1,8 @@
 // Plain data that crosses the workflow ↔ activity boundary. Types only: the workflow bundle
 // must not pull in any module that does I/O.
 
+import type { RejectionReason } from "../diloco/verdicts.ts";
+
 export type Hex = `0x${string}`;
 
 /** How the worker reaches a contributed cluster. Credentials: encrypted by the payload codec. */
@@ -74,9 +76,28 @@ export type ReplicaResult =
     }
   | { replica: number; clusterId: Hex; phase: "failed" | "lost"; reason: string };
 
+/** What the worker measured of a replica (diloco/verdicts.ts), in nats and parameter units. */
+export interface ReplicaScores {
+  heldOutLoss: number;
+  ownShardLoss: number;
+  /** θ's loss on the same own-shard windows: the improvement is this minus ownShardLoss. */
+  ownShardLossOfGlobal: number;
+  /** ‖θ − θₖ‖. */
+  movement: number;
+}
+
 export type ReplicaVerdict =
-  | { replica: number; accepted: true }
-  | { replica: number; accepted: false; reason: string };
+  /** `detail`: each measure beside the threshold it passed. */
+  | { replica: number; accepted: true; detail: string; scores: ReplicaScores }
+  | {
+      replica: number;
+      accepted: false;
+      reason: RejectionReason;
+      /** What exactly was wrong, for a person. */
+      detail: string;
+      /** Absent when its files failed before anything was measured. */
+      scores?: ReplicaScores;
+    };
 
 /** The aggregation's answer: verdicts for every output, and the new global checkpoint if quorum. */
 export interface AggregateResult {
@@ -95,7 +116,11 @@ export interface ReplicaStatus {
   attempt: number;
   cluster: string;
   phase: ReplicaPhase | "accepted" | "rejected";
+  /** Why it failed, was lost or was rejected, for a person. */
   reason?: string;
+  /** Why the outer step rejected it, when it did. */
+  rejection?: RejectionReason;
+  scores?: ReplicaScores;
   gpuSeconds?: number;
 }
 
