@@ -7,6 +7,8 @@ import { exp, log, sqrt, tanh } from "./ieeeMath.ts";
 export type ParameterValues = Readonly<Record<string, Float32Array>>;
 
 const LAYER_NORM_EPSILON = 1e-5;
+/** Positions whose logits are computed together (one block of the product with wteᵀ). */
+const LOGIT_ROWS = 4;
 /** √(2/π), GELU's tanh approximation's constant, as the binary64 literal nearest to it. */
 const GELU_SCALE = 0.7978845608028654;
 
@@ -53,6 +55,8 @@ class SequenceForward {
   private readonly hidden: Float64Array;
   private readonly scores: Float64Array;
   private readonly logits: Float64Array;
+  /** Weight matrices transposed ([out, in]), made once per evaluation: every product's sums run along contiguous memory. */
+  private readonly transposed = new Map<string, Float32Array>();
 
   constructor(values: ParameterValues, model: ModelSpec) {
     this.p = values;
@@ -66,13 +70,25 @@ class SequenceForward {
     this.projected = new Float64Array(t * d);
     this.hidden = new Float64Array(t * d * model.ffnMultiplier);
     this.scores = new Float64Array(t);
-    this.logits = new Float64Array(model.vocabSize);
+    this.logits = new Float64Array(LOGIT_ROWS * model.vocabSize);
   }
 
   private param(name: string): Float32Array {
     const v = this.p[name];
     if (!v) throw new Error(`parameter ${name} is missing`);
     return v;
+  }
+
+  /** The [n, m] matrix `name`, transposed to [m, n]. */
+  private columnsOf(name: string, n: number, m: number): Float32Array {
+    let t = this.transposed.get(name);
+    if (!t) {
+      const w = this.param(name);
+      t = new Float32Array(n * m);
+      for (let k = 0; k < n; k++) for (let j = 0; j < m; j++) t[j * n + k] = w[k * m + j]!;
+      this.transposed.set(name, t);
+    }
+    return t;
   }
 
   /** Σ over positions of −log p(target | inputs so far). */
@@ -85,23 +101,23 @@ class SequenceForward {
     for (let l = 0; l < model.layers; l++) {
       const h = `h.${l}`;
       layerNorm(this.normed, this.x, t, d, this.param(`${h}.ln_1.weight`), this.param(`${h}.ln_1.bias`));
-      linear(this.qkv, this.normed, t, d, this.param(`${h}.attn.c_attn.weight`), 3 * d);
+      linear(this.qkv, this.normed, t, d, this.columnsOf(`${h}.attn.c_attn.weight`, d, 3 * d), 3 * d);
       addBias(this.qkv, t, this.param(`${h}.attn.c_attn.bias`));
       this.attend(t);
-      linear(this.projected, this.attended, t, d, this.param(`${h}.attn.c_proj.weight`), d);
+      linear(this.projected, this.attended, t, d, this.columnsOf(`${h}.attn.c_proj.weight`, d, d), d);
       addBias(this.projected, t, this.param(`${h}.attn.c_proj.bias`));
       addInto(this.x, this.projected, t * d);
       layerNorm(this.normed, this.x, t, d, this.param(`${h}.ln_2.weight`), this.param(`${h}.ln_2.bias`));
-      linear(this.hidden, this.normed, t, d, this.param(`${h}.mlp.c_fc.weight`), f);
+      linear(this.hidden, this.normed, t, d, this.columnsOf(`${h}.mlp.c_fc.weight`, d, f), f);
       addBias(this.hidden, t, this.param(`${h}.mlp.c_fc.bias`));
       gelu(this.hidden, t * f);
-      linear(this.projected, this.hidden, t, f, this.param(`${h}.mlp.c_proj.weight`), d);
+      linear(this.projected, this.hidden, t, f, this.columnsOf(`${h}.mlp.c_proj.weight`, f, d), d);
       addBias(this.projected, t, this.param(`${h}.mlp.c_proj.bias`));
       addInto(this.x, this.projected, t * d);
     }
     layerNorm(this.normed, this.x, t, d, this.param("ln_f.weight"), this.param("ln_f.bias"));
     let sum = 0;
-    for (let i = 0; i < t; i++) sum += this.tokenLoss(i, targets[i]!);
+    for (let i = 0; i < t; i += LOGIT_ROWS) sum += this.tokenLosses(i, targets.subarray(i, i + LOGIT_ROWS));
     return sum;
   }
 
@@ -156,22 +172,22 @@ class SequenceForward {
     }
   }
 
-  /** −log softmax(normed[i] · wteᵀ)[target]. */
-  private tokenLoss(i: number, target: number): number {
+  /** Σ −log softmax(normed[i + r] · wteᵀ)[targets[r]] over the rows from i (the output is tied to wte, [vocab, d]). */
+  private tokenLosses(i: number, targets: Int32Array): number {
     const d = this.model.dModel;
-    const wte = this.param("wte");
+    const v = this.model.vocabSize;
     const logits = this.logits;
-    const normed = this.normed;
-    let max = Number.NEGATIVE_INFINITY;
-    for (let v = 0; v < logits.length; v++) {
-      let dot = 0;
-      for (let c = 0; c < d; c++) dot += normed[i * d + c]! * wte[v * d + c]!;
-      logits[v] = dot;
-      if (dot > max) max = dot;
+    linear(logits, this.normed.subarray(i * d), targets.length, d, this.param("wte"), v);
+    let sum = 0;
+    for (let r = 0; r < targets.length; r++) {
+      const row = r * v;
+      let max = Number.NEGATIVE_INFINITY;
+      for (let c = 0; c < v; c++) if (logits[row + c]! > max) max = logits[row + c]!;
+      let z = 0;
+      for (let c = 0; c < v; c++) z += exp(logits[row + c]! - max);
+      sum += -(logits[row + targets[r]!]! - max - log(z));
     }
-    let z = 0;
-    for (let v = 0; v < logits.length; v++) z += exp(logits[v]! - max);
-    return -(logits[target]! - max - log(z));
+    return sum;
   }
 }
 
@@ -200,48 +216,105 @@ function layerNorm(
 }
 
 /**
- * out[i, j] = Σₖ x[i, k] · w[k, j] for a [rows, n] by [n, m] product, each sum taken over k in
- * ascending order from zero. Four rows share each pass over w (for speed); a row's sums are the
- * same whichever pass computes it.
+ * out[i, j] = Σₖ x[i, k] · w[k, j] for a [rows, n] by [n, m] product, given w transposed
+ * (`wt[j, k]`): each sum starts from zero and runs over k in ascending order, in a local binary64
+ * accumulator. Blocks of 4 rows × 4 columns share their loads (for speed); an element's sum is the
+ * same whichever path computes it.
  */
 function linear(
   out: Float64Array,
   x: Float64Array,
   rows: number,
   n: number,
-  w: Float32Array,
+  wt: Float32Array,
   m: number,
 ): void {
-  out.fill(0, 0, rows * m);
   let i = 0;
   for (; i + 4 <= rows; i += 4) {
-    const o0 = i * m;
-    const o1 = o0 + m;
-    const o2 = o1 + m;
-    const o3 = o2 + m;
-    for (let k = 0; k < n; k++) {
-      const a0 = x[i * n + k]!;
-      const a1 = x[(i + 1) * n + k]!;
-      const a2 = x[(i + 2) * n + k]!;
-      const a3 = x[(i + 3) * n + k]!;
-      const r = k * m;
-      for (let j = 0; j < m; j++) {
-        const wv = w[r + j]!;
-        out[o0 + j] = out[o0 + j]! + a0 * wv;
-        out[o1 + j] = out[o1 + j]! + a1 * wv;
-        out[o2 + j] = out[o2 + j]! + a2 * wv;
-        out[o3 + j] = out[o3 + j]! + a3 * wv;
-      }
-    }
+    let j = 0;
+    for (; j + 4 <= m; j += 4) block(out, x, i, n, wt, j, m);
+    for (; j < m; j++) for (let r = i; r < i + 4; r++) out[r * m + j] = dot(x, r * n, wt, j * n, n);
   }
-  for (; i < rows; i++) {
-    const o = i * m;
-    for (let k = 0; k < n; k++) {
-      const a = x[i * n + k]!;
-      const r = k * m;
-      for (let j = 0; j < m; j++) out[o + j] = out[o + j]! + a * w[r + j]!;
-    }
+  for (; i < rows; i++) for (let j = 0; j < m; j++) out[i * m + j] = dot(x, i * n, wt, j * n, n);
+}
+
+function dot(x: Float64Array, xo: number, wt: Float32Array, wo: number, n: number): number {
+  let sum = 0;
+  for (let k = 0; k < n; k++) sum += x[xo + k]! * wt[wo + k]!;
+  return sum;
+}
+
+/** The 4 × 4 block of `linear` at rows i…i+3, columns j…j+3. */
+function block(
+  out: Float64Array,
+  x: Float64Array,
+  i: number,
+  n: number,
+  wt: Float32Array,
+  j: number,
+  m: number,
+) {
+  const [x0, x1, x2, x3] = [i * n, (i + 1) * n, (i + 2) * n, (i + 3) * n];
+  const [w0, w1, w2, w3] = [j * n, (j + 1) * n, (j + 2) * n, (j + 3) * n];
+  let c00 = 0,
+    c01 = 0,
+    c02 = 0,
+    c03 = 0,
+    c10 = 0,
+    c11 = 0,
+    c12 = 0,
+    c13 = 0;
+  let c20 = 0,
+    c21 = 0,
+    c22 = 0,
+    c23 = 0,
+    c30 = 0,
+    c31 = 0,
+    c32 = 0,
+    c33 = 0;
+  for (let k = 0; k < n; k++) {
+    const a0 = x[x0 + k]!;
+    const a1 = x[x1 + k]!;
+    const a2 = x[x2 + k]!;
+    const a3 = x[x3 + k]!;
+    const b0 = wt[w0 + k]!;
+    const b1 = wt[w1 + k]!;
+    const b2 = wt[w2 + k]!;
+    const b3 = wt[w3 + k]!;
+    c00 += a0 * b0;
+    c01 += a0 * b1;
+    c02 += a0 * b2;
+    c03 += a0 * b3;
+    c10 += a1 * b0;
+    c11 += a1 * b1;
+    c12 += a1 * b2;
+    c13 += a1 * b3;
+    c20 += a2 * b0;
+    c21 += a2 * b1;
+    c22 += a2 * b2;
+    c23 += a2 * b3;
+    c30 += a3 * b0;
+    c31 += a3 * b1;
+    c32 += a3 * b2;
+    c33 += a3 * b3;
   }
+  const o = i * m + j;
+  out[o] = c00;
+  out[o + 1] = c01;
+  out[o + 2] = c02;
+  out[o + 3] = c03;
+  out[o + m] = c10;
+  out[o + m + 1] = c11;
+  out[o + m + 2] = c12;
+  out[o + m + 3] = c13;
+  out[o + 2 * m] = c20;
+  out[o + 2 * m + 1] = c21;
+  out[o + 2 * m + 2] = c22;
+  out[o + 2 * m + 3] = c23;
+  out[o + 3 * m] = c30;
+  out[o + 3 * m + 1] = c31;
+  out[o + 3 * m + 2] = c32;
+  out[o + 3 * m + 3] = c33;
 }
 
 function addBias(out: Float64Array, rows: number, bias: Float32Array): void {
