@@ -1,35 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { parseRunSpec } from "../spec/runSpec.ts";
 import { SeededRandom } from "../spec/seededRandom.ts";
+import { tinySpec } from "../tests/orchestration/fixtures.ts";
 import { judge, type ReplicaEvidence, type RoundEvidence } from "./verdicts.ts";
 
 // Synthetic evidence shaped like the measured honest rounds (diloco/README.md): pseudo-gradients
 // sharing a direction (pairwise cosine ≈ 0.6–0.9) of similar norm, losses improving alike.
 
-const spec = parseRunSpec({
-  name: "verdicts",
-  model: {
-    architecture: "transformer-lm",
-    vocabSize: 256,
-    contextLength: 16,
-    dModel: 16,
-    layers: 1,
-    heads: 2,
-  },
-  dataset: `0x${"11".repeat(32)}`,
-  rounds: 3,
-  innerSteps: 2,
-  replicasPerRound: 8,
-  minReplicas: 2,
-  gpusPerReplica: 1,
-  gpuHourBudget: 1,
-  rewardPerGpuHour: "1",
-  outer: {},
-  inner: { optimizer: "adamw", lr: 0.01, batch: 2 },
-  validation: { batches: 1, tolerance: 0.5 },
-  seed: 1,
-  image: "test",
-});
+const spec = tinySpec({ replicasPerRound: 8 });
 
 const random = new SeededRandom(42);
 const SKETCH = 512;
