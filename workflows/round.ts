@@ -131,7 +131,12 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
         const current = rows.get(verdict.replica);
         if (!current) continue;
         if (verdict.accepted)
-          rows.set(verdict.replica, { ...current, phase: "accepted", scores: verdict.scores });
+          rows.set(verdict.replica, {
+            ...current,
+            phase: "accepted",
+            scores: verdict.scores,
+            measures: verdict.detail,
+          });
         else {
           rows.set(verdict.replica, {
             ...current,

@@ -121,6 +121,8 @@ export interface ReplicaStatus {
   /** Why the outer step rejected it, when it did. */
   rejection?: RejectionReason;
   scores?: ReplicaScores;
+  /** Accepted: each measure beside the threshold it passed. */
+  measures?: string;
   gpuSeconds?: number;
 }
 
