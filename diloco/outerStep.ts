@@ -14,7 +14,6 @@ import { type ReplicaInput, readReplicaManifest, readReplicaTensors } from "./re
 import { roundSeed, scoringBatches, scoringShards, sketchCoordinates } from "./sampling.ts";
 import { scoreReplica } from "./scores.ts";
 import {
-  type Defect,
   judge,
   type RejectionReason,
   type ReplicaEvidence,
@@ -83,44 +82,33 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
   const { spec } = input;
   const global = await readGlobal(input.global, spec, input.globalRoot);
   const bounds = replicaBounds(spec);
-
   const manifests = await Promise.all(
     input.replicas.map(async (r) =>
       "defect" in r ? r.defect : await readReplicaManifest(r.dir, global, bounds),
     ),
   );
-  const readable = input.replicas.flatMap((r, i) => {
-    const m = manifests[i]!;
-    return "reason" in m ? [] : [{ id: r.id, root: m.root }];
-  });
-  const seed = roundSeed(global.root, readable);
-  const sketch = sketchCoordinates(global.size, seed);
-  const { manifest: datasetManifest } = await openDataset(await input.dataset(() => false), spec.dataset);
-  const ownShards = new Map(
-    input.replicas.map((r) => [r.id, scoringShards(datasetManifest, spec, r.index, seed)]),
+  const evidence = new Map<string, ReplicaEvidence>();
+  const readable: { replica: Extract<ReplicaInput, { dir: string }>; manifest: CheckpointManifest }[] = [];
+  for (const [i, replica] of input.replicas.entries()) {
+    const manifest = manifests[i]!;
+    if ("reason" in manifest) evidence.set(replica.id, { id: replica.id, defect: manifest });
+    else if ("dir" in replica) readable.push({ replica, manifest });
+  }
+  const seed = roundSeed(
+    global.root,
+    readable.map(({ replica, manifest }) => ({ id: replica.id, root: manifest.root })),
   );
-  const needed = new Set([...ownShards.values()].flat());
-  const dataset = await openDataset(
-    await input.dataset((shard, i) => shard.split === "validation" || needed.has(i)),
-    spec.dataset,
-  );
-  const heldOut = validationBatches(
-    await dataset.readValidation(),
-    spec.model.contextLength,
-    spec.inner.batch,
-    spec.validation.batches,
+  const { dataset, heldOut, ownShards } = await scoringData(
+    input,
+    readable.map((r) => r.replica),
+    seed,
   );
   const globalHeldOutLoss = await deterministicLoss(global.params, spec.model, heldOut);
 
-  const evidence: ReplicaEvidence[] = [];
+  // One replica at a time: read once, measured, scored; only the measurements stay.
+  const sketch = sketchCoordinates(global.size, seed);
   const locations = new Map<string, ReadonlyMap<string, TensorLocation>>();
-  for (const [i, replica] of input.replicas.entries()) {
-    const manifest = manifests[i]!;
-    if ("reason" in manifest) {
-      evidence.push({ id: replica.id, defect: manifest });
-      continue;
-    }
-    if ("defect" in replica) continue;
+  for (const { replica, manifest } of readable) {
     const contents = await readReplicaTensors(
       replica.dir,
       manifest,
@@ -131,7 +119,7 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
       sketch,
     );
     if ("reason" in contents) {
-      evidence.push({ id: replica.id, root: manifest.root, defect: contents });
+      evidence.set(replica.id, { id: replica.id, root: manifest.root, defect: contents });
       continue;
     }
     const own = ownShards.get(replica.id)!;
@@ -143,7 +131,7 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
       ownShards: own,
       own: await scoringBatches(dataset, own, spec, replica.index, seed),
     });
-    evidence.push({ id: replica.id, root: contents.root, delta: contents.delta, scores });
+    evidence.set(replica.id, { id: replica.id, root: contents.root, delta: contents.delta, scores });
     locations.set(replica.id, contents.tensors);
   }
 
@@ -151,7 +139,7 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
     globalRoot: global.root,
     globalMaxAbs: global.maxAbs,
     globalHeldOutLoss,
-    replicas: evidence,
+    replicas: input.replicas.map((r) => evidence.get(r.id)!),
   };
   const verdicts = judge(round, spec);
   const accepted = verdicts.filter((v) => v.accepted).map((v) => v.id);
@@ -168,7 +156,7 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
       )
     : null;
   const nextLoss = next ? await deterministicLoss(next.params, spec.model, heldOut) : null;
-  const scored = evidence.flatMap((e) => ("scores" in e ? [[e.id, e.scores] as const] : []));
+  const scored = round.replicas.flatMap((e) => ("scores" in e ? [[e.id, e.scores] as const] : []));
   const acceptedScores = scored.filter(([id]) => accepted.includes(id)).map(([, s]) => s);
   return {
     accepted,
@@ -208,6 +196,33 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
   };
 }
 
+/**
+ * The dataset as the scores need it: the held-out batches, and for each readable replica the
+ * training shards its own-shard windows come from (drawn with the round's seed). Only those and
+ * the held-out shards are asked of `input.dataset`.
+ */
+async function scoringData(
+  input: OuterStepInput,
+  replicas: readonly { id: string; index: number }[],
+  seed: number[],
+) {
+  const { spec } = input;
+  const { manifest } = await openDataset(await input.dataset(() => false), spec.dataset);
+  const ownShards = new Map(replicas.map((r) => [r.id, scoringShards(manifest, spec, r.index, seed)]));
+  const needed = new Set([...ownShards.values()].flat());
+  const dataset = await openDataset(
+    await input.dataset((shard, i) => shard.split === "validation" || needed.has(i)),
+    spec.dataset,
+  );
+  const heldOut = validationBatches(
+    await dataset.readValidation(),
+    spec.model.contextLength,
+    spec.inner.batch,
+    spec.validation.batches,
+  );
+  return { dataset, heldOut, ownShards };
+}
+
 function nextTensors(next: NextGlobal, spec: RunSpec): Record<string, Tensor> {
   const tensors: Record<string, Tensor> = {};
   for (const [name, shape] of parameterShapes(spec.model)) {
@@ -242,5 +257,3 @@ function nextMetrics(
     ...rest,
   };
 }
-
-export type { Defect, ReplicaInput };

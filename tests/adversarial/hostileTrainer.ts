@@ -117,7 +117,7 @@ async function replaceValues(honest: CheckpointManifest): Promise<void> {
   const random = new SeededRandom(Number(replica), 0xbad);
   const honestNorm = distance(theta, trained.tensors);
   const parameters = Object.values(trained.tensors).reduce((n, t) => n + toFloat32(t).length, 0);
-  const values = (name: string, t: Float32Array, own: Float32Array): Float32Array => {
+  const values = (t: Float32Array, own: Float32Array): Float32Array => {
     switch (fault) {
       case "unchanged":
         return t;
@@ -136,7 +136,7 @@ async function replaceValues(honest: CheckpointManifest): Promise<void> {
     const t = toFloat32(theta[name]!);
     tensors[name] = floatTensor(
       tensor.shape,
-      values(name, t, toFloat32(base[name]!)),
+      values(t, toFloat32(base[name]!)),
       fault === "f16-copy" ? "F16" : "F32",
     );
   }
