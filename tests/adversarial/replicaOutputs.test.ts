@@ -158,6 +158,9 @@ describe("replica outputs in a bucket", () => {
     );
     expect(fetched).toBeLessThan(honest.fetched);
     expect(diskPeak).toBeLessThanOrEqual(honest.diskPeak + MiB);
-    expect(rss - honest.peakRss).toBeLessThan(16 * MiB);
+    // Peak RSS is a high-water mark that garbage collection moves by tens of MiB between rounds;
+    // holding the smallest trap (the 64 MiB object, or the 13 MB manifest parsed into 100,000
+    // entries) would move it by more than half that.
+    expect(rss - honest.peakRss).toBeLessThan(32 * MiB);
   });
 });
