@@ -119,7 +119,7 @@ export function judge(round: RoundEvidence, spec: RunSpec): Verdict[] {
     else standing.push(replica);
   }
   standing = normOutliers(standing, round, spec, reject);
-  standing = duplicates(standing, reject);
+  standing = duplicates(standing, reject, note);
   standing = idle(standing, spec, reject, note);
   standing = harmful(standing, round, spec, reject);
   behindPeers(standing, round, spec, reject, note);
@@ -159,12 +159,14 @@ function normOutliers(standing: Measured[], round: RoundEvidence, spec: RunSpec,
 }
 
 /** Same bytes (root) as another replica, or a pseudo-gradient pointing the same way (any scale). */
-function duplicates(standing: Measured[], reject: Reject): Measured[] {
+function duplicates(standing: Measured[], reject: Reject, note: Note): Measured[] {
   const twins = new Map<string, string[]>();
+  const closest = new Map<string, number>();
   for (let a = 0; a < standing.length; a++) {
     for (let b = a + 1; b < standing.length; b++) {
       const [x, y] = [standing[a]!, standing[b]!];
       const similarity = cosine(x.delta.sketch, y.delta.sketch);
+      for (const id of [x.id, y.id]) closest.set(id, Math.max(closest.get(id) ?? -1, similarity));
       if (x.root !== y.root && !(similarity >= DUPLICATE_COSINE)) continue;
       const how = x.root === y.root ? "the same bytes" : `cosine ${similarity.toFixed(4)}`;
       twins.set(x.id, [...(twins.get(x.id) ?? []), `${y.id} (${how})`]);
@@ -179,6 +181,8 @@ function duplicates(standing: Measured[], reject: Reject): Measured[] {
         "duplicate",
         `its pseudo-gradient is a copy of replica ${of.join(", ")}: none of a group of copies is paid or averaged`,
       );
+    else if (closest.has(id))
+      note(id, `closest peer's cosine ${closest.get(id)!.toFixed(3)} (copies from ${DUPLICATE_COSINE})`);
     return !of;
   });
 }
