@@ -66,6 +66,13 @@ function createMetrics(registry: Registry) {
       labelNames: ["outcome"],
       registers,
     }),
+    /** Label values: diloco's REJECTION_REASONS. */
+    replicaRejections: new Counter<"reason">({
+      name: "daotrain_replica_rejections_total",
+      help: "Replicas the outer step rejected, by reason (diloco/README.md)",
+      labelNames: ["reason"],
+      registers,
+    }),
     checkpointLoss: new Gauge<"split">({
       name: "daotrain_checkpoint_loss",
       help: "Loss of the latest committed global checkpoint",

@@ -8,6 +8,9 @@ import type {
   ReplicaVerdict,
 } from "./types.ts";
 
+/** What the planning rules need of a verdict: whose it is and whether it was accepted. */
+export type VerdictOutcome = Pick<ReplicaVerdict, "replica" | "accepted">;
+
 /**
  * Spreads `replicas` over healthy clusters with free quota, one at a time round-robin, so a
  * round does not hinge on one contributor. Clusters that misbehaved earlier in the run
@@ -82,7 +85,7 @@ type Succeeded = Extract<ReplicaResult, { phase: "succeeded" }>;
  */
 export function paidRunTimes(
   results: readonly Succeeded[],
-  verdicts: readonly ReplicaVerdict[],
+  verdicts: readonly VerdictOutcome[],
   deadlineSeconds: number,
 ): Succeeded[] {
   const accepted = new Set(verdicts.filter((v) => v.accepted).map((v) => v.replica));
@@ -131,7 +134,7 @@ export function gpuSecondsOf(
  */
 export function creditsFor(
   results: readonly ReplicaResult[],
-  verdicts: readonly ReplicaVerdict[],
+  verdicts: readonly VerdictOutcome[],
   terms: { gpusPerReplica: number; deadlineSeconds: number },
 ): ComputeRecord[] {
   const accepted = new Set(verdicts.filter((v) => v.accepted).map((v) => v.replica));
@@ -159,7 +162,7 @@ export function budgetAllowsRound(used: number, budget: number, lastRoundCost: n
  * Replicas a retry must run again: those without an accepted output. Keeps each replica's
  * index (and so its data shards) stable across attempts.
  */
-export function replicasToRetry(all: readonly number[], verdicts: readonly ReplicaVerdict[]): number[] {
+export function replicasToRetry(all: readonly number[], verdicts: readonly VerdictOutcome[]): number[] {
   const accepted = new Set(verdicts.filter((v) => v.accepted).map((v) => v.replica));
   return all.filter((r) => !accepted.has(r));
 }

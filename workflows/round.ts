@@ -167,9 +167,22 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
       for (const verdict of aggregate.verdicts) {
         const current = rows.get(verdict.replica);
         if (!current) continue;
-        if (verdict.accepted) rows.set(verdict.replica, { ...current, phase: "accepted" });
+        if (verdict.accepted)
+          rows.set(verdict.replica, {
+            ...current,
+            phase: "accepted",
+            scores: verdict.scores,
+            measures: verdict.detail,
+          });
         else {
-          rows.set(verdict.replica, { ...current, phase: "rejected", reason: verdict.reason, gpuSeconds: 0 });
+          rows.set(verdict.replica, {
+            ...current,
+            phase: "rejected",
+            reason: `${verdict.reason}: ${verdict.detail}`,
+            rejection: verdict.reason,
+            ...(verdict.scores ? { scores: verdict.scores } : {}),
+            gpuSeconds: 0,
+          });
           const output = outputs.get(verdict.replica);
           if (output) offenders.add(output.clusterId);
           outputs.delete(verdict.replica);

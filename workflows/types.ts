@@ -1,6 +1,8 @@
 // Plain data that crosses the workflow ↔ activity boundary. Types only: the workflow bundle
 // must not pull in any module that does I/O.
 
+import type { RejectionReason } from "../diloco/verdicts.ts";
+
 export type Hex = `0x${string}`;
 
 /**
@@ -72,9 +74,28 @@ export type ReplicaResult =
       unreachable?: true;
     };
 
+/** What the worker measured of a replica (diloco/verdicts.ts), in nats and parameter units. */
+export interface ReplicaScores {
+  heldOutLoss: number;
+  ownShardLoss: number;
+  /** θ's loss on the same own-shard windows: the improvement is this minus ownShardLoss. */
+  ownShardLossOfGlobal: number;
+  /** ‖θ − θₖ‖. */
+  movement: number;
+}
+
 export type ReplicaVerdict =
-  | { replica: number; accepted: true }
-  | { replica: number; accepted: false; reason: string };
+  /** `detail`: each measure beside the threshold it passed. */
+  | { replica: number; accepted: true; detail: string; scores: ReplicaScores }
+  | {
+      replica: number;
+      accepted: false;
+      reason: RejectionReason;
+      /** What exactly was wrong, for a person. */
+      detail: string;
+      /** Absent when its files failed before anything was measured. */
+      scores?: ReplicaScores;
+    };
 
 /** The aggregation's answer: verdicts for every output, and the new global checkpoint if quorum. */
 export interface AggregateResult {
@@ -116,7 +137,13 @@ export interface ReplicaStatus {
   attempt: number;
   cluster: string;
   phase: ReplicaPhase | "accepted" | "rejected";
+  /** Why it failed, was lost or was rejected, for a person. */
   reason?: string;
+  /** Why the outer step rejected it, when it did. */
+  rejection?: RejectionReason;
+  scores?: ReplicaScores;
+  /** Accepted: each measure beside the threshold it passed. */
+  measures?: string;
   /** What the replica is credited (for an accepted one, after `paidRunTimes`'s bound). */
   gpuSeconds?: number;
   /** What its cluster's times claimed, when that is more than it is credited. */

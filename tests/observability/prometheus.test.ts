@@ -20,6 +20,7 @@ function recordWorkerActivity(): void {
   metrics.roundsCommitted.inc();
   metrics.replicas.inc({ outcome: "accepted" }, 3);
   metrics.replicas.inc({ outcome: "rejected" });
+  metrics.replicaRejections.inc({ reason: "no-progress" });
   metrics.checkpointLoss.set({ split: "train" }, 2.5 + Math.random());
   metrics.checkpointLoss.set({ split: "val" }, 2.7 + Math.random());
   owners.forEach((contributor, index) => {

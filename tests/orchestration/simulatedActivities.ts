@@ -126,10 +126,16 @@ function workingActivities(sim: Simulation): Activities {
       };
     },
     async aggregateRound({ runId, round, spec, outputs }) {
+      const scores = { heldOutLoss: 3, ownShardLoss: 3, ownShardLossOfGlobal: 3.5, movement: 1 };
       const verdicts = outputs.map((o) =>
         o.phase === "succeeded" && o.outputUri.endsWith("/cheat")
-          ? { replica: o.replica, accepted: false as const, reason: "norm 100x the median" }
-          : { replica: o.replica, accepted: true as const },
+          ? {
+              replica: o.replica,
+              accepted: false as const,
+              reason: "norm-outlier" as const,
+              detail: "norm 100x the median",
+            }
+          : { replica: o.replica, accepted: true as const, detail: "moved 1 (at least 0.25)", scores },
       );
       const accepted = verdicts.filter((v) => v.accepted).length;
       const checkpoint =

@@ -81,7 +81,11 @@ export async function releasedModel(work: string): Promise<ReleasedModel> {
 
   const init = initialCheckpoint(spec);
   const global0 = await writeCheckpoint(join(work, "global-0"), init.tensors, init.fields);
-  const replicas = [0, 1].map((replica) => ({ id: `r${replica}`, dir: join(work, `replica-${replica}`) }));
+  const replicas = [0, 1].map((replica) => ({
+    id: `r${replica}`,
+    index: replica,
+    dir: join(work, `replica-${replica}`),
+  }));
   await Promise.all(
     replicas.map((r, replica) =>
       promisify(execFile)(process.execPath, [join(repo, "trainer/main.ts")], {
@@ -112,7 +116,7 @@ export async function releasedModel(work: string): Promise<ReleasedModel> {
     globalRoot: global0.root,
     replicas,
     spec,
-    datasetDir,
+    dataset: async () => datasetDir,
   });
   const checkpointDir = join(work, "global-1");
   const global1 = await step.write(checkpointDir);

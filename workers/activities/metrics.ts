@@ -19,6 +19,7 @@ export function metricsActivities(metrics: Metrics): MetricsActivities {
             ? replica.phase
             : undefined;
         if (outcome) metrics.replicas.inc({ outcome });
+        if (replica.rejection) metrics.replicaRejections.inc({ reason: replica.rejection });
       }
       metrics.checkpointLoss.set({ split: "train" }, summary.metrics.loss);
       metrics.checkpointLoss.set({ split: "val" }, summary.metrics.valLoss);
