@@ -13,6 +13,7 @@ export { type ReplicaInput, readReplicaManifest, readReplicaTensors } from "./re
 export { roundSeed, scoringBatches, scoringShards, sketchCoordinates } from "./sampling.ts";
 export { scoreReplica } from "./scores.ts";
 export {
+  DEFECT_REASONS,
   type Defect,
   type DefectReason,
   type DeltaMeasure,

@@ -22,10 +22,15 @@ export const REJECTION_REASONS = [
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
 /** What reading a replica's files can find wrong with them, before any number is judged. */
-export type DefectReason = Extract<
-  RejectionReason,
-  "unreadable" | "oversized" | "hash-mismatch" | "wrong-parent" | "shape" | "non-finite"
->;
+export const DEFECT_REASONS = [
+  "unreadable",
+  "oversized",
+  "hash-mismatch",
+  "wrong-parent",
+  "shape",
+  "non-finite",
+] as const satisfies readonly RejectionReason[];
+export type DefectReason = (typeof DEFECT_REASONS)[number];
 
 export interface Defect {
   readonly reason: DefectReason;

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { NativeConnection, Worker } from "@temporalio/worker";
 import { connect } from "../governance/chain.ts";
 import { readDeployment } from "../governance/deployment.ts";
+import { RunStore } from "../rounds/runStore.ts";
 import { siblingModule } from "../spec/sourceModule.ts";
 import { openStore } from "../storage/index.ts";
 import { TASK_QUEUE } from "../workflows/signals.ts";
@@ -19,7 +20,6 @@ import {
   type WorkerEnv,
 } from "./config.ts";
 import { type MetricsServer, metrics, startMetricsServer } from "./metrics.ts";
-import { RunStore } from "./runStore.ts";
 import { activityTransactionJournal, JOURNAL_HEARTBEAT_THROTTLE } from "./transactionJournal.ts";
 import { ensureWatchers } from "./watchers.ts";
 

@@ -57,7 +57,7 @@ function bucketOf(uri: string, what: string): { bucket: string; under: (key: str
 /**
  * The trainer policy of one cluster. IAM's `*` also matches `/`, so run ids and round numbers are
  * spelled with `?` (one character each) at their exact lengths: a pattern can then only match
- * a real run's keys at the very place the layout (`workers/runStore.ts`) puts them, never under
+ * a real run's keys at the very place the layout (`rounds/runStore.ts`) puts them, never under
  * another cluster's prefix or a global checkpoint.
  */
 export function trainerPolicy(grant: TrainerGrant): PolicyDocument {

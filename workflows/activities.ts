@@ -12,7 +12,6 @@ import type {
   Placement,
   RefusalCause,
   ReplicaResult,
-  RoundRecordDraft,
   RoundSummary,
   RunClosing,
   RunState,
@@ -51,6 +50,11 @@ export interface StorageActivities {
   prepareRun(request: { runId: Hex; spec: RunSpec }): Promise<CheckpointRef>;
   /** Copies a released checkpoint to the public store, verifying it against its on-chain root. */
   publishCheckpoint(request: { runId: Hex; round: number }): Promise<CheckpointRef>;
+  /**
+   * The retention rule's end (rounds/README.md): deletes the replica outputs of every round of the
+   * run up to `round`, which the DAO released; their records and global checkpoints stay.
+   */
+  pruneReplicaOutputs(request: { runId: Hex; round: number }): Promise<{ deleted: number }>;
 }
 
 export interface AggregationActivities {
@@ -79,7 +83,8 @@ export interface ChainActivities {
     checkpoint: CheckpointRef;
     metrics: CheckpointMetrics;
     credits: ComputeRecord[];
-    record: RoundRecordDraft;
+    /** sha256 of the round record's canonical JSON (AggregateResult's `record.hash`). */
+    recordHash: Hex;
   }): Promise<{ alreadyCommitted: boolean }>;
   /**
    * Closes the run on-chain when it is still open, returning the unspent escrow to the DAO:

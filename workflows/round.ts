@@ -18,8 +18,6 @@ import type {
   Placement,
   ReplicaResult,
   ReplicaStatus,
-  ReplicaVerdict,
-  RoundRecordDraft,
   RoundSummary,
 } from "./types.ts";
 
@@ -114,8 +112,6 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     retry: clusterRetry,
   });
   let aggregate: AggregateResult | undefined;
-  /** The last aggregation's verdicts with where each judged output came from. */
-  let judged: RoundRecordDraft["replicas"] = [];
   let attempt = 0;
 
   while (attempt < options.maxAttemptsPerRound) {
@@ -163,7 +159,6 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
         outputs: [...outputs.values()].sort((a, b) => a.replica - b.replica),
       });
       phaseMs.aggregate += Date.now() - aggregateStarted;
-      judged = judgedReplicas(outputs, aggregate.verdicts);
       for (const verdict of aggregate.verdicts) {
         const current = rows.get(verdict.replica);
         if (!current) continue;
@@ -229,7 +224,7 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     checkpoint: { uri: checkpoint.uri, root: checkpoint.root },
     metrics: checkpoint.metrics,
     credits,
-    record: recordDraft(input, checkpoint.root, judged, credits),
+    recordHash: checkpoint.record.hash,
   });
   phaseMs.commit = Date.now() - commitStarted;
   phaseMs.total = Date.now() - startedAt;
@@ -320,41 +315,6 @@ async function runAttempt(
       ),
     );
   }
-}
-
-function judgedReplicas(
-  outputs: ReadonlyMap<number, { clusterId: Hex }>,
-  verdicts: readonly ReplicaVerdict[],
-): RoundRecordDraft["replicas"] {
-  return verdicts.flatMap((v) => {
-    const output = outputs.get(v.replica);
-    if (!output) return [];
-    const reason = v.accepted ? {} : { reason: v.reason };
-    return [{ replica: v.replica, clusterId: output.clusterId, accepted: v.accepted, ...reason }];
-  });
-}
-
-/**
- * What the round knows about how its root came to be, hashed into the record hash committed with
- * it: parent, dataset, the outputs the last aggregation judged, the outer step's settings, credits.
- */
-function recordDraft(
-  input: RoundInput,
-  root: Hex,
-  replicas: RoundRecordDraft["replicas"],
-  credits: RoundRecordDraft["credits"],
-): RoundRecordDraft {
-  return {
-    format: "daotrain-round-record/0",
-    runId: input.runId,
-    round: input.round,
-    parentRoot: input.parent.root,
-    datasetRoot: input.spec.dataset,
-    root,
-    replicas,
-    outer: input.spec.outer,
-    credits,
-  };
 }
 
 function endAll(p: Placement, phase: "failed" | "lost", reason: string): ReplicaResult[] {

@@ -97,32 +97,24 @@ export type ReplicaVerdict =
       scores?: ReplicaScores;
     };
 
-/** The aggregation's answer: verdicts for every output, and the new global checkpoint if quorum. */
+/** A published round record (rounds/record.ts): where it is and its sha256, which the commit carries. */
+export interface RecordRef {
+  uri: string;
+  hash: Hex;
+}
+
+/**
+ * The aggregation's answer: verdicts for every output, and if quorum the new global checkpoint with
+ * the round record that says how it came to be (published before the commit).
+ */
 export interface AggregateResult {
   verdicts: ReplicaVerdict[];
-  checkpoint: (CheckpointRef & { metrics: CheckpointMetrics }) | undefined;
+  checkpoint: (CheckpointRef & { metrics: CheckpointMetrics; record: RecordRef }) | undefined;
 }
 
 export interface ComputeRecord {
   clusterId: Hex;
   gpuSeconds: number;
-}
-
-/**
- * What a round commits to (its record hash is the sha256 of this value's canonical JSON) until the
- * full round record exists: everything the round knows about how its root came to be. The seam
- * the round record (verifiable rounds) replaces.
- */
-export interface RoundRecordDraft {
-  format: "daotrain-round-record/0";
-  runId: Hex;
-  round: number;
-  parentRoot: Hex;
-  datasetRoot: Hex;
-  root: Hex;
-  replicas: { replica: number; clusterId: Hex; accepted: boolean; reason?: string }[];
-  outer: { lr: number; momentum: number; nesterov: boolean; aggregation: string };
-  credits: ComputeRecord[];
 }
 
 /** How a run ends on-chain: its rounds or budget done, unable to go on, or stopped on request. */

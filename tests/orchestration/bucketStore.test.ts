@@ -1,6 +1,8 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { getCheckpoint } from "../../governance/reads.ts";
+import { parseRoundRecord } from "../../rounds/record.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { openStore } from "../../storage/index.ts";
 import type { RunStatus } from "../../workflows/types.ts";
@@ -33,15 +35,25 @@ describe("end to end with the run store in a bucket", () => {
     expect(keys).toContain(`runs/${runId}/init/manifest.json`);
     for (const round of [1, 2]) {
       expect(keys).toContain(`runs/${runId}/rounds/${round}/global/manifest.json`);
+      const committed = await getCheckpoint(stack.dao.operator, runId, BigInt(round));
+      if (!committed.committed) throw new Error(`round ${round} is not committed`);
+      // The record the commit names, under its hash; it names each output under its contributor's
+      // own prefix (which a bucket policy can give it alone).
+      expect(keys).toContain(stack.runStore.recordKey(runId, round, committed.recordHash));
+      const record = parseRoundRecord(
+        await runStore.getBytes(stack.runStore.recordKey(runId, round, committed.recordHash)),
+      );
       const accepted = status.recent
         .find((r) => r.round === round)
         ?.replicas.filter((r) => r.phase === "accepted");
-      // Under each contributor's own prefix, which a bucket policy can give it alone.
       for (const replica of accepted ?? []) {
-        const prefix = `runs/${runId}/rounds/${round}/clusters/${replica.cluster}/replicas/${replica.replica}-a`;
-        expect(keys.some((k) => k.startsWith(prefix))).toBe(true);
+        const prefix = `s3://runs/store/runs/${runId}/rounds/${round}/clusters/${replica.cluster}/replicas/${replica.replica}-a`;
+        const recorded = record.replicas.find((r) => r.replica === replica.replica);
+        expect(recorded?.outputUri.startsWith(prefix)).toBe(true);
       }
     }
+    // The release of round 2 ended the retention of both rounds' replica outputs.
+    expect(keys.filter((k) => k.includes("/clusters/"))).toEqual([]);
     // Nothing of the run went to a local run store: only the worker's staging area holds copies.
     expect(await readdir(join(stack.dir, "store"))).toEqual([]);
   });

@@ -135,17 +135,7 @@ describe("a revert no retry can fix", () => {
           checkpoint: { uri: "file:///nowhere/manifest.json", root },
           metrics: { loss: 1, valLoss: 1, tokens: 1, steps: 1 },
           credits,
-          record: {
-            format: "daotrain-round-record/0",
-            runId: run,
-            round: 1,
-            parentRoot: id("parent"),
-            datasetRoot,
-            root,
-            replicas: [],
-            outer: { lr: 0.7, momentum: 0.9, nesterov: true, aggregation: "mean" },
-            credits,
-          },
+          recordHash: id(`record of ${run}`),
         },
         startToCloseSeconds: 30,
       };

@@ -125,6 +125,9 @@ function workingActivities(sim: Simulation): Activities {
         root: sim.commits.get(`${runId}/${round}`) ?? idOf("?"),
       };
     },
+    async pruneReplicaOutputs() {
+      return { deleted: 0 };
+    },
     async aggregateRound({ runId, round, spec, outputs }) {
       const scores = { heldOutLoss: 3, ownShardLoss: 3, ownShardLossOfGlobal: 3.5, movement: 1 };
       const verdicts = outputs.map((o) =>
@@ -149,6 +152,7 @@ function workingActivities(sim: Simulation): Activities {
                 tokens: 1000,
                 steps: spec.innerSteps,
               },
+              record: { uri: `sim://${runId}/${round}/record.json`, hash: idOf(`${runId}/${round}/record`) },
             }
           : undefined;
       return { verdicts, checkpoint };

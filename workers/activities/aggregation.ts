@@ -1,9 +1,11 @@
 import { heartbeat, log } from "@temporalio/activity";
-import { outerStep, type ReplicaEvidence, type ReplicaInput, replicaBounds } from "../../diloco/index.ts";
+import type { ReplicaEvidence } from "../../diloco/index.ts";
 import type { Governance } from "../../governance/chain.ts";
+import { judgeRound } from "../../rounds/judge.ts";
+import { roundRecord } from "../../rounds/record.ts";
+import type { RunStore } from "../../rounds/runStore.ts";
 import type { AggregationActivities } from "../../workflows/activities.ts";
 import type { ReplicaScores, ReplicaVerdict } from "../../workflows/types.ts";
-import type { RunStore } from "../runStore.ts";
 import { datasetUriOf } from "./datasets.ts";
 
 export interface AggregationContext {
@@ -18,30 +20,16 @@ export function aggregationActivities(ctx: AggregationContext): AggregationActiv
       const pulse = setInterval(() => heartbeat(), 1_000);
       try {
         const { runStore } = ctx;
-        const datasetUri = await datasetUriOf(ctx.chain, spec.dataset, runId);
-        const bounds = replicaBounds(spec);
         const succeeded = outputs.flatMap((o) => (o.phase === "succeeded" ? [o] : []));
         // Staging judges what it fetches: a replica whose output is missing, oversized or corrupt
         // comes back as its defect, and the round goes on with the others.
-        const replicas: ReplicaInput[] = await Promise.all(
-          succeeded.map(async (o) => ({
-            id: String(o.replica),
-            index: o.replica,
-            ...(await runStore.stageReplica(o.outputUri, bounds)),
-          })),
-        );
-        const staged = replicas.flatMap((r) => ("dir" in r ? [r.dir] : []));
-        const globalDir = await runStore.localDir(parent.uri, parent.root);
-        const step = await outerStep({
-          global: globalDir,
-          globalRoot: parent.root,
-          replicas,
+        const judged = await judgeRound(runStore, {
           spec,
-          // Of a remote dataset only what the outer step asks for comes: the held-out shards and
-          // the few training shards each replica is scored on.
-          dataset: (select) => runStore.localDir(datasetUri, spec.dataset, select),
+          parent,
+          datasetUri: await datasetUriOf(ctx.chain, spec.dataset, runId),
+          outputs: succeeded,
         });
-        await runStore.dropStaged(staged);
+        const { step } = judged;
         const evidence = new Map(step.evidence.replicas.map((e) => [e.id, e]));
         const verdicts: ReplicaVerdict[] = step.verdicts.map((v) => {
           const scores = scoresOf(evidence.get(v.id));
@@ -60,12 +48,25 @@ export function aggregationActivities(ctx: AggregationContext): AggregationActiv
         const key = runStore.globalKey(runId, round);
         const manifest = await runStore.writeCheckpoint(key, (dir) => step.write(dir));
         // The next round starts from the new global checkpoint; a retry of this one re-stages.
-        await runStore.dropStaged([globalDir]);
+        await runStore.dropStaged([judged.globalDir]);
+        const manifestUri = runStore.manifestUri(key);
+        // Published before the commit, so that a committed round always has its record.
+        const record = await runStore.publishRecord(
+          roundRecord({
+            runId,
+            round,
+            spec,
+            parent,
+            outputs: judged.outputs,
+            step,
+            next: { root: manifest.root, manifestUri },
+          }),
+        );
         const { metrics } = manifest;
         return {
           verdicts,
           checkpoint: {
-            uri: runStore.manifestUri(key),
+            uri: manifestUri,
             root: manifest.root,
             metrics: {
               loss: metrics.loss ?? Number.NaN,
@@ -73,6 +74,7 @@ export function aggregationActivities(ctx: AggregationContext): AggregationActiv
               tokens: metrics.tokens,
               steps: metrics.steps,
             },
+            record,
           },
         };
       } finally {

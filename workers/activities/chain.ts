@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { ApplicationFailure } from "@temporalio/common";
 import { type Address, zeroAddress } from "viem";
 import type { Governance } from "../../governance/chain.ts";
@@ -13,15 +12,8 @@ import {
   recordPublication,
   type Sent,
 } from "../../governance/writes.ts";
-import { canonicalJson } from "../../spec/canonicalJson.ts";
 import type { ChainActivities } from "../../workflows/activities.ts";
-import type {
-  CheckpointMetrics,
-  ComputeRecord,
-  Hex,
-  RoundRecordDraft,
-  RunClosing,
-} from "../../workflows/types.ts";
+import type { CheckpointMetrics, ComputeRecord, Hex, RunClosing } from "../../workflows/types.ts";
 import type { Metrics } from "../metrics.ts";
 
 export interface ChainContext {
@@ -65,8 +57,7 @@ export function chainActivities(ctx: ChainContext): ChainActivities {
   }
 
   return {
-    async commitRound({ runId, round, checkpoint, metrics, credits, record }) {
-      const recordHash = roundRecordHash(record);
+    async commitRound({ runId, round, checkpoint, metrics, credits, recordHash }) {
       try {
         const outcome = await counted("commitRound", () =>
           commitRound(chain, {
@@ -138,14 +129,6 @@ async function countCredits(ctx: ChainContext, runId: Hex, records: readonly Com
     ctx.metrics.gpuSeconds.inc({ contributor: owner }, record.gpuSeconds);
     ctx.metrics.rewardsTokens.inc({ contributor: owner }, Number(reward) / 1e18);
   }
-}
-
-/**
- * The record hash committed with a round: sha256 of the draft's canonical JSON. The seam the full
- * round record replaces; until then it pins what the worker knew when it committed.
- */
-function roundRecordHash(record: RoundRecordDraft): Hex {
-  return `0x${createHash("sha256").update(canonicalJson(record)).digest("hex")}`;
 }
 
 /** A loss that could not be measured (NaN) is recorded as 0, which no real loss is. */

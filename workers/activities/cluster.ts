@@ -14,6 +14,7 @@ import {
   roundName,
 } from "../../k8s/cluster.ts";
 import { ClusterUnreachableError } from "../../k8s/kubernetesCluster.ts";
+import type { RunStore } from "../../rounds/runStore.ts";
 import { splitObjectUri } from "../../storage/index.ts";
 import type { ClusterActivities } from "../../workflows/activities.ts";
 import type {
@@ -30,7 +31,6 @@ import {
   clusterNotConfigured,
 } from "../clusterDirectory.ts";
 import type { Metrics } from "../metrics.ts";
-import type { RunStore } from "../runStore.ts";
 import { datasetUriOf } from "./datasets.ts";
 
 export interface ClusterContext {

@@ -6,11 +6,11 @@ import type { Governance } from "../../governance/chain.ts";
 import { getCheckpoint } from "../../governance/reads.ts";
 import { initialCheckpoint } from "../../model/index.ts";
 import { publishRelease } from "../../release/publish.ts";
+import type { RunStore } from "../../rounds/runStore.ts";
 import { runIdOf } from "../../spec/runSpec.ts";
 import type { CheckpointStore } from "../../storage/index.ts";
 import type { StorageActivities } from "../../workflows/activities.ts";
 import type { Metrics } from "../metrics.ts";
-import type { RunStore } from "../runStore.ts";
 
 export interface StorageContext {
   chain: Governance;
@@ -63,6 +63,10 @@ export function storageActivities(ctx: StorageContext): StorageActivities {
       const published = await publishRelease(dir, facts, ctx.publicStore, `${runId}/${round}`, heartbeat);
       ctx.metrics.checkpointsReleased.inc();
       return { uri: published.uri, root: committed.root };
+    },
+
+    async pruneReplicaOutputs({ runId, round }) {
+      return { deleted: await ctx.runStore.pruneReplicaOutputs(runId, round) };
     },
   };
 }

@@ -24,6 +24,7 @@ import {
   stageDirectory,
   stagedCopyOf,
 } from "../storage/index.ts";
+import { type RoundRecord, roundRecordBytes, roundRecordHash } from "./record.ts";
 
 /**
  * The run store: where a run's initial, replica and global checkpoints live, named by (run, round,
@@ -59,6 +60,49 @@ export class RunStore {
 
   globalKey(runId: string, round: number): string {
     return `runs/${runId}/rounds/${round}/global`;
+  }
+
+  /** A round record is named by its hash (content-addressed), beside the round's global checkpoint. */
+  recordKey(runId: string, round: number, hash: Bytes32): string {
+    return `runs/${runId}/rounds/${round}/records/${hash.slice(2)}.json`;
+  }
+
+  /**
+   * Publishes a round record under its hash; publishing it again writes the same bytes. Returns
+   * where it is and the hash the chain commits.
+   */
+  async publishRecord(record: RoundRecord): Promise<{ uri: string; hash: Bytes32 }> {
+    const bytes = roundRecordBytes(record);
+    const hash = roundRecordHash(bytes);
+    const key = this.recordKey(record.runId, record.round, hash);
+    await this.store.putBytes(key, bytes);
+    return { uri: this.store.uriOf(key), hash };
+  }
+
+  /**
+   * The retention rule's end: once the DAO released round `released` (or a later one), the replica
+   * outputs of every round up to it — each attempt's, under `rounds/<r>/clusters/` — are deleted.
+   * Until then nothing deletes them, so every round an auditor may still need to redo keeps the
+   * outputs its record names. Global checkpoints, the initial one and round records stay.
+   */
+  async pruneReplicaOutputs(runId: string, released: number): Promise<number> {
+    const prefix = `runs/${runId}/rounds/`;
+    const judged = new RegExp(`^${prefix}(\\d+)/clusters/`);
+    const outputs = (await this.store.list(prefix)).filter(({ key }) => {
+      const round = judged.exec(key)?.[1];
+      return round !== undefined && Number(round) <= released;
+    });
+    if (this.#local !== undefined) {
+      const rounds = new Set(outputs.map(({ key }) => key.slice(0, key.indexOf("/clusters/"))));
+      await Promise.all(
+        [...rounds].map((round) =>
+          rm(join(this.#local!, ...round.split("/"), "clusters"), { recursive: true, force: true }),
+        ),
+      );
+    } else {
+      for (const { key } of outputs) await this.store.delete(key);
+    }
+    return outputs.length;
   }
 
   /** The URI a trainer is given for a checkpoint directory. */
