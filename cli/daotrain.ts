@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { register as registerAudit } from "./commands/audit.ts";
 import { register as registerCluster } from "./commands/cluster.ts";
 import { register as registerConsole } from "./commands/console.ts";
 import { register as registerDao } from "./commands/dao.ts";
@@ -11,6 +12,7 @@ import { register as registerRewards } from "./commands/rewards.ts";
 import { register as registerRun } from "./commands/run.ts";
 import { register as registerSample } from "./commands/sample.ts";
 import { register as registerStore } from "./commands/store.ts";
+import { register as registerVerifier } from "./commands/verifier.ts";
 import { register as registerVerify } from "./commands/verify.ts";
 import { register as registerVote } from "./commands/vote.ts";
 import { register as registerWorker } from "./commands/worker.ts";
@@ -32,6 +34,8 @@ const groups: Array<(program: Command) => void> = [
   registerRun,
   registerStore,
   registerWorker,
+  registerAudit,
+  registerVerifier,
   registerConsole,
 ];
 

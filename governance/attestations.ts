@@ -1,5 +1,7 @@
 import type { Address, Hex } from "viem";
+import { decodeAction } from "./actionDecoding.ts";
 import type { Governance } from "./chain.ts";
+import type { DaoAction } from "./proposals.ts";
 import { type DisputeState, getAttestations, getCheckpoint } from "./reads.ts";
 
 /**
@@ -27,4 +29,29 @@ export async function roundAttestations(
     verifiers: [...attesters],
     dispute: checkpoint.dispute,
   };
+}
+
+/** A round a proposal would release, with its attestations as they stand now. */
+export interface ReleaseAttestations {
+  runId: Hex;
+  round: bigint;
+  attestations: RoundAttestations;
+}
+
+/** For each release among a proposal's actions, the round's attestations now (live, not as proposed). */
+export async function releaseAttestations(
+  governance: Governance,
+  actions: readonly DaoAction[],
+): Promise<ReleaseAttestations[]> {
+  const releases = actions.flatMap((action) => {
+    const decoded = decodeAction(governance.deployment, action);
+    return decoded.kind === "releaseCheckpoint" ? [decoded] : [];
+  });
+  return Promise.all(
+    releases.map(async ({ runId, round }) => ({
+      runId,
+      round,
+      attestations: await roundAttestations(governance, runId, round),
+    })),
+  );
 }

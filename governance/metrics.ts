@@ -37,3 +37,23 @@ export function decodeMetrics(metrics: OnChainMetrics): CheckpointMetrics {
     steps: metrics.steps,
   };
 }
+
+/**
+ * What the operator commits for a checkpoint's metrics (as its manifest states them): a loss that
+ * could not be measured (NaN, or none) is recorded as 0, which no real loss is.
+ */
+export function committedMetrics(metrics: {
+  loss: number | null;
+  valLoss: number | null;
+  tokens: number;
+  steps: number;
+}): CheckpointMetrics {
+  const finite = (value: number | null) =>
+    value !== null && Number.isFinite(value) && value >= 0 ? value : 0;
+  return {
+    loss: finite(metrics.loss),
+    valLoss: finite(metrics.valLoss),
+    tokens: BigInt(metrics.tokens),
+    steps: BigInt(metrics.steps),
+  };
+}

@@ -6,8 +6,10 @@ import {
   datasetRegistryAbi,
   runRegistryAbi,
 } from "../contracts/abi/index.ts";
+import { VERIFIER_PERMISSION_ID } from "../contracts/permissions.ts";
 import type { Governance } from "./chain.ts";
 import { type CheckpointMetrics, decodeMetrics } from "./metrics.ts";
+import { daoPermissionsAbi } from "./osxAbi.ts";
 import type { RunLimits } from "./proposals.ts";
 
 // Typed reads of daotrain's registries, straight from the contracts (no indexer needed).
@@ -340,4 +342,26 @@ export async function verdictOf(
     args: [runId, round, verifier],
   });
   return statusName(VERDICTS, verdict);
+}
+
+/** Whether `account` holds VERIFIER_PERMISSION on the checkpoint registry now (the DAO appointed it). */
+export async function isVerifier(governance: Governance, account: Address): Promise<boolean> {
+  const { dao, contracts } = governance.deployment;
+  return governance.publicClient.readContract({
+    address: dao.address,
+    abi: daoPermissionsAbi,
+    functionName: "hasPermission",
+    args: [contracts.checkpointRegistry, account, VERIFIER_PERMISSION_ID, "0x"],
+  });
+}
+
+/** The highest committed round of a run, or undefined before its first commit. */
+export async function latestCommittedRound(governance: Governance, runId: Hex): Promise<number | undefined> {
+  const latest = await governance.publicClient.readContract({
+    address: governance.deployment.contracts.checkpointRegistry,
+    abi: checkpointRegistryAbi,
+    functionName: "latestRound",
+    args: [runId],
+  });
+  return latest.exists ? Number(latest.round) : undefined;
 }

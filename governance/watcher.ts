@@ -45,6 +45,14 @@ export interface PollEventsResult {
   caughtUp: boolean;
 }
 
+/** Development chains (anvil, hardhat) reorganise only when told to. */
+const DEVELOPMENT_CHAIN_IDS = new Set([31_337, 1_337]);
+
+/** Blocks an event must be buried under before a follower acts on it, unless told otherwise. */
+export function defaultConfirmations(chainId: number): number {
+  return DEVELOPMENT_CHAIN_IDS.has(chainId) ? 0 : 12;
+}
+
 export function initialCursor(deployment: Deployment): EventCursor {
   return { nextBlock: deployment.startBlock };
 }

@@ -184,6 +184,25 @@ export class RunStore {
   }
 }
 
+/** A committed manifest URI outside the run store's layout: its store cannot be found from it. */
+export class RunStoreLayoutError extends Error {
+  override readonly name = "RunStoreLayoutError";
+}
+
+/**
+ * The run store a committed global checkpoint lives in, found from its manifest URI on-chain
+ * (`<store>/runs/<run>/rounds/<r>/global/manifest.json`): where that round's record and replica
+ * outputs are too.
+ */
+export function runStoreUriOf(manifestUri: string, runId: string, round: number): string {
+  const suffix = `/runs/${runId}/rounds/${round}/global/${MANIFEST_FILE}`;
+  if (!manifestUri.endsWith(suffix) || manifestUri.length === suffix.length)
+    throw new RunStoreLayoutError(
+      `the committed manifest ${manifestUri} is not a run store's round ${round} global checkpoint (…${suffix}); name the run store with --store URI`,
+    );
+  return manifestUri.slice(0, -suffix.length);
+}
+
 /** What a failed staging of a replica's output says about the replica; the store's own failures are rethrown. */
 function stagingDefect(error: unknown): Defect {
   const message = error instanceof Error ? error.message : String(error);

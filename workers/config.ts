@@ -3,6 +3,7 @@ import { isAbsolute, join } from "node:path";
 import type { Hex } from "viem";
 import { z } from "zod";
 import { readKeystore, readPasswordFile } from "../governance/keys.ts";
+import { defaultConfirmations } from "../governance/watcher.ts";
 import { InvalidInputError, parseWith } from "../spec/errors.ts";
 import { parseStoreUri, type S3StoreOptions } from "../storage/index.ts";
 import { CodecKeyEnv, codecKeysOf } from "./codec.ts";
@@ -174,10 +175,7 @@ export async function operatorKeyOf(env: WorkerEnv): Promise<Hex> {
   return await readKeystore(keystore, await readPasswordFile(passwordFile));
 }
 
-/** Development chains (anvil, hardhat) reorganise only when told to. */
-const DEVELOPMENT_CHAIN_IDS = new Set([31_337, 1_337]);
-
 /** Blocks to wait before acting on an event: as configured, or by the kind of chain. */
 export function confirmationsFor(env: WorkerEnv, chainId: number): number {
-  return env.DAOTRAIN_CONFIRMATIONS ?? (DEVELOPMENT_CHAIN_IDS.has(chainId) ? 0 : 12);
+  return env.DAOTRAIN_CONFIRMATIONS ?? defaultConfirmations(chainId);
 }

@@ -18,6 +18,7 @@ import {
   releasedRoundNumbers,
   releaseFacts,
 } from "../../download/index.ts";
+import { type RoundAttestations, roundAttestations } from "../../governance/attestations.ts";
 import { connect, type Governance } from "../../governance/chain.ts";
 import { RELEASE_MANIFEST_FILE, readReleaseManifest } from "../../release/manifest.ts";
 import { releasedSpec } from "../../release/verify.ts";
@@ -54,11 +55,19 @@ type Downloaded =
   | { kind: "release"; result: ReleaseDownloadResult; snapshot?: string }
   | { kind: "checkpoint"; result: DownloadResult };
 
-function printResult(downloaded: Downloaded, json: boolean): void {
+/** Who attested the released round (on-chain, current and revoked verifiers alike), against the quorum. */
+function attestedBy(attestations: RoundAttestations): string {
+  if (!attestations.tracked) return "";
+  if (attestations.verifiers.length === 0)
+    return `released without attestations (the DAO's attestation quorum is ${attestations.quorum})\n`;
+  return `attested by ${attestations.verifiers.length} verifier(s): ${attestations.verifiers.join(", ")} (${attestations.count} count now; the DAO's quorum is ${attestations.quorum})\n`;
+}
+
+function printResult(downloaded: Downloaded, attestations: RoundAttestations, json: boolean): void {
   const { result } = downloaded;
   if (json) {
     process.stdout.write(
-      `${JSON.stringify({ kind: downloaded.kind, ...result, ...(downloaded.kind === "release" && downloaded.snapshot ? { snapshot: downloaded.snapshot } : {}) }, null, 2)}\n`,
+      `${JSON.stringify({ kind: downloaded.kind, ...result, ...(downloaded.kind === "release" && downloaded.snapshot ? { snapshot: downloaded.snapshot } : {}), attestations }, null, 2)}\n`,
     );
     return;
   }
@@ -68,7 +77,7 @@ function printResult(downloaded: Downloaded, json: boolean): void {
   process.stdout.write(
     `verified run ${result.runId} round ${result.round}: root ${result.root}\n` +
       `${files.length} file(s) (${files.map((f) => f.path).join(", ")}), ${result.totalBytes} bytes fetched${resumed}, in ${result.seconds.toFixed(1)} s\n` +
-      `written to ${where} (check with: cd ${where} && sha256sum -c SHA256SUMS)\n`,
+      `written to ${where} (check with: cd ${where} && sha256sum -c SHA256SUMS)\n${attestedBy(attestations)}`,
   );
 }
 
@@ -184,6 +193,7 @@ export function register(program: Command): void {
         });
       });
       if (bar && last) bar.finish(last);
-      printResult(downloaded, options.json === true);
+      const { runId: run, round } = downloaded.result;
+      printResult(downloaded, await roundAttestations(governance, run, BigInt(round)), options.json === true);
     });
 }

@@ -36,6 +36,8 @@ describe("every daotrain verb", () => {
       "propose verifier",
       "propose attestation-quorum",
       "propose dispute",
+      "audit",
+      "verifier",
       "vote",
       "execute",
       "proposals",

@@ -2,6 +2,7 @@ import { ApplicationFailure } from "@temporalio/common";
 import { type Address, zeroAddress } from "viem";
 import type { Governance } from "../../governance/chain.ts";
 import { ContractRevertError } from "../../governance/errors.ts";
+import { committedMetrics } from "../../governance/metrics.ts";
 import { getCheckpoint, getCluster, getRun } from "../../governance/reads.ts";
 import {
   type CommitOutcome,
@@ -13,7 +14,7 @@ import {
   type Sent,
 } from "../../governance/writes.ts";
 import type { ChainActivities } from "../../workflows/activities.ts";
-import type { CheckpointMetrics, ComputeRecord, Hex, RunClosing } from "../../workflows/types.ts";
+import type { ComputeRecord, Hex, RunClosing } from "../../workflows/types.ts";
 import type { Metrics } from "../metrics.ts";
 
 export interface ChainContext {
@@ -66,7 +67,7 @@ export function chainActivities(ctx: ChainContext): ChainActivities {
             root: checkpoint.root,
             manifestUri: checkpoint.uri,
             recordHash,
-            metrics: onChainMetrics(metrics),
+            metrics: committedMetrics(metrics),
             records: credits.map((r) => ({ clusterId: r.clusterId, gpuSeconds: BigInt(r.gpuSeconds) })),
           }),
         );
@@ -129,15 +130,4 @@ async function countCredits(ctx: ChainContext, runId: Hex, records: readonly Com
     ctx.metrics.gpuSeconds.inc({ contributor: owner }, record.gpuSeconds);
     ctx.metrics.rewardsTokens.inc({ contributor: owner }, Number(reward) / 1e18);
   }
-}
-
-/** A loss that could not be measured (NaN) is recorded as 0, which no real loss is. */
-function onChainMetrics(metrics: CheckpointMetrics) {
-  const finite = (value: number) => (Number.isFinite(value) && value >= 0 ? value : 0);
-  return {
-    loss: finite(metrics.loss),
-    valLoss: finite(metrics.valLoss),
-    tokens: BigInt(metrics.tokens),
-    steps: BigInt(metrics.steps),
-  };
 }
