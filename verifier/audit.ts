@@ -216,7 +216,6 @@ export async function auditRound(options: AuditOptions): Promise<AuditReport> {
       }
       progress("writing the recomputed checkpoint");
       const next = await judged.step.write(join(scratch, "next"));
-      findings.push(...metricFindings(committed, next));
       if (next.root !== committed.root) {
         progress("the roots differ: comparing the committed checkpoint's tensors with the recomputed ones");
         const committedDir = await runStore
@@ -237,6 +236,7 @@ export async function auditRound(options: AuditOptions): Promise<AuditReport> {
           findings.push(await tensorFinding(committedDir, join(scratch, "next"), committed.root, next.root));
         }
       }
+      findings.push(...metricFindings(committed, next));
       return concluded(findings, next.root);
     } finally {
       await runStore.dropStaged(staged);

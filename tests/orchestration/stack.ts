@@ -76,8 +76,8 @@ export interface OrchestrationStack {
   approveRun(spec: RunSpec): Promise<Hex>;
   /** The local-executor entry of a cluster set up here, with extra trainer env. */
   localCluster(name: string, env?: Record<string, string>): ClusterEntryFile;
-  /** Starts the governance watcher from the deployment's first block. */
-  startWatcher(): Promise<void>;
+  /** Starts the governance watcher from the deployment's first block (or from `fromBlock`). */
+  startWatcher(fromBlock?: number): Promise<void>;
   /** Runs the worker as its own process (`node workers/main.ts`), which a test may kill. */
   startWorkerProcess(overrides?: Record<string, string>): Promise<ManagedProcess>;
   stop(): Promise<void>;
@@ -228,11 +228,11 @@ export async function startOrchestrationStack(
       );
       return worker;
     },
-    async startWatcher() {
+    async startWatcher(fromBlock = dao.deployment.startBlock) {
       await client.workflow.start("governanceWatch", {
         taskQueue: TASK_QUEUE,
         workflowId: GOVERNANCE_WATCH_ID,
-        args: [{ fromBlock: dao.deployment.startBlock, pollSeconds: 1, runOptions: testRunOptions }],
+        args: [{ fromBlock, pollSeconds: 1, runOptions: testRunOptions }],
       });
     },
     async stop() {
