@@ -26,6 +26,7 @@ import {
   type ComputeCredit,
   computeCredits,
   escrowFor,
+  getAttestations,
   getCheckpoint,
   getLedger,
   tokenBalance,
@@ -43,6 +44,7 @@ import type { LocalDao, PassedProposal } from "./dao.ts";
 import { startCluster } from "./kubernetes.ts";
 import { startPodRunner } from "./podRunner.ts";
 import type { LocalStack } from "./stack.ts";
+import { appointVerifiers, startVerifierProcess, type VerifierProcess } from "./verifiers.ts";
 
 // The steps of daotrain's story on a local stack, each what a member, a contributor or a
 // downloader would do, in the order DESIGN.md tells it. `daotrain demo` runs them in sequence.
@@ -156,6 +158,74 @@ export async function onboardSimulatedContributors(
   }
   await stack.setClusters(entries);
   return contributors;
+}
+
+/** The demo's verifiers: anvil accounts of their own, after the contributors'. */
+const VERIFIER_ACCOUNTS = [2, 3] as const;
+
+/**
+ * The DAO appoints two verifiers by vote and makes releases need both attestations; each starts
+ * `daotrain verifier` with its own key, reading the run store where the worker writes it.
+ */
+export async function startVerifiers(
+  stack: LocalStack,
+): Promise<{ verifiers: VerifierProcess[]; proposal: PassedProposal }> {
+  const keys = VERIFIER_ACCOUNTS.map((i) => stack.anvil.accounts[5 + i]);
+  if (keys.some((k) => k === undefined))
+    throw new Error("anvil has too few accounts for the demo's verifiers");
+  const accounts = keys as NonNullable<(typeof keys)[number]>[];
+  const proposal = await appointVerifiers(
+    stack.dao,
+    accounts.map((a) => a.address),
+    accounts.length,
+  );
+  const verifiers = await Promise.all(
+    accounts.map((account, i) =>
+      startVerifierProcess({
+        name: `verifier-${i + 1}`,
+        key: account.privateKey,
+        deploymentFile: stack.env.DAOTRAIN_DEPLOYMENT!,
+        workDir: join(stack.workDir, "verifiers", `verifier-${i + 1}`),
+      }),
+    ),
+  );
+  for (const verifier of verifiers) stack.adopt(() => verifier.process.stop());
+  return { verifiers, proposal };
+}
+
+/** A verifier disputed a round: the DAO has to resolve it before anything is released. */
+export class RoundDisputedError extends Error {
+  override readonly name = "RoundDisputedError";
+}
+
+/**
+ * Waits until every round of `rounds` has the attestations a release needs; a round disputed
+ * meanwhile fails the wait, naming it.
+ */
+export async function awaitAttestations(
+  stack: LocalStack,
+  runId: Hex,
+  rounds: readonly number[],
+  timeoutMs = 15 * 60_000,
+): Promise<void> {
+  const reader = stack.dao.operator;
+  const deadline = Date.now() + timeoutMs;
+  for (const round of rounds) {
+    for (;;) {
+      const checkpoint = await getCheckpoint(reader, runId, BigInt(round));
+      if (checkpoint.committed && checkpoint.dispute !== "none")
+        throw new RoundDisputedError(
+          `round ${round} is disputed (${checkpoint.dispute}): see the verifiers' audits.jsonl under ${join(stack.workDir, "verifiers")}, or \`daotrain audit ${runId} --round ${round}\``,
+        );
+      const { count, quorum } = await getAttestations(reader, runId, BigInt(round));
+      if (count >= BigInt(quorum)) break;
+      if (Date.now() > deadline)
+        throw new Error(
+          `round ${round} has ${count} of the ${quorum} attestations a release needs after ${timeoutMs / 1000} s`,
+        );
+      await sleep(500);
+    }
+  }
 }
 
 /**
@@ -299,6 +369,9 @@ export async function claimAll(runId: Hex, contributors: readonly Contributor[])
 export interface CommittedRound {
   round: number;
   root: Hex;
+  /** The verifiers who attested it, in order, and how many a release needs. */
+  attesters: Address[];
+  attestationQuorum: number;
   /** Where the checkpoint's manifest lives, as committed. */
   manifestUri: string;
   loss: number;
@@ -326,9 +399,12 @@ export async function chainRecord(stack: LocalStack, runId: Hex): Promise<ChainR
     const checkpoint = await getCheckpoint(reader, runId, BigInt(commit.round));
     if (!checkpoint.committed)
       throw new Error(`round ${commit.round} has a commit event but no checkpoint on-chain`);
+    const attestations = await getAttestations(reader, runId, BigInt(commit.round));
     committed.push({
       round: commit.round,
       root: checkpoint.root,
+      attesters: [...attestations.attesters],
+      attestationQuorum: attestations.quorum,
       manifestUri: checkpoint.manifestUri,
       loss: checkpoint.metrics.loss,
       valLoss: checkpoint.metrics.valLoss,

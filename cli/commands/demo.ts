@@ -9,6 +9,7 @@ import { startLocalStack } from "../../localstack/stack.ts";
 import {
   approveDataset,
   approveRun,
+  awaitAttestations,
   chainRecord,
   claimAll,
   downloadRelease,
@@ -17,11 +18,14 @@ import {
   onboardSimulatedContributors,
   releaseCheckpoint,
   sampleRelease,
+  startVerifiers,
 } from "../../localstack/story.ts";
+import type { VerifierProcess } from "../../localstack/verifiers.ts";
 import { parseRunSpec, type RunSpec } from "../../spec/runSpec.ts";
+import { readJournal } from "../../verifier/verifier.ts";
 import type { RunStatus } from "../../workflows/types.ts";
 import { CliError, oneOf } from "../program.ts";
-import { type DemoSummary, printSummary } from "./demoSummary.ts";
+import { type DemoSummary, printSummary, type RoundAudits } from "./demoSummary.ts";
 
 const projectRoot = fileURLToPath(new URL("../../", import.meta.url));
 const projectFile = (path: string) => `${projectRoot}${path}`;
@@ -156,7 +160,7 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     options.workDir ?? join(".daotrain", "demo", new Date().toISOString().replace(/[:.]/g, "-")),
   );
   await mkdir(workDir, { recursive: true });
-  const steps = 10;
+  const steps = 11;
   let n = 0;
   // Ctrl-C ends the story at the next step (or stops following the run) and stops the stack in
   // order: worker, Temporal connection, then the processes.
@@ -207,6 +211,20 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
           return onboarded;
         },
       );
+      const appointed = await step(
+        "The DAO appoints two verifiers by vote; each audits every committed round with its own key",
+        async () => {
+          const started = await startVerifiers(live);
+          for (const v of started.verifiers)
+            progress(
+              `${v.name}: ${v.address}, metrics ${v.metricsUrl}, journal ${join(v.workDir, "audits.jsonl")}`,
+            );
+          progress(
+            `releases now need ${started.verifiers.length} attestations (proposal ${started.proposal.proposalId})`,
+          );
+          return started.verifiers;
+        },
+      );
       const spec = await demoSpec(options, dataset.root);
       const run = await step(
         `A member proposes run '${spec.name}'; the DAO approves it and funds its escrow`,
@@ -224,8 +242,17 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         throw new CliError(`the run ended ${final.state}: ${final.reason ?? "no reason given"}`);
       const lastRound = final.recent.at(-1)?.round;
       if (lastRound === undefined) throw new CliError("the run completed without committing a round");
-      await step(`The DAO releases round ${lastRound} by vote; the release workflow publishes it`, () =>
-        releaseCheckpoint(live, run.runId, lastRound),
+      await step(
+        `Both verifiers attest every round; the DAO releases round ${lastRound} by vote and the release workflow publishes it`,
+        async () => {
+          await awaitAttestations(
+            live,
+            run.runId,
+            final.recent.map((r) => r.round),
+          );
+          progress(`every round attested by ${appointed.map((v) => v.name).join(" and ")}`);
+          return releaseCheckpoint(live, run.runId, lastRound);
+        },
       );
       const download = await step(
         "A downloader fetches the released model (Hugging Face layout) and proves every file against the chain",
@@ -269,6 +296,8 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
           balanceTokens: formatUnits(c.balance, 18),
           claimTx: c.txHash,
         })),
+        verifiers: appointed.map(({ name, address, metricsUrl }) => ({ name, address, metricsUrl })),
+        audits: await auditTimes(final, appointed),
         download: { out: download.out, root: download.root, bytes: download.totalBytes },
         sample,
         temporalUi: live.temporal.uiUrl,
@@ -312,4 +341,22 @@ function reportRound(): (status: RunStatus) => void {
     if (line !== last) progress(line);
     last = line;
   };
+}
+
+/** Per round, the worker's aggregation time beside each verifier's audit of the round (their journals). */
+async function auditTimes(final: RunStatus, verifiers: readonly VerifierProcess[]): Promise<RoundAudits[]> {
+  const journals = await Promise.all(
+    verifiers.map(async (v) => ({ v, entries: await readJournal(v.workDir) })),
+  );
+  return final.recent.map((round) => ({
+    round: round.round,
+    aggregateSeconds: round.phaseMs.aggregate / 1000,
+    audits: journals.flatMap(({ v, entries }) =>
+      entries.flatMap((e) =>
+        e.runId === final.runId && e.round === round.round && e.outcome !== "unavailable"
+          ? [{ verifier: v.name, outcome: e.outcome, seconds: e.seconds }]
+          : [],
+      ),
+    ),
+  }));
 }

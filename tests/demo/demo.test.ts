@@ -34,7 +34,7 @@ describe.each(["local", "kubernetes"])("daotrain demo --reduced --clusters %s", 
   });
 
   test("tells every step of the story with visible progress", () => {
-    for (let step = 1; step <= 10; step++) expect(progress).toContain(`[${step}/10]`);
+    for (let step = 1; step <= 11; step++) expect(progress).toContain(`[${step}/11]`);
   });
 
   test("commits three rounds whose on-chain roots equal the roots recomputed from the stored checkpoints", async () => {
@@ -57,6 +57,23 @@ describe.each(["local", "kubernetes"])("daotrain demo --reduced --clusters %s", 
     expect(sums).toMatch(/config\.json/);
     expect(summary.sample.continuation.length).toBeGreaterThan(0);
     expect(progress).toContain(summary.sample.prompt + summary.sample.continuation);
+  });
+
+  test("two verifiers the DAO appointed attest every round, each audit redoing the round and matching its root", () => {
+    expect(summary.verifiers).toHaveLength(2);
+    const addresses = summary.verifiers.map((v) => v.address).sort();
+    for (const round of summary.rounds) {
+      expect([...round.attesters].sort()).toEqual(addresses);
+      expect(round.attestationQuorum).toBe(2);
+    }
+    for (const round of summary.audits) {
+      expect(round.audits.map((a) => [a.verifier, a.outcome]).sort()).toEqual(
+        summary.verifiers.map((v) => [v.name, "match"]),
+      );
+      process.stdout.write(
+        `${clusters} round ${round.round}: worker's outer step ${round.aggregateSeconds.toFixed(2)} s, audits ${round.audits.map((a) => `${a.seconds.toFixed(2)} s`).join(", ")}\n`,
+      );
+    }
   });
 
   test("both contributors are credited for their GPU-seconds and claim rewards", () => {
