@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes this machine ready to run daotrain and its tests: Node.js 24, the npm packages, and the
 # real components the tests start (anvil, forge, Temporal CLI, etcd, Kubernetes control plane, KWOK,
-# Prometheus, the versitygw S3 server). Idempotent: every piece is cached under $DAOTRAIN_CACHE
+# Prometheus, the versitygw S3 server, a kubelet with containerd, runc and the CNI plugins, a local
+# image registry), and the trainer image built from this checkout. Idempotent: every piece is cached under $DAOTRAIN_CACHE
 # keyed by its version, so a second run takes seconds. Links each tool into .daotrain/bin, which
 # scripts put first on PATH.
 #
@@ -107,11 +108,12 @@ apt_install() {
 }
 ensure_debian_tool() {
   local tool=$1 pkg=$2 found
-  found=$(command -v "$tool" || true)
+  # The machine's own tool: a second run must not find (and link to itself) the link in $BIN.
+  found=$(PATH=${PATH//$BIN:/} command -v "$tool" || true)
   if [[ -z $found ]]; then
     export DEBIAN_FRONTEND=noninteractive
     apt_install "$pkg" "$tool"
-    found=$(command -v "$tool") || fail "$tool: $pkg installed but $tool is not on PATH"
+    found=$(PATH=${PATH//$BIN:/} command -v "$tool") || fail "$tool: $pkg installed but $tool is not on PATH"
   fi
   link "$tool" "$found"
 }
@@ -136,6 +138,30 @@ ensure_go_tools() {
   for tool in "$@"; do link "$(basename "$tool")" "$dir/$(basename "$tool")"; done
 }
 
+# What the real test node and the image builds run (Debian): buildah builds the images, skopeo
+# pushes them to docker-registry, containerd + runc run pods for the kubelet, with the CNI plugins.
+ensure_container_tools() {
+  local tool
+  for tool in buildah skopeo docker-registry runc; do ensure_debian_tool "$tool" "$tool"; done
+  for tool in containerd containerd-shim-runc-v2 ctr; do ensure_debian_tool "$tool" containerd; done
+  [[ -x /usr/lib/cni/bridge ]] || apt_install containernetworking-plugins "the CNI plugins (/usr/lib/cni)"
+  ln -sfn /usr/lib/cni "$ROOT/.daotrain/cni"
+}
+
+# Each image is cached by the hash of everything that goes into it (images/build.ts hash), so a
+# change to the trainer's code or packages builds a new one and anything else reuses it.
+ensure_image() {
+  local name=$1 hash dir
+  hash=$(node "$ROOT/images/build.ts" hash "$name") || fail "the $name image: images/build.ts could not read its inputs"
+  dir="$CACHE/images/$name-${hash:0:16}"
+  if [[ ! -f $dir/digest ]]; then
+    step "building the $name image with buildah (inputs ${hash:0:16})"
+    install_into "$dir" node "$ROOT/images/build.ts" build "$name" || fail "the $name image: 'node images/build.ts build $name' failed (needs buildah)"
+  fi
+  mkdir -p "$ROOT/.daotrain/images"
+  ln -sfn "$dir" "$ROOT/.daotrain/images/$name"
+}
+
 export PATH="$BIN:$PATH"
 want node && ensure_node
 want npm && ensure_npm_packages && link_npm_binaries
@@ -145,5 +171,8 @@ want prometheus && ensure_debian_tool prometheus prometheus
 want kubernetes && ensure_go_tools kubernetes "$KUBERNETES_VERSION" "$ROOT/bootstrap/kubernetes" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
 want kwok && ensure_go_tools kwok "$KWOK_VERSION" "$ROOT/bootstrap/kwok" sigs.k8s.io/kwok/cmd/kwok
+want kubelet && ensure_go_tools kubelet "$KUBERNETES_VERSION" "$ROOT/bootstrap/kubernetes" k8s.io/kubernetes/cmd/kubelet
 want versitygw && ensure_go_tools versitygw "$VERSITYGW_VERSION" "$ROOT/bootstrap/versitygw" github.com/versity/versitygw/cmd/versitygw
+want containers && ensure_container_tools
+want images && ensure_image trainer && ensure_image pause
 step "ready: tools linked in .daotrain/bin (cache: $CACHE)"
