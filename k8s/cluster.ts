@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { parseWith } from "../spec/errors.ts";
-import { Bytes32 } from "../spec/runSpec.ts";
+import { Bytes32, ReplicaResources } from "../spec/runSpec.ts";
 
 /**
  * The one interface the orchestrator uses to run a round's replicas somewhere: a contributed
@@ -119,8 +119,8 @@ export const RoundJobSpec = z
     gpusPerReplica: z.number().int().min(0),
     /** Only nodes whose `nvidia.com/gpu.product` label equals this, when given. */
     gpuProduct: z.string().min(1).optional(),
-    cpu: z.string().min(1).default("1"),
-    memory: z.string().min(1).default("2Gi"),
+    /** Each replica's cpu, memory and ephemeral storage (requests = limits; the latter caps /tmp too). */
+    ...ReplicaResources.shape,
     initUri: z.string().min(1),
     initRoot: Bytes32,
     datasetUri: z.string().min(1),

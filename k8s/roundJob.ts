@@ -116,6 +116,12 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
   const envFrom: V1EnvFromSource[] = storeSecret ? [{ secretRef: { name: storeSecretName(name) } }] : [];
   const gpus: Record<string, string> =
     spec.gpusPerReplica > 0 ? { [GPU_RESOURCE]: String(spec.gpusPerReplica) } : {};
+  const resources = {
+    cpu: spec.cpu,
+    memory: spec.memory,
+    "ephemeral-storage": spec.ephemeralStorage,
+    ...gpus,
+  };
   const count = spec.replicas.length;
   const job: V1Job = {
     apiVersion: "batch/v1",
@@ -165,10 +171,7 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
               ],
               ...(envFrom.length > 0 ? { envFrom } : {}),
               env: templateEnv(replicaEnvs(spec)),
-              resources: {
-                requests: { cpu: spec.cpu, memory: spec.memory, ...gpus },
-                limits: { cpu: spec.cpu, memory: spec.memory, ...gpus },
-              },
+              resources: { requests: resources, limits: resources },
               securityContext: {
                 allowPrivilegeEscalation: false,
                 readOnlyRootFilesystem: true,
@@ -179,7 +182,8 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
               volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
             },
           ],
-          volumes: [{ name: "tmp", emptyDir: {} }],
+          // The staged inputs and the output live here: bounded, so a replica cannot fill the node.
+          volumes: [{ name: "tmp", emptyDir: { sizeLimit: spec.ephemeralStorage } }],
         },
       },
     },

@@ -88,6 +88,7 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     const placements = placeReplicas(candidates, pending, spec.gpusPerReplica, {
       excluded: offenders,
       strikes: input.strikes,
+      ...(spec.gpuProduct ? { gpuProduct: spec.gpuProduct } : {}),
     });
     if (placements.length === 0) {
       await sleep(options.noCapacityRetrySeconds * 1000);

@@ -72,7 +72,12 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
         configured.map(async (cluster): Promise<ClusterCandidate | undefined> => {
           const record = await getCluster(ctx.chain, cluster.id);
           if (record.status !== "admitted") return undefined;
-          return { ...cluster, owner: record.owner as Hex, health: await healthOf(client(cluster)) };
+          return {
+            ...cluster,
+            owner: record.owner as Hex,
+            gpuProduct: record.gpuProduct,
+            health: await healthOf(client(cluster)),
+          };
         }),
       ).then((all) => all.filter((c): c is ClusterCandidate => c !== undefined));
     },
@@ -99,6 +104,8 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
             })),
             totalReplicas: spec.replicasPerRound,
             gpusPerReplica: spec.gpusPerReplica,
+            ...(spec.gpuProduct ? { gpuProduct: spec.gpuProduct } : {}),
+            ...spec.resources,
             initUri: splitObjectUri(init.uri).storeUri,
             initRoot: init.root,
             datasetUri,
@@ -202,7 +209,7 @@ function verifiedRunTime(
 async function healthOf(cluster: ComputeCluster): Promise<ClusterHealth> {
   try {
     const capacity = await cluster.capacity();
-    return { healthy: true, freeGpus: capacity.freeGpus };
+    return { healthy: true, freeGpus: capacity.freeGpus, freeGpusByProduct: capacity.freeGpusByProduct };
   } catch (error) {
     return { healthy: false, freeGpus: 0, reason: error instanceof Error ? error.message : String(error) };
   }
