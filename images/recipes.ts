@@ -21,10 +21,18 @@ const APP_DIR = "/opt/daotrain";
 /** The distroless "nonroot" identity the pods run as (k8s/roundJob.ts sets the same uid). */
 const NONROOT = 65532;
 
-/** A Node program's image: Node and its libraries, a POSIX sh, and only what `entries` import. */
-async function nodeProgram(repo: string, entries: readonly string[]): Promise<RootfsEntry[]> {
+/**
+ * A Node program's image: Node and its libraries, a POSIX sh, and only what `entries` import, plus
+ * `undeclared`: packages a dependency requires without declaring them (found where the host's
+ * hoisted node_modules hides the omission and the image does not).
+ */
+async function nodeProgram(
+  repo: string,
+  entries: readonly string[],
+  undeclared: readonly string[] = [],
+): Promise<RootfsEntry[]> {
   const graph = importGraph(repo, entries);
-  const packages = packageClosure(repo, graph.packages);
+  const packages = packageClosure(repo, [...graph.packages, ...undeclared]);
   return normalise([
     { kind: "dir", path: "/tmp", mode: 0o1777 },
     {
@@ -79,7 +87,8 @@ export const RECIPES: Record<string, ImageRecipe> = {
   trainer: {
     name: "trainer",
     containerfile: "images/trainer/Containerfile",
-    rootfs: (repo) => nodeProgram(repo, ["trainer/main.ts"]),
+    // tfjs' Node bundle requires `long`, which only tfjs-core declares (nested there).
+    rootfs: (repo) => nodeProgram(repo, ["trainer/main.ts"], ["long"]),
   },
   pause: { name: "pause", containerfile: "images/pause/Containerfile", rootfs: pauseBinary },
 };

@@ -5,6 +5,7 @@ import { expect } from "vitest";
 import { hashCheckpoint, verifyCheckpoint } from "../../checkpoints/index.ts";
 import { releaseCheckpointProposal } from "../../governance/proposals.ts";
 import { computeCredits, getCheckpoint, getRun } from "../../governance/reads.ts";
+import type { RunSpecInput } from "../../spec/runSpec.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { releaseWorkflowId } from "../../workflows/signals.ts";
 import type { Hex, RunStatus } from "../../workflows/types.ts";
@@ -20,8 +21,9 @@ import type { OrchestrationStack } from "./stack.ts";
 export async function provesTheRunStory(
   stack: OrchestrationStack,
   rounds: number,
+  spec: Partial<RunSpecInput> = {},
 ): Promise<{ runId: Hex; status: RunStatus }> {
-  const runId = await stack.approveRun(stack.spec({ rounds, replicasPerRound: 4, minReplicas: 2 }));
+  const runId = await stack.approveRun(stack.spec({ rounds, replicasPerRound: 4, minReplicas: 2, ...spec }));
   const status = await workflowResult<RunStatus>(stack.client, runWorkflowId(runId));
   expect(status).toMatchObject({ state: "completed", committedRounds: rounds, reason: "rounds" });
 
