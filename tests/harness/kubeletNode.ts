@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import { CoreV1Api, type V1Node } from "@kubernetes/client-node";
 import { GPU_PRODUCT_LABEL, type TestCluster } from "./kubernetes.ts";
 import { freePort, type ManagedProcess, requireTool, startProcess, waitUntilReady } from "./process.ts";
-import type { ImageRegistry } from "./registry.ts";
+import { builtImage, type ImageRegistry, startRegistry } from "./registry.ts";
 import { relayTo } from "./relay.ts";
 
 const run = promisify(execFile);
@@ -175,6 +175,8 @@ function kubeletConfig(options: {
     evictionPressureTransitionPeriod: "5s",
     nodeStatusUpdateFrequency: "2s",
     syncFrequency: "10s",
+    // How often emptyDir usage is measured: what an ephemeral-storage eviction waits for.
+    volumeStatsAggPeriod: "5s",
   });
 }
 
@@ -356,4 +358,38 @@ export async function startKubeletNode(options: KubeletNodeOptions): Promise<Kub
     },
     stop,
   };
+}
+
+/** A kubelet node with a registry of its own holding the bootstrap's images, as most tests want it. */
+export interface ContainerNode {
+  node: KubeletNode;
+  registry: ImageRegistry;
+  /** The trainer image by digest in `registry`. */
+  trainerImage: string;
+  stop(): Promise<void>;
+}
+
+export async function startContainerNode(
+  options: Omit<KubeletNodeOptions, "registry" | "pauseImage">,
+): Promise<ContainerNode> {
+  const registry = await startRegistry();
+  try {
+    const [trainerImage, pauseImage] = await Promise.all([
+      builtImage("trainer").then((image) => registry.push(image)),
+      builtImage("pause").then((image) => registry.push(image)),
+    ]);
+    const node = await startKubeletNode({ ...options, registry, pauseImage });
+    return {
+      node,
+      registry,
+      trainerImage,
+      async stop() {
+        await node.stop();
+        await registry.stop();
+      },
+    };
+  } catch (error) {
+    await registry.stop();
+    throw error;
+  }
 }

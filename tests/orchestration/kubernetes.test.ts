@@ -8,10 +8,9 @@ import { parse as parseYaml } from "yaml";
 import { onboardContributor } from "../../k8s/contributor/onboard.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { type RunningWorker, startWorker } from "../../workers/main.ts";
-import { type KubeletNode, kubeletNodeUnsupported, startKubeletNode } from "../harness/kubeletNode.ts";
+import { type ContainerNode, kubeletNodeUnsupported, startContainerNode } from "../harness/kubeletNode.ts";
 import { startCluster, type TestCluster } from "../harness/kubernetes.ts";
 import { type PodRunner, startPodRunner } from "../harness/podRunner.ts";
-import { builtImage, type ImageRegistry, startRegistry } from "../harness/registry.ts";
 import { type S3Server, startS3Server } from "../harness/s3.ts";
 import { type ClusterEntryFile, type OrchestrationStack, startOrchestrationStack } from "./stack.ts";
 import { provesTheRunStory } from "./story.ts";
@@ -28,8 +27,7 @@ let s3: S3Server;
 let stack: OrchestrationStack;
 let clusters: TestCluster[] = [];
 let runners: PodRunner[] = [];
-let registry: ImageRegistry | undefined;
-let node: KubeletNode | undefined;
+let containers: ContainerNode | undefined;
 let image = "daotrain/trainer:host-process";
 let worker: RunningWorker;
 const tokens: string[] = [];
@@ -63,21 +61,14 @@ beforeAll(async () => {
   const kbeta = clusters[1]!;
   let kbetaStoreEnv: Record<string, string> | undefined;
   if (!unsupported) {
-    registry = await startRegistry();
-    const [trainer, pause] = await Promise.all([
-      registry.push(await builtImage("trainer")),
-      registry.push(await builtImage("pause")),
-    ]);
-    image = trainer;
-    node = await startKubeletNode({
+    containers = await startContainerNode({
       cluster: kbeta,
       name: "h100-1",
-      registry,
-      pauseImage: pause,
       gpus: 2,
       gpuProduct: "NVIDIA-H100",
     });
-    const endpoint = `http://${node.hostAddress}:${await node.expose(Number(new URL(s3.endpoint).port))}`;
+    image = containers.trainerImage;
+    const endpoint = `http://${containers.node.hostAddress}:${await containers.node.expose(Number(new URL(s3.endpoint).port))}`;
     kbetaStoreEnv = {
       AWS_ENDPOINT_URL_S3: endpoint,
       AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
@@ -105,7 +96,7 @@ beforeAll(async () => {
       .filter((c) => c.podRunner)
       .map((c) => startPodRunner({ kubeConfig: c.kubeConfig, cwd: repoRoot })),
   );
-  if (node) {
+  if (containers) {
     kbetaPods = makeInformer(kbeta.kubeConfig, "/api/v1/namespaces/daotrain/pods", () =>
       kbeta.kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: "daotrain" }),
     );
@@ -124,9 +115,8 @@ afterAll(async () => {
   await worker?.stop();
   await kbetaPods?.stop();
   await Promise.allSettled(runners.map((r) => r.stop()));
-  await node?.stop();
+  await containers?.stop();
   await Promise.allSettled(clusters.map((c) => c.stop()));
-  await registry?.stop();
   await stack?.stop();
   await s3?.stop();
 });
@@ -136,7 +126,7 @@ describe("end to end on Kubernetes", () => {
     const { runId, status } = await provesTheRunStory(stack, 3, { image });
     const placedOn = new Set(status.recent.flatMap((r) => r.replicas.map((replica) => replica.cluster)));
     expect([...placedOn].sort()).toEqual(["kalpha", "kbeta"]);
-    if (node) {
+    if (containers) {
       // kbeta's replicas ran under its kubelet, in containers of the image the spec names by digest.
       expect(runners).toHaveLength(1);
       const kbetaReplicas = status.recent.flatMap((r) => r.replicas).filter((r) => r.cluster === "kbeta");
