@@ -119,6 +119,8 @@ export const RoundJobSpec = z
     gpusPerReplica: z.number().int().min(0),
     /** Only nodes whose `nvidia.com/gpu.product` label equals this, when given. */
     gpuProduct: z.string().min(1).optional(),
+    /** The PriorityClass the contributor runs daotrain's pods at (its bundle's quota names it). */
+    priorityClassName: z.string().min(1).optional(),
     /** Each replica's cpu, memory and ephemeral storage (requests = limits; the latter caps /tmp too). */
     ...ReplicaResources.shape,
     initUri: z.string().min(1),
@@ -171,7 +173,13 @@ export type ReplicaState =
       ran?: { startedAtMs: number; finishedAtMs: number };
     }
   | { replica: number; state: "failed"; reason: string; exitCode?: number }
-  | { replica: number; state: "lost"; reason: string };
+  | {
+      replica: number;
+      state: "lost";
+      reason: string;
+      /** The owner's higher-priority work took the GPUs back: a dropout, not a fault of the cluster. */
+      preempted?: true;
+    };
 
 export interface RoundStatus {
   ref: RoundRef;

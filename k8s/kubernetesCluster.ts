@@ -24,7 +24,8 @@ import {
   type RoundStatus,
   type WatchOptions,
 } from "./cluster.ts";
-import { completionIndex, jobReplicas, replicaStates } from "./replicaState.ts";
+import { PRIORITY_QUOTA } from "./contributor/bundle.ts";
+import { completionIndex, disruption, jobReplicas, replicaStates } from "./replicaState.ts";
 import {
   buildRoundJob,
   GPU_PRODUCT_LABEL,
@@ -180,6 +181,20 @@ export class KubernetesCluster implements ComputeCluster {
     }
   }
 
+  /**
+   * The PriorityClass the contributor's bundle admits pods at (its `daotrain-priority` quota
+   * refuses every other), or undefined where the bundle predates it.
+   */
+  private async requiredPriorityClass(): Promise<string | undefined> {
+    const quota = await ignoreNotFound(
+      this.core.readNamespacedResourceQuota({ name: PRIORITY_QUOTA, namespace: this.namespace }),
+    );
+    const only = quota?.spec?.scopeSelector?.matchExpressions?.find(
+      (e) => e.scopeName === "PriorityClass" && e.operator === "NotIn",
+    );
+    return only?.values?.length === 1 ? only.values[0] : undefined;
+  }
+
   /** The tightest ResourceQuota on `requests.nvidia.com/gpu` in the namespace. */
   private async gpuQuota(): Promise<GpuQuota | undefined> {
     const quotas = await this.core.listNamespacedResourceQuota({ namespace: this.namespace });
@@ -202,7 +217,8 @@ export class KubernetesCluster implements ComputeCluster {
    * Secret (like the Service) is owned by it, so deleting the Job (or its TTL) removes both.
    */
   async launchRound(input: RoundJobSpecInput): Promise<RoundRef> {
-    const spec = parseRoundJobSpec(input);
+    const priorityClassName = await this.requiredPriorityClass();
+    const spec = parseRoundJobSpec({ ...input, ...(priorityClassName ? { priorityClassName } : {}) });
     const { name, job, service, storeSecret } = buildRoundJob(spec, this.namespace);
     const ref = { cluster: this.name, name };
     let existing = await ignoreNotFound(this.batch.readNamespacedJob({ name, namespace: this.namespace }));
@@ -316,6 +332,7 @@ export class KubernetesCluster implements ComputeCluster {
   ): AsyncGenerator<RoundStatus, RoundStatus | undefined> {
     const { signal } = options;
     const pods = new Map<string, V1Pod>();
+    const departed = new Map<string, V1Pod>();
     let resourceVersion: string | undefined;
     let last: string | undefined;
     let wake: () => void = () => {};
@@ -349,8 +366,11 @@ export class KubernetesCluster implements ComputeCluster {
           resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
           if (type === "BOOKMARK") return;
           const uid = object.metadata?.uid ?? "";
-          if (type === "DELETED") pods.delete(uid);
-          else pods.set(uid, object);
+          if (type === "DELETED") {
+            pods.delete(uid);
+            // A preempted or evicted pod goes away; why it went must outlive it.
+            if (disruption(object)) departed.set(uid, object);
+          } else pods.set(uid, object);
           notify();
         },
         () => {
@@ -378,7 +398,7 @@ export class KubernetesCluster implements ComputeCluster {
           if (changed || current?.replicas.some((r) => r.state === "running")) {
             changed = false;
             const job = await this.readJob(ref);
-            current = await this.status(ref, job, [...pods.values()]);
+            current = await this.status(ref, job, [...departed.values(), ...pods.values()]);
             const key = JSON.stringify(current.replicas);
             if (key !== last) {
               last = key;

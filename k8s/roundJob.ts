@@ -158,6 +158,7 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
           },
           tolerations: [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }],
           ...(spec.gpuProduct ? { nodeSelector: { [GPU_PRODUCT_LABEL]: spec.gpuProduct } } : {}),
+          ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName } : {}),
           containers: [
             {
               name: TRAINER_CONTAINER,

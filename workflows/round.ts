@@ -109,7 +109,8 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
           gpuSeconds: gpuSecondsOf(result, spec.gpusPerReplica),
         });
       } else {
-        offenders.add(result.clusterId);
+        // Contributors keep first call on their GPUs: giving them back is no fault.
+        if (!result.preempted) offenders.add(result.clusterId);
         rows.set(result.replica, {
           ...row(result.replica, attempt, placement, result.phase),
           reason: result.reason,

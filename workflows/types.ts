@@ -81,7 +81,14 @@ export type ReplicaResult =
       startedAtMs: number;
       finishedAtMs: number;
     }
-  | { replica: number; clusterId: Hex; phase: "failed" | "lost"; reason: string };
+  | {
+      replica: number;
+      clusterId: Hex;
+      phase: "failed" | "lost";
+      reason: string;
+      /** The owner's own work took the GPUs back: a dropout without a strike (and without pay). */
+      preempted?: true;
+    };
 
 export type ReplicaVerdict =
   | { replica: number; accepted: true }

@@ -52,6 +52,10 @@ export function register(program: Command): void {
       "--share-node-capacity",
       "let the orchestrator read Nodes cluster-wide (names, labels, allocatable GPUs) to place rounds only where GPUs are free; without it, nothing cluster-wide is granted and the quota alone bounds placement",
     )
+    .option(
+      "--priority-class <name>",
+      "your PriorityClass for daotrain's pods (keep it below your own workloads'); default: daotrain-low, which the bundle creates below every default priority and unable to preempt",
+    )
     .option("--out <path>", "where to write the ServiceAccount kubeconfig", "daotrain-sa.kubeconfig")
     .option("--json", "print the result as JSON")
     .action(
@@ -61,6 +65,7 @@ export function register(program: Command): void {
         namespace: string;
         egressPort?: number[];
         shareNodeCapacity?: boolean;
+        priorityClass?: string;
         out: string;
         json?: boolean;
       }) => {
@@ -70,6 +75,7 @@ export function register(program: Command): void {
           gpus: options.gpus,
           ...(options.egressPort ? { egressPorts: options.egressPort } : {}),
           shareNodeCapacity: options.shareNodeCapacity ?? false,
+          ...(options.priorityClass ? { priorityClass: options.priorityClass } : {}),
         });
         await writeFile(options.out, result.serviceAccountKubeconfig, { mode: 0o600 });
         if (options.json) {

@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  ApiException,
   AuthorizationV1Api,
   CoreV1Api,
   KubeConfig,
   KubernetesObjectApi,
   PatchStrategy,
   RbacAuthorizationV1Api,
+  SchedulingV1Api,
   type V1ResourceAttributes,
 } from "@kubernetes/client-node";
 import { stringify } from "yaml";
@@ -55,6 +57,19 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   );
 }
 
+/** The owner's own PriorityClass must exist: a quota naming a missing one would admit no pod. */
+async function requirePriorityClass(admin: KubeConfig, name: string): Promise<void> {
+  try {
+    await admin.makeApiClient(SchedulingV1Api).readPriorityClass({ name });
+  } catch (error) {
+    if (error instanceof ApiException && error.code === 404)
+      throw new OnboardError(
+        `PriorityClass "${name}" does not exist; create it (below your own workloads' priority) or leave out --priority-class for daotrain-low`,
+      );
+    throw error;
+  }
+}
+
 /**
  * Applies the contributor bundle with server-side apply (running it again changes nothing but
  * what changed, e.g. the GPU count) and returns a kubeconfig for the orchestrator's account.
@@ -62,6 +77,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 export async function onboardContributor(adminKubeconfig: string, input: unknown): Promise<OnboardResult> {
   const options: BundleOptions = parseBundleOptions(input);
   const admin = loadKubeConfig(adminKubeconfig);
+  if (options.priorityClass) await requirePriorityClass(admin, options.priorityClass);
   const objects = KubernetesObjectApi.makeApiClient(admin);
   const applied: string[] = [];
   for (const object of contributorBundle(options)) {

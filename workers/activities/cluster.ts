@@ -174,8 +174,10 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
         }
         ctx.metrics.clusterFailures.inc({
           cluster: key.clusterName,
-          reason: state.state === "lost" ? "lost" : "failed",
+          reason: state.state === "lost" ? (state.preempted ? "preempted" : "lost") : "failed",
         });
+        if (state.state === "lost" && state.preempted)
+          return { ...base, phase: "lost", reason: state.reason, preempted: true };
         if (state.state === "failed" || state.state === "lost")
           return { ...base, phase: state.state, reason: state.reason };
         return { ...base, phase: "lost", reason: `still ${state.state} at the round's deadline` };
