@@ -121,6 +121,8 @@ export const RoundJobSpec = z
     gpuProduct: z.string().min(1).optional(),
     /** The PriorityClass the contributor runs daotrain's pods at (its bundle's quota names it). */
     priorityClassName: z.string().min(1).optional(),
+    /** The contributor's Kueue LocalQueue: the Job carries its name and starts suspended. */
+    queue: z.string().min(1).optional(),
     /** Each replica's cpu, memory and ephemeral storage (requests = limits; the latter caps /tmp too). */
     ...ReplicaResources.shape,
     initUri: z.string().min(1),

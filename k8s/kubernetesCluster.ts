@@ -46,6 +46,8 @@ export interface KubernetesClusterOptions {
   namespace?: string;
   /** How often a watch re-checks that running pods' nodes still exist. */
   nodeCheckIntervalMs?: number;
+  /** The contributor's Kueue LocalQueue, where it runs Kueue: Jobs are queued there. */
+  queue?: string | undefined;
 }
 
 export class ClusterApiError extends Error {
@@ -120,6 +122,7 @@ export class KubernetesCluster implements ComputeCluster {
   private readonly core: CoreV1Api;
   private readonly batch: BatchV1Api;
   private readonly nodeCheckIntervalMs: number;
+  private readonly queue: string | undefined;
 
   constructor(options: KubernetesClusterOptions) {
     this.name = options.name;
@@ -134,6 +137,7 @@ export class KubernetesCluster implements ComputeCluster {
     this.core = this.kubeConfig.makeApiClient(CoreV1Api);
     this.batch = this.kubeConfig.makeApiClient(BatchV1Api);
     this.nodeCheckIntervalMs = options.nodeCheckIntervalMs ?? 2_000;
+    this.queue = options.queue;
   }
 
   async capacity(): Promise<ClusterCapacity> {
@@ -218,7 +222,11 @@ export class KubernetesCluster implements ComputeCluster {
    */
   async launchRound(input: RoundJobSpecInput): Promise<RoundRef> {
     const priorityClassName = await this.requiredPriorityClass();
-    const spec = parseRoundJobSpec({ ...input, ...(priorityClassName ? { priorityClassName } : {}) });
+    const spec = parseRoundJobSpec({
+      ...input,
+      ...(priorityClassName ? { priorityClassName } : {}),
+      ...(this.queue ? { queue: this.queue } : {}),
+    });
     const { name, job, service, storeSecret } = buildRoundJob(spec, this.namespace);
     const ref = { cluster: this.name, name };
     let existing = await ignoreNotFound(this.batch.readNamespacedJob({ name, namespace: this.namespace }));
@@ -368,8 +376,9 @@ export class KubernetesCluster implements ComputeCluster {
           const uid = object.metadata?.uid ?? "";
           if (type === "DELETED") {
             pods.delete(uid);
-            // A preempted or evicted pod goes away; why it went must outlive it.
-            if (disruption(object)) departed.set(uid, object);
+            // A preempted or evicted pod goes away (so does a started one whose Job Kueue
+            // suspends); why it went must outlive it.
+            if (disruption(object) || object.status?.startTime) departed.set(uid, object);
           } else pods.set(uid, object);
           notify();
         },

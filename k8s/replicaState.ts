@@ -109,8 +109,22 @@ export function replicaStates(
     if (!pod) {
       if (indexFailed)
         return { replica, state: "failed", reason: jobFailed ?? "replica failed and its pod is gone" };
+      if (job.spec?.suspend)
+        return {
+          replica,
+          state: "pending",
+          reason: "queued: waiting for the contributor's Kueue to admit the Job",
+        };
       return { replica, state: "pending", reason: "waiting for the Job controller to create the pod" };
     }
+    // Kueue suspends an admitted Job to give its quota back (preemption): the pods go.
+    if (job.spec?.suspend)
+      return {
+        replica,
+        state: "lost",
+        reason: "Suspended: the contributor's queue took the Job's quota back (preempted by Kueue)",
+        preempted: true,
+      };
     const lostBecause = disruption(pod);
     const node = pod.spec?.nodeName;
     if (lostBecause)

@@ -163,3 +163,16 @@ test("each replica's pod gets the spec's cpu, memory and ephemeral storage as re
   });
   expect(() => parseRoundJobSpec({ ...input, memory: "lots" })).toThrow(/memory: must be a byte quantity/);
 });
+
+test("a round for a contributor's Kueue queue is labelled for its LocalQueue and starts suspended, at the contributor's priority", () => {
+  const { job } = buildRoundJob(
+    parseRoundJobSpec({ ...input, queue: "daotrain-gpus", priorityClassName: "daotrain-low" }),
+    "contrib",
+  );
+  expect(job.metadata?.labels?.["kueue.x-k8s.io/queue-name"]).toBe("daotrain-gpus");
+  expect(job.spec?.suspend).toBe(true);
+  expect(job.spec?.template.spec?.priorityClassName).toBe("daotrain-low");
+  const plain = buildRoundJob(parseRoundJobSpec(input), "contrib").job;
+  expect(plain.spec?.suspend).toBeUndefined();
+  expect(plain.metadata?.labels?.["kueue.x-k8s.io/queue-name"]).toBeUndefined();
+});

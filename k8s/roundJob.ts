@@ -10,6 +10,8 @@ export const RUN_ID_ANNOTATION = "daotrain.io/run-id";
 export const REPLICAS_ANNOTATION = "daotrain.io/replicas";
 export const GPU_RESOURCE = "nvidia.com/gpu";
 export const GPU_PRODUCT_LABEL = "nvidia.com/gpu.product";
+/** The label by which Kueue puts a Job in a LocalQueue (it then unsuspends it when admitted). */
+export const QUEUE_LABEL = "kueue.x-k8s.io/queue-name";
 export const TRAINER_CONTAINER = "trainer";
 /** The port the headless Service names for rendezvous (torchrun's default master port). */
 export const RENDEZVOUS_PORT = 29500;
@@ -129,13 +131,15 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
     metadata: {
       name,
       namespace,
-      labels,
+      labels: spec.queue ? { ...labels, [QUEUE_LABEL]: spec.queue } : labels,
       annotations: {
         [RUN_ID_ANNOTATION]: spec.runId,
         [REPLICAS_ANNOTATION]: spec.replicas.map((r) => r.replica).join(","),
       },
     },
     spec: {
+      // Queued Jobs start suspended: Kueue admits them when the contributor's quota allows.
+      ...(spec.queue ? { suspend: true } : {}),
       completionMode: "Indexed",
       completions: count,
       parallelism: count,

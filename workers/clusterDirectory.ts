@@ -15,6 +15,14 @@ const clusterName = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/, "must be a DNS label of at most 32 characters");
 
+/** A LocalQueue's name, as Kueue reads it from the `kueue.x-k8s.io/queue-name` label. */
+const LocalQueueName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
+    "must be a LocalQueue name (a label value: a-z, 0-9, '-', '.')",
+  );
+
 const ClusterEntry = z
   .object({
     name: clusterName,
@@ -30,7 +38,12 @@ const ClusterEntry = z
       .strict()
       .optional(),
     kubernetes: z
-      .object({ kubeconfig: absolutePath, namespace: z.string().min(1).optional() })
+      .object({
+        kubeconfig: absolutePath,
+        namespace: z.string().min(1).optional(),
+        /** The contributor's Kueue LocalQueue for daotrain's Jobs, where it runs Kueue. */
+        queue: LocalQueueName.optional(),
+      })
       .strict()
       .optional(),
     /**
@@ -81,7 +94,12 @@ export async function readClusters(path: string): Promise<ConfiguredCluster[]> {
       return {
         id,
         name: entry.name,
-        access: { kind: "kubernetes", kubeconfig, namespace: k8s.namespace ?? "" },
+        access: {
+          kind: "kubernetes",
+          kubeconfig,
+          namespace: k8s.namespace ?? "",
+          ...(k8s.queue ? { queue: k8s.queue } : {}),
+        },
       };
     }),
   );
@@ -114,5 +132,6 @@ export function clusterClient(
     name: target.name,
     kubeconfig: access.kubeconfig,
     namespace: access.namespace || undefined,
+    queue: access.queue,
   });
 }

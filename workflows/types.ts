@@ -13,7 +13,13 @@ export type ClusterAccess =
       /** Extra env for this executor's trainer processes (the trainer contract's keys win). */
       env?: Record<string, string>;
     }
-  | { kind: "kubernetes"; kubeconfig: string; namespace: string };
+  | {
+      kind: "kubernetes";
+      kubeconfig: string;
+      namespace: string;
+      /** The contributor's Kueue LocalQueue: Jobs go there, suspended, for Kueue to admit. */
+      queue?: string;
+    };
 
 /** An admitted cluster the worker holds credentials for. */
 export interface ClusterTarget {
