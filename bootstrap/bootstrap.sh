@@ -123,7 +123,7 @@ ensure_debian_tool() {
 go_build_tools() {
   local module_dir=$1 out=${*: -1}
   local packages=("${@:2:$#-2}")
-  (cd "$module_dir" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$out/" "${packages[@]}")
+  (cd "$module_dir" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags="-s -w ${GO_LDFLAGS:-}" -o "$out/" "${packages[@]}")
 }
 ensure_go_tools() {
   local name=$1 version=$2 module_dir=$3
@@ -136,6 +136,25 @@ ensure_go_tools() {
     install_into "$dir" go_build_tools "$module_dir" "$@" || fail "$name $version: 'go build' in $module_dir failed; check the Go module proxy is reachable"
   fi
   for tool in "$@"; do link "$(basename "$tool")" "$dir/$(basename "$tool")"; done
+}
+
+# Kueue's manager and the manifests a cluster needs to run it (its CRDs and webhook
+# configurations), from the pinned module: the test that queues daotrain's Jobs applies them.
+build_kueue() {
+  local out=$1 module
+  go_build_tools "$ROOT/bootstrap/kueue" sigs.k8s.io/kueue/cmd/kueue "$out" &&
+    module=$(cd "$ROOT/bootstrap/kueue" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' sigs.k8s.io/kueue) &&
+    mkdir -p "$out/manifests" &&
+    cp "$module"/config/components/crd/bases/*.yaml "$module/config/components/webhook/manifests.yaml" "$out/manifests/"
+}
+ensure_kueue() {
+  local dir="$CACHE/kueue-$KUEUE_VERSION"
+  if [[ ! -x $dir/kueue || ! -f $dir/manifests/manifests.yaml ]]; then
+    command -v go >/dev/null || fail "kueue $KUEUE_VERSION: needs Go >= 1.25 to build; install Go"
+    step "building kueue $KUEUE_VERSION with Go (cold cache: several minutes on 2 cores)"
+    install_into "$dir" build_kueue || fail "kueue $KUEUE_VERSION: 'go build' in bootstrap/kueue failed; check the Go module proxy is reachable"
+  fi
+  link kueue "$dir/kueue"
 }
 
 # What the real test node and the image builds run (Debian): buildah builds the images, skopeo
@@ -168,11 +187,20 @@ want npm && ensure_npm_packages && link_npm_binaries
 want temporal && ensure_temporal
 want etcd && ensure_debian_tool etcd etcd-server
 want prometheus && ensure_debian_tool prometheus prometheus
-want kubernetes && ensure_go_tools kubernetes "$KUBERNETES_VERSION" "$ROOT/bootstrap/kubernetes" \
+# Stamped with their release, as released binaries are: clients such as Kueue read /version and
+# refuse the source tree's placeholder ("v0.0.0-master"). The cache key says so.
+kubernetes_ldflags() {
+  local minor=${KUBERNETES_VERSION#v1.}
+  printf '%s ' "-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION" \
+    "-X k8s.io/component-base/version.gitMajor=1" "-X k8s.io/component-base/version.gitMinor=${minor%%.*}" \
+    "-X k8s.io/component-base/version.gitTreeState=clean"
+}
+want kubernetes && GO_LDFLAGS=$(kubernetes_ldflags) ensure_go_tools kubernetes "$KUBERNETES_VERSION-stamped" "$ROOT/bootstrap/kubernetes" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
 want kwok && ensure_go_tools kwok "$KWOK_VERSION" "$ROOT/bootstrap/kwok" sigs.k8s.io/kwok/cmd/kwok
-want kubelet && ensure_go_tools kubelet "$KUBERNETES_VERSION" "$ROOT/bootstrap/kubernetes" k8s.io/kubernetes/cmd/kubelet
+want kubelet && GO_LDFLAGS=$(kubernetes_ldflags) ensure_go_tools kubelet "$KUBERNETES_VERSION-stamped" "$ROOT/bootstrap/kubernetes" k8s.io/kubernetes/cmd/kubelet
 want versitygw && ensure_go_tools versitygw "$VERSITYGW_VERSION" "$ROOT/bootstrap/versitygw" github.com/versity/versitygw/cmd/versitygw
+want kueue && ensure_kueue
 want containers && ensure_container_tools
 want images && ensure_image trainer && ensure_image pause
 step "ready: tools linked in .daotrain/bin (cache: $CACHE)"
