@@ -1,28 +1,10 @@
 import { describe, expect, test } from "vitest";
+import { tinySpec } from "../tests/orchestration/fixtures.ts";
 import { parseRunSpec, RunSpec, runIdOf } from "./runSpec.ts";
 
 const base = {
+  ...tinySpec(),
   name: "sized",
-  model: {
-    architecture: "transformer-lm",
-    vocabSize: 256,
-    contextLength: 16,
-    dModel: 16,
-    layers: 1,
-    heads: 2,
-  },
-  dataset: `0x${"11".repeat(32)}`,
-  rounds: 1,
-  innerSteps: 1,
-  replicasPerRound: 2,
-  minReplicas: 1,
-  gpusPerReplica: 1,
-  gpuHourBudget: 1,
-  rewardPerGpuHour: "1",
-  outer: {},
-  inner: { optimizer: "adamw", lr: 0.01, batch: 2 },
-  validation: { batches: 1, tolerance: 0.5 },
-  seed: 1,
   image: `registry.example/daotrain/trainer@sha256:${"a".repeat(64)}`,
 };
 

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { parseRoundJobSpec, type ReplicaState, type RoundStatus } from "../../k8s/cluster.ts";
+import type { ReplicaState, RoundStatus } from "../../k8s/cluster.ts";
 import { onboardContributor } from "../../k8s/contributor/onboard.ts";
 import { KubernetesCluster } from "../../k8s/kubernetesCluster.ts";
 import { type ContainerNode, kubeletNodeUnsupported, startContainerNode } from "../harness/kubeletNode.ts";
 import { startCluster, type TestCluster } from "../harness/kubernetes.ts";
+import { hex, probeRound } from "../kubernetes/fixtures.ts";
 
 // What a contributor's cluster does to daotrain's pods, shown on a real kubelet: one round's Job
 // (built by k8s/roundJob.ts, launched through the contributor's ServiceAccount) whose replica 0
@@ -54,28 +55,13 @@ beforeAll(async () => {
   containers = await startContainerNode({ cluster, name: "node-1", gpus: 0, gpuProduct: "NVIDIA-TEST" });
   const onboarded = await onboardContributor(cluster.kubeconfig, { gpus: 1, namespace: "daotrain" });
   contributor = new KubernetesCluster({ name: "confined", kubeconfig: onboarded.serviceAccountKubeconfig });
-  const hex = (digit: string) => `0x${digit.repeat(64)}`;
   const ref = await contributor.launchRound(
-    parseRoundJobSpec({
+    probeRound(["node", "-e", PROBE], [0, 1, 2], {
       runId: hex("c"),
-      round: 0,
       image: containers.trainerImage,
-      command: ["node", "-e", PROBE],
-      replicas: [0, 1, 2].map((replica) => ({
-        replica,
-        shards: [replica],
-        outputUri: `s3://runs/${replica}`,
-      })),
-      totalReplicas: 3,
       gpusPerReplica: 0,
       memory: "256Mi",
       ephemeralStorage: "256Mi",
-      initUri: "s3://runs/init",
-      initRoot: hex("a"),
-      datasetUri: "s3://datasets/d",
-      datasetRoot: hex("b"),
-      innerSteps: 1,
-      seed: 1,
       activeDeadlineSeconds: 240,
       storeEnv,
     }),

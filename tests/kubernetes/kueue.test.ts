@@ -1,6 +1,6 @@
 import { BatchV1Api, CustomObjectsApi, SchedulingV1Api, type V1Job } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { parseRoundJobSpec, type RoundJobSpecInput, type RoundStatus } from "../../k8s/cluster.ts";
+import type { RoundStatus } from "../../k8s/cluster.ts";
 import { onboardContributor } from "../../k8s/contributor/onboard.ts";
 import { KubernetesCluster } from "../../k8s/kubernetesCluster.ts";
 import { QUEUE_LABEL } from "../../k8s/roundJob.ts";
@@ -8,37 +8,18 @@ import { startCluster, type TestCluster } from "../harness/kubernetes.ts";
 import { type RunningKueue, startKueue } from "../harness/kueue.ts";
 import { type PodRunner, startPodRunner } from "../harness/podRunner.ts";
 import { waitUntilReady } from "../harness/process.ts";
+import { hex, probeRound } from "./fixtures.ts";
 
 // A contributor who runs Kueue: daotrain's Jobs go to the LocalQueue the clusters file names,
 // suspended, and Kueue (the real manager, built from its module) admits them when the owner's
 // ClusterQueue has room. The owner's higher-priority workload holds the GPUs first, then
 // preempts a running round.
 
-const hex = (digit: string) => `0x${digit.repeat(64)}`;
 const KUEUE = { group: "kueue.x-k8s.io", version: "v1beta2" } as const;
 let cluster: TestCluster;
 let runner: PodRunner;
 let kueue: RunningKueue;
 let contributor: KubernetesCluster;
-
-function round(attempt: number, command: string[]): RoundJobSpecInput {
-  return {
-    runId: hex("e"),
-    round: 0,
-    attempt,
-    image: "daotrain/trainer:host-process",
-    command,
-    replicas: [0, 1].map((replica) => ({ replica, shards: [replica], outputUri: `s3://runs/${replica}` })),
-    totalReplicas: 2,
-    gpusPerReplica: 1,
-    initUri: "s3://runs/init",
-    initRoot: hex("a"),
-    datasetUri: "s3://datasets/d",
-    datasetRoot: hex("b"),
-    innerSteps: 1,
-    seed: 1,
-  };
-}
 
 /** The owner's own GPU Job, in its own LocalQueue, at a priority above daotrain's. */
 function ownersJob(name: string): V1Job {
@@ -152,7 +133,7 @@ describe("a contributor who runs Kueue", () => {
     await batch.createNamespacedJob({ namespace: "default", body: ownersJob("owners-first") });
     await admitted("owners-first");
 
-    const ref = await contributor.launchRound(parseRoundJobSpec(round(0, ["sleep", "2"])));
+    const ref = await contributor.launchRound(probeRound(["sleep", "2"], [0, 1], { runId: hex("e") }));
     const job = await batch.readNamespacedJob({ name: ref.name, namespace: "daotrain" });
     expect(job.metadata?.labels?.[QUEUE_LABEL]).toBe("daotrain");
     // Held for seconds while the owner's Job runs: queued, no pod.
@@ -174,7 +155,9 @@ describe("a contributor who runs Kueue", () => {
   });
 
   test("the owner's higher-priority workload preempts a running round through Kueue, and its replicas are preempted dropouts", async () => {
-    const ref = await contributor.launchRound(parseRoundJobSpec(round(1, ["sleep", "300"])));
+    const ref = await contributor.launchRound(
+      probeRound(["sleep", "300"], [0, 1], { runId: hex("e"), attempt: 1 }),
+    );
     await waitUntilReady(
       "the round running",
       async () =>

@@ -1,18 +1,18 @@
 import { CoreV1Api, SchedulingV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { parseRoundJobSpec, type RoundRef, type RoundStatus } from "../../k8s/cluster.ts";
+import type { RoundRef, RoundStatus } from "../../k8s/cluster.ts";
 import { DEFAULT_PRIORITY_CLASS } from "../../k8s/contributor/bundle.ts";
 import { onboardContributor } from "../../k8s/contributor/onboard.ts";
 import { KubernetesCluster } from "../../k8s/kubernetesCluster.ts";
 import { startCluster, type TestCluster } from "../harness/kubernetes.ts";
 import { type PodRunner, startPodRunner } from "../harness/podRunner.ts";
 import { waitUntilReady } from "../harness/process.ts";
+import { probeRound } from "./fixtures.ts";
 
 // Contributors keep first call on their GPUs: the bundle runs daotrain's pods at a PriorityClass
 // below the owner's, the namespace admits no pod at any other, and the real scheduler preempts
 // daotrain's replicas for the owner's pod, which then end as preempted dropouts.
 
-const hex = (digit: string) => `0x${digit.repeat(64)}`;
 let cluster: TestCluster;
 let runner: PodRunner;
 let contributor: KubernetesCluster;
@@ -27,23 +27,7 @@ beforeAll(async () => {
   runner = await startPodRunner({ kubeConfig: cluster.kubeConfig });
   const onboarded = await onboardContributor(cluster.kubeconfig, { gpus: 2, namespace: "daotrain" });
   contributor = new KubernetesCluster({ name: "owned", kubeconfig: onboarded.serviceAccountKubeconfig });
-  ref = await contributor.launchRound(
-    parseRoundJobSpec({
-      runId: hex("d"),
-      round: 0,
-      image: "daotrain/trainer:host-process",
-      command: ["sleep", "300"],
-      replicas: [0, 1].map((replica) => ({ replica, shards: [replica], outputUri: `s3://runs/${replica}` })),
-      totalReplicas: 2,
-      gpusPerReplica: 1,
-      initUri: "s3://runs/init",
-      initRoot: hex("a"),
-      datasetUri: "s3://datasets/d",
-      datasetRoot: hex("b"),
-      innerSteps: 1,
-      seed: 1,
-    }),
-  );
+  ref = await contributor.launchRound(probeRound(["sleep", "300"], [0, 1]));
   await waitUntilReady(
     "both replicas running",
     async () =>
