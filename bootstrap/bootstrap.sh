@@ -202,5 +202,5 @@ want kubelet && GO_LDFLAGS=$(kubernetes_ldflags) ensure_go_tools kubelet "$KUBER
 want versitygw && ensure_go_tools versitygw "$VERSITYGW_VERSION" "$ROOT/bootstrap/versitygw" github.com/versity/versitygw/cmd/versitygw
 want kueue && ensure_kueue
 want containers && ensure_container_tools
-want images && ensure_image trainer && ensure_image pause
+want images && ensure_image trainer && ensure_image worker && ensure_image pause
 step "ready: tools linked in .daotrain/bin (cache: $CACHE)"

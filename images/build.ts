@@ -39,7 +39,7 @@ async function stage(entries: readonly RootfsEntry[], rootfs: string): Promise<v
     else {
       await mkdir(dirname(target), { recursive: true });
       if (entry.kind === "file") await copyFile(entry.source, target);
-      else await writeFile(target, entry.content);
+      else await writeFile(target, entry.kind === "content" ? entry.content : await entry.generate());
     }
     await chmod(target, entry.mode);
   }

@@ -3,7 +3,7 @@ import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { importGraph } from "./importGraph.ts";
 import { packageClosure } from "./packageClosure.ts";
-import { normalise, packageFiles, programWithLibraries, type RootfsEntry } from "./rootfs.ts";
+import { addonLibraries, normalise, packageFiles, programWithLibraries, type RootfsEntry } from "./rootfs.ts";
 
 const run = promisify(execFile);
 
@@ -33,6 +33,9 @@ async function nodeProgram(
 ): Promise<RootfsEntry[]> {
   const graph = importGraph(repo, entries);
   const packages = packageClosure(repo, [...graph.packages, ...undeclared]);
+  const packageEntries = (
+    await Promise.all(packages.map((path) => packageFiles(join(repo, path), join(APP_DIR, path))))
+  ).flat();
   return normalise([
     { kind: "dir", path: "/tmp", mode: 0o1777 },
     {
@@ -54,9 +57,8 @@ async function nodeProgram(
         mode: 0o644,
       }),
     ),
-    ...(
-      await Promise.all(packages.map((path) => packageFiles(join(repo, path), join(APP_DIR, path))))
-    ).flat(),
+    ...packageEntries,
+    ...(await addonLibraries(packageEntries)),
   ]);
 }
 
@@ -83,12 +85,36 @@ async function pauseBinary(repo: string, scratch: string): Promise<RootfsEntry[]
   return [{ kind: "file", path: "/pause", source: out, mode: 0o755 }];
 }
 
+/** The workers' workflow code as Temporal's bundler makes it at a worker's start. */
+async function workflowBundle(repo: string): Promise<string> {
+  const { bundleWorkflowCode } = await import("@temporalio/worker");
+  const silent = () => {};
+  const logger = { log: silent, trace: silent, debug: silent, info: silent, warn: silent, error: silent };
+  return (await bundleWorkflowCode({ workflowsPath: join(repo, "workflows/index.ts"), logger })).code;
+}
+
 export const RECIPES: Record<string, ImageRecipe> = {
   trainer: {
     name: "trainer",
     containerfile: "images/trainer/Containerfile",
     // tfjs' Node bundle requires `long`, which only tfjs-core declares (nested there).
     rootfs: (repo) => nodeProgram(repo, ["trainer/main.ts"], ["long"]),
+  },
+  worker: {
+    name: "worker",
+    containerfile: "images/worker/Containerfile",
+    // The workflows are bundled here (DAOTRAIN_WORKFLOW_BUNDLE): a pod starts without webpack or
+    // swc, whose native addon will not load from a read-only root. The trainer is for the local
+    // executor.
+    rootfs: async (repo) => [
+      ...(await nodeProgram(repo, ["workers/main.ts", "workflows/index.ts", "trainer/main.ts"], ["long"])),
+      {
+        kind: "generated",
+        path: `${APP_DIR}/workflows.bundle.js`,
+        mode: 0o644,
+        generate: () => workflowBundle(repo),
+      },
+    ],
   },
   pause: { name: "pause", containerfile: "images/pause/Containerfile", rootfs: pauseBinary },
 };

@@ -6,24 +6,51 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
-/** One entry of an image's root filesystem: a host file copied in, literal content, or an empty folder. */
+/** One entry of an image's root filesystem: a host file copied in, literal or generated content, or an empty folder. */
 export type RootfsEntry =
   | { kind: "file"; path: string; source: string; mode: number }
   | { kind: "content"; path: string; content: string; mode: number }
+  /** Made only when staging; a function of other entries (which the hash covers), not hashed itself. */
+  | { kind: "generated"; path: string; mode: number; generate: () => Promise<string> }
   | { kind: "dir"; path: string; mode: number };
 
-/** The program and every shared library `ldd` says it loads, each at the path the loader looks for it. */
-export async function programWithLibraries(program: string, imagePath: string): Promise<RootfsEntry[]> {
-  const source = await realpath(program);
-  const { stdout } = await run("ldd", [source]);
+/** Every shared library `ldd` says `binary` loads, each at the path the loader looks for it. */
+export async function librariesOf(binary: string): Promise<RootfsEntry[]> {
+  const { stdout } = await run("ldd", [binary]);
   const libraries = stdout
     .split("\n")
     .map((line) => /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line)?.[1])
     .filter((path): path is string => path !== undefined);
-  const entries: RootfsEntry[] = [{ kind: "file", path: imagePath, source, mode: 0o755 }];
-  for (const library of libraries)
-    entries.push({ kind: "file", path: library, source: await realpath(library), mode: 0o755 });
-  return entries;
+  return await Promise.all(
+    libraries.map(
+      async (library): Promise<RootfsEntry> => ({
+        kind: "file",
+        path: library,
+        source: await realpath(library),
+        mode: 0o755,
+      }),
+    ),
+  );
+}
+
+/** The program, at `imagePath`, and the shared libraries it loads. */
+export async function programWithLibraries(program: string, imagePath: string): Promise<RootfsEntry[]> {
+  const source = await realpath(program);
+  return [{ kind: "file", path: imagePath, source, mode: 0o755 }, ...(await librariesOf(source))];
+}
+
+/**
+ * The shared libraries the native addons (`.node` files) among `entries` load beyond Node's own
+ * (Temporal's core bridge needs librt, say). An addon built for another libc is skipped: `ldd`
+ * refuses it and Node would never load it here either.
+ */
+export async function addonLibraries(entries: readonly RootfsEntry[]): Promise<RootfsEntry[]> {
+  const addons = entries.filter(
+    (entry): entry is Extract<RootfsEntry, { kind: "file" }> =>
+      entry.kind === "file" && entry.path.endsWith(".node"),
+  );
+  const found = await Promise.all(addons.map((addon) => librariesOf(addon.source).catch(() => [])));
+  return found.flat();
 }
 
 /** A folder's files under `imageDir`, without nested node_modules (their own entries), maps or typings. */

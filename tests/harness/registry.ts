@@ -9,7 +9,7 @@ import { freePort, type ManagedProcess, requireTool, startProcess, waitUntilRead
 const run = promisify(execFile);
 
 /** The images bootstrap/bootstrap.sh builds from images/ (`.daotrain/images/<name>`). */
-export type BuiltImageName = "trainer" | "pause";
+export type BuiltImageName = "trainer" | "worker" | "pause";
 
 export interface BuiltImage {
   name: BuiltImageName;
