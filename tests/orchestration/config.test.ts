@@ -189,6 +189,27 @@ describe("clusters file", () => {
       /clusters\.0\.local: give exactly one of local or kubernetes/,
     );
   });
+
+  test("carries a Kubernetes cluster's Kueue LocalQueue, and refuses one that is not a label value", async () => {
+    const kubeconfig = join(dir, "queued.kubeconfig");
+    await writeFile(kubeconfig, "apiVersion: v1\nkind: Config\n");
+    const file = join(dir, "queued.yaml");
+    await writeFile(
+      file,
+      `clusters:\n- name: lab\n  kubernetes: { kubeconfig: ${kubeconfig}, queue: daotrain-gpus }\n`,
+    );
+    expect((await readClusters(file))[0]?.access).toMatchObject({
+      kind: "kubernetes",
+      queue: "daotrain-gpus",
+    });
+    await writeFile(
+      file,
+      `clusters:\n- name: lab\n  kubernetes: { kubeconfig: ${kubeconfig}, queue: "GPUs please" }\n`,
+    );
+    await expect(readClusters(file)).rejects.toThrow(
+      /clusters\.0\.kubernetes\.queue: must be a LocalQueue name/,
+    );
+  });
 });
 
 describe("daotrain run", () => {
