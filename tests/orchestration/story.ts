@@ -7,6 +7,7 @@ import { releaseFacts } from "../../download/index.ts";
 import { releaseCheckpointProposal } from "../../governance/proposals.ts";
 import { computeCredits, getCheckpoint, getRun } from "../../governance/reads.ts";
 import { verifyRelease } from "../../release/verify.ts";
+import type { RunSpecInput } from "../../spec/runSpec.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { PEER_TIME_FACTOR, PEER_TIME_SLACK_SECONDS } from "../../workflows/planning.ts";
 import { releaseWorkflowId } from "../../workflows/signals.ts";
@@ -23,8 +24,9 @@ import type { OrchestrationStack } from "./stack.ts";
 export async function provesTheRunStory(
   stack: OrchestrationStack,
   rounds: number,
+  spec: Partial<RunSpecInput> = {},
 ): Promise<{ runId: Hex; status: RunStatus }> {
-  const runId = await stack.approveRun(stack.spec({ rounds, replicasPerRound: 4, minReplicas: 2 }));
+  const runId = await stack.approveRun(stack.spec({ rounds, replicasPerRound: 4, minReplicas: 2, ...spec }));
   const status = await workflowResult<RunStatus>(stack.client, runWorkflowId(runId));
   expect(status).toMatchObject({ state: "completed", committedRounds: rounds, reason: "rounds" });
 
