@@ -3,24 +3,6 @@ import { sqrt } from "../model/ieeeMath.ts";
 import { parameterShapes } from "../model/parameters.ts";
 import type { Bytes32, RunSpec } from "../spec/runSpec.ts";
 
-/**
- * Why a replica's output was left out of the average and its GPU time is not paid; the order is
- * the order the checks run in (the first failure is the reason). diloco/README.md states each rule.
- */
-export const REJECTION_REASONS = [
-  "unreadable",
-  "oversized",
-  "hash-mismatch",
-  "wrong-parent",
-  "shape",
-  "non-finite",
-  "norm-outlier",
-  "duplicate",
-  "no-progress",
-  "held-out-loss",
-] as const;
-export type RejectionReason = (typeof REJECTION_REASONS)[number];
-
 /** What reading a replica's files can find wrong with them, before any number is judged. */
 export const DEFECT_REASONS = [
   "unreadable",
@@ -29,8 +11,22 @@ export const DEFECT_REASONS = [
   "wrong-parent",
   "shape",
   "non-finite",
-] as const satisfies readonly RejectionReason[];
+] as const;
 export type DefectReason = (typeof DEFECT_REASONS)[number];
+
+/**
+ * Why a replica's output was left out of the average and its GPU time is not paid; the order is
+ * the order the checks run in (the first failure is the reason): the defects, then the measures.
+ * diloco/README.md states each rule.
+ */
+export const REJECTION_REASONS = [
+  ...DEFECT_REASONS,
+  "norm-outlier",
+  "duplicate",
+  "no-progress",
+  "held-out-loss",
+] as const;
+export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
 export interface Defect {
   readonly reason: DefectReason;
