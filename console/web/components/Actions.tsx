@@ -178,7 +178,7 @@ export function ActionDescription({ action }: { action: ActionView }) {
             Attestations:{" "}
             {a.tracked
               ? `${a.count} of the ${a.quorum} verifier attestations needed${disputeNote[a.dispute]}.`
-              : "none: verifiers attest a round once it is committed."}
+              : "none yet: the round has no commit for verifiers to attest."}
           </p>
         </>
       );
