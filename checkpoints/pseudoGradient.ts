@@ -1,4 +1,4 @@
-import { elementCount, type Tensor } from "./tensor.ts";
+import { elementCount, type Tensor, toFloat32 } from "./tensor.ts";
 
 /**
  * The int8 pseudo-gradient: what a replica of a run with `outer.compression: int8` uploads instead
@@ -47,15 +47,20 @@ export function pseudoGradientInto(out: Float32Array, theta: Float32Array, repli
 }
 
 /**
- * Quantises one parameter's Δ into `values` and `scales` (its blocks'): scale = largest |Δ| of
- * the block / 127 in float32, q = Δ / scale rounded half away from zero, so quantising −Δ gives
+ * Quantises one parameter's Δ into `values` and `scales` (its blocks'; `block` other than
+ * INT8_BLOCK only to compare block sizes): scale = largest |Δ| of the block / 127 in float32, q = Δ / scale rounded half away from zero, so quantising −Δ gives
  * −q exactly; a block of zeros gets scale 0. Throws on a non-finite Δ (a trainer's bug: its loop
  * stops on a diverging loss).
  */
-export function quantiseInt8Into(values: Int8Array, scales: Float32Array, delta: Float32Array): void {
-  for (let b = 0; b * INT8_BLOCK < delta.length; b++) {
-    const from = b * INT8_BLOCK;
-    const to = Math.min(delta.length, from + INT8_BLOCK);
+export function quantiseInt8Into(
+  values: Int8Array,
+  scales: Float32Array,
+  delta: Float32Array,
+  block = INT8_BLOCK,
+): void {
+  for (let b = 0; b * block < delta.length; b++) {
+    const from = b * block;
+    const to = Math.min(delta.length, from + block);
     let largest = 0;
     for (let i = from; i < to; i++) {
       const d = delta[i]!;
@@ -82,10 +87,11 @@ export function dequantiseInt8Into(
   values: Int8Array,
   scales: Float32Array,
   at: number,
+  block = INT8_BLOCK,
 ): void {
-  const first = Math.floor(at / INT8_BLOCK);
+  const first = Math.floor(at / block);
   for (let i = 0; i < out.length; i++) {
-    out[i] = values[i]! * scales[Math.floor((at + i) / INT8_BLOCK) - first]!;
+    out[i] = values[i]! * scales[Math.floor((at + i) / block) - first]!;
   }
 }
 
@@ -106,6 +112,30 @@ export function int8PseudoGradientTensors(deltas: readonly Float32Array[]): Reco
     [INT8_VALUES_TENSOR]: { dtype: "I8", shape: [layout.values], bytes: new Uint8Array(values.buffer) },
     [INT8_SCALES_TENSOR]: { dtype: "F32", shape: [layout.scales], bytes: new Uint8Array(scales.buffer) },
   };
+}
+
+/**
+ * The inverse of int8PseudoGradientTensors: each parameter's Δ in turn, given the parameters'
+ * lengths in the model's order (one parameter's worth at a time; the caller keeps what it needs).
+ * The tensors' dtypes and shapes must have been checked against `lengths`.
+ */
+export function* dequantiseInt8(
+  values: Pick<Tensor, "bytes" | "shape">,
+  scales: Tensor,
+  lengths: readonly number[],
+): Generator<Float32Array> {
+  const q = int8Values(values);
+  const s = toFloat32(scales);
+  let at = 0;
+  let block = 0;
+  for (const length of lengths) {
+    const blocks = int8BlockCount(length);
+    const delta = new Float32Array(length);
+    dequantiseInt8Into(delta, q.subarray(at, at + length), s.subarray(block, block + blocks), 0);
+    at += length;
+    block += blocks;
+    yield delta;
+  }
 }
 
 /** The q values of an I8 tensor, as a view when they can be. */
