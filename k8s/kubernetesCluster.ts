@@ -30,8 +30,9 @@ import {
   type RoundStatus,
   type WatchOptions,
 } from "./cluster.ts";
+import { PRIORITY_QUOTA } from "./contributor/bundle.ts";
 import { type ContributorKubeconfig, parseContributorKubeconfig, toKubeConfig } from "./kubeconfig.ts";
-import { completionIndex, jobReplicas, replicaStates } from "./replicaState.ts";
+import { completionIndex, disruption, jobReplicas, replicaStates } from "./replicaState.ts";
 import {
   buildRoundJob,
   GPU_PRODUCT_LABEL,
@@ -64,6 +65,8 @@ export interface KubernetesClusterOptions {
    * `ClusterUnreachableError`; unset, it waits for the cluster however long it takes.
    */
   silenceMs?: number;
+  /** The contributor's Kueue LocalQueue, where it runs Kueue: Jobs are queued there. */
+  queue?: string | undefined;
 }
 
 /** The default bound on one API request: an apiserver that answers at all does so in far less. */
@@ -171,6 +174,7 @@ export class KubernetesCluster implements ComputeCluster {
   private readonly nodeCheckIntervalMs: number;
   private readonly requestTimeoutMs: number;
   private readonly silenceMs: number;
+  private readonly queue: string | undefined;
 
   constructor(options: KubernetesClusterOptions) {
     this.name = options.name;
@@ -183,6 +187,7 @@ export class KubernetesCluster implements ComputeCluster {
     this.batch = apiClient(this.kubeConfig, BatchV1Api, this.requestTimeoutMs);
     this.objects = apiClient(this.kubeConfig, KubernetesObjectApi, this.requestTimeoutMs);
     this.nodeCheckIntervalMs = options.nodeCheckIntervalMs ?? 2_000;
+    this.queue = options.queue;
   }
 
   async capacity(): Promise<ClusterCapacity> {
@@ -230,6 +235,20 @@ export class KubernetesCluster implements ComputeCluster {
     }
   }
 
+  /**
+   * The PriorityClass the contributor's bundle admits pods at (its `daotrain-priority` quota
+   * refuses every other), or undefined where the bundle predates it.
+   */
+  private async requiredPriorityClass(): Promise<string | undefined> {
+    const quota = await ignoreNotFound(
+      this.core.readNamespacedResourceQuota({ name: PRIORITY_QUOTA, namespace: this.namespace }),
+    );
+    const only = quota?.spec?.scopeSelector?.matchExpressions?.find(
+      (e) => e.scopeName === "PriorityClass" && e.operator === "NotIn",
+    );
+    return only?.values?.length === 1 ? only.values[0] : undefined;
+  }
+
   /** The tightest ResourceQuota on `requests.nvidia.com/gpu` in the namespace. */
   private async gpuQuota(): Promise<GpuQuota | undefined> {
     const quotas = await this.core.listNamespacedResourceQuota({ namespace: this.namespace });
@@ -252,7 +271,12 @@ export class KubernetesCluster implements ComputeCluster {
    * Secret (like the Service) is owned by it, so deleting the Job (or its TTL) removes both.
    */
   async launchRound(input: RoundJobSpecInput): Promise<RoundRef> {
-    const spec = parseRoundJobSpec(input);
+    const priorityClassName = await this.requiredPriorityClass();
+    const spec = parseRoundJobSpec({
+      ...input,
+      ...(priorityClassName ? { priorityClassName } : {}),
+      ...(this.queue ? { queue: this.queue } : {}),
+    });
     const { name, job, service, storeSecret } = buildRoundJob(spec, this.namespace);
     const ref = { cluster: this.name, name };
     let existing = await ignoreNotFound(this.batch.readNamespacedJob({ name, namespace: this.namespace }));
@@ -357,6 +381,7 @@ export class KubernetesCluster implements ComputeCluster {
   ): AsyncGenerator<RoundStatus, RoundStatus | undefined> {
     const { signal } = options;
     const pods = new Map<string, V1Pod>();
+    const departed = new Map<string, V1Pod>();
     let resourceVersion: string | undefined;
     let last: string | undefined;
     let wake: () => void = () => {};
@@ -403,8 +428,12 @@ export class KubernetesCluster implements ComputeCluster {
             resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
             if (type === "BOOKMARK") return;
             const uid = object.metadata?.uid ?? "";
-            if (type === "DELETED") pods.delete(uid);
-            else pods.set(uid, object);
+            if (type === "DELETED") {
+              pods.delete(uid);
+              // A preempted or evicted pod goes away (so does a started one whose Job Kueue
+              // suspends); why it went must outlive it.
+              if (disruption(object) || object.status?.startTime) departed.set(uid, object);
+            } else pods.set(uid, object);
             notify();
           },
           ended,
@@ -438,7 +467,7 @@ export class KubernetesCluster implements ComputeCluster {
           if (changed || current?.replicas.some((r) => r.state === "running")) {
             changed = false;
             const job = await this.readJob(ref);
-            current = await this.status(ref, job, [...pods.values()]);
+            current = await this.status(ref, job, [...departed.values(), ...pods.values()]);
             lastAnswerAt = Date.now();
             const key = JSON.stringify(current.replicas);
             if (key !== last) {

@@ -1,7 +1,8 @@
-import { describe, expect, it } from "vitest";
-import { compressionOf, parseRunSpec, type RunSpecInput, runIdOf } from "./runSpec.ts";
+import { describe, expect, test } from "vitest";
+import { tinySpec } from "../tests/orchestration/fixtures.ts";
+import { compressionOf, parseRunSpec, RunSpec, type RunSpecInput, runIdOf } from "./runSpec.ts";
 
-const base: RunSpecInput = {
+const writtenBeforeTheOption: RunSpecInput = {
   name: "compression",
   model: {
     architecture: "transformer-lm",
@@ -26,11 +27,11 @@ const base: RunSpecInput = {
   image: `ghcr.io/daotrain/trainer@sha256:${"0".repeat(64)}`,
 };
 const withCompression = (compression: unknown) =>
-  parseRunSpec({ ...base, outer: { ...base.outer, compression } });
+  parseRunSpec({ ...writtenBeforeTheOption, outer: { ...writtenBeforeTheOption.outer, compression } });
 
 describe("outer.compression", () => {
-  it("keeps the run id of a spec written before the option existed when it is absent or `none`", () => {
-    const absent = parseRunSpec(base);
+  test("keeps the run id of a spec written before the option existed when it is absent or `none`", () => {
+    const absent = parseRunSpec(writtenBeforeTheOption);
     // The id of this spec as main computed it before outer.compression existed.
     expect(runIdOf(absent)).toBe("0x594e7c4b1358070e7e573896e6c27903dc6e83430e21f420f1cb7254da8d1c87");
     expect(runIdOf(withCompression("none"))).toBe(runIdOf(absent));
@@ -38,14 +39,53 @@ describe("outer.compression", () => {
     expect(compressionOf(withCompression("none"))).toBe("none");
   });
 
-  it("gives an int8 run an id of its own, and survives a round trip through its canonical JSON", () => {
+  test("gives an int8 run an id of its own, and survives a round trip through its canonical JSON", () => {
     const int8 = withCompression("int8");
     expect(compressionOf(int8)).toBe("int8");
-    expect(runIdOf(int8)).not.toBe(runIdOf(parseRunSpec(base)));
+    expect(runIdOf(int8)).not.toBe(runIdOf(parseRunSpec(writtenBeforeTheOption)));
     expect(runIdOf(parseRunSpec(JSON.parse(JSON.stringify(int8))))).toBe(runIdOf(int8));
   });
 
-  it("refuses any other value, naming the field", () => {
+  test("refuses any other value, naming the field", () => {
     expect(() => withCompression("int4")).toThrow(/outer\.compression/);
+  });
+});
+
+const base = {
+  ...tinySpec(),
+  name: "sized",
+  image: `registry.example/daotrain/trainer@sha256:${"a".repeat(64)}`,
+};
+
+describe("a run spec's replica resources and GPU product", () => {
+  test("are optional, so that a spec without them keeps its id, and filled with defaults when given in part", () => {
+    const plain = parseRunSpec(base);
+    expect(plain.resources).toBeUndefined();
+    expect(runIdOf(plain)).toBe(runIdOf(RunSpec.parse(base)));
+    expect(parseRunSpec({ ...base, resources: { memory: "8Gi" } }).resources).toEqual({
+      cpu: "1",
+      memory: "8Gi",
+      ephemeralStorage: "20Gi",
+    });
+    expect(parseRunSpec({ ...base, gpuProduct: "NVIDIA-H100-80GB-HBM3" }).gpuProduct).toBe(
+      "NVIDIA-H100-80GB-HBM3",
+    );
+  });
+
+  test("are refused with the field named when they are not quantities, out of bounds, or not a label value", () => {
+    expect(() => parseRunSpec({ ...base, resources: { cpu: "two" } })).toThrow(
+      /resources\.cpu: must be a CPU quantity/,
+    );
+    expect(() => parseRunSpec({ ...base, resources: { cpu: "100000" } })).toThrow(/resources\.cpu/);
+    expect(() => parseRunSpec({ ...base, resources: { memory: "1Ki" } })).toThrow(
+      /resources\.memory: .*from 256Mi/,
+    );
+    expect(() => parseRunSpec({ ...base, resources: { ephemeralStorage: "1Ei" } })).toThrow(
+      /resources\.ephemeralStorage/,
+    );
+    expect(() => parseRunSpec({ ...base, resources: { gpus: 2 } })).toThrow(/resources/);
+    expect(() => parseRunSpec({ ...base, gpuProduct: "H100 80GB" })).toThrow(
+      /gpuProduct: must be a GPU product/,
+    );
   });
 });

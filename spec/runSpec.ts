@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { canonicalJson } from "./canonicalJson.ts";
 import { formatZodError, InvalidInputError } from "./errors.ts";
+import { byteQuantity, cpuQuantity } from "./quantity.ts";
 
 /** A 0x-prefixed 32-byte hex value: dataset roots, checkpoint roots, run ids. */
 export const Bytes32 = z
@@ -42,6 +43,30 @@ export const ModelSpec = z
     path: ["heads"],
   });
 export type ModelSpec = z.infer<typeof ModelSpec>;
+
+/**
+ * What each replica's pod gets (requests = limits), as Kubernetes quantities. Bounded so that a
+ * spec cannot ask for a pod no node could hold; `ephemeralStorage` also caps the pod's `/tmp`
+ * (where a trainer stages its inputs and output).
+ */
+export const ReplicaResources = z
+  .object({
+    cpu: cpuQuantity(0.1, 256).default("1"),
+    memory: byteQuantity("256Mi", "4Ti").default("2Gi"),
+    ephemeralStorage: byteQuantity("256Mi", "64Ti").default("20Gi"),
+  })
+  .strict();
+export type ReplicaResources = z.infer<typeof ReplicaResources>;
+/** What a replica gets when the spec names no resources: 1 CPU, 2 GiB, 20 GiB of /tmp. */
+export const DEFAULT_REPLICA_RESOURCES: ReplicaResources = ReplicaResources.parse({});
+
+/** A value of the `nvidia.com/gpu.product` node label (a Kubernetes label value). */
+const GpuProduct = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+    "must be a GPU product as nodes label it, e.g. NVIDIA-H100-80GB-HBM3",
+  );
 
 export const RunSpec = z
   .object({
@@ -106,6 +131,13 @@ export const RunSpec = z
       .max(2 ** 31 - 1),
     /** The trainer image, pinned by digest. */
     image: PinnedImage,
+    /**
+     * Per replica; absent means DEFAULT_REPLICA_RESOURCES. Optional rather than defaulted so that
+     * the ids of specs written before it stay what they were.
+     */
+    resources: ReplicaResources.optional(),
+    /** Only GPUs of this product (the `nvidia.com/gpu.product` node label), when given. */
+    gpuProduct: GpuProduct.optional(),
   })
   .strict()
   .refine((s) => s.minReplicas <= s.replicasPerRound, {

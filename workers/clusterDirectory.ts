@@ -30,6 +30,14 @@ const LocalExecutor = z
   })
   .strict();
 
+/** A LocalQueue's name, as Kueue reads it from the `kueue.x-k8s.io/queue-name` label. */
+const LocalQueueName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/,
+    "must be a LocalQueue name (a label value: a-z, 0-9, '-', '.')",
+  );
+
 const ClusterEntry = z
   .object({
     name: clusterName,
@@ -37,7 +45,12 @@ const ClusterEntry = z
     id: Bytes32.optional(),
     local: LocalExecutor.optional(),
     kubernetes: z
-      .object({ kubeconfig: absolutePath, namespace: z.string().min(1).optional() })
+      .object({
+        kubeconfig: absolutePath,
+        namespace: z.string().min(1).optional(),
+        /** The contributor's Kueue LocalQueue for daotrain's Jobs, where it runs Kueue. */
+        queue: LocalQueueName.optional(),
+      })
       .strict()
       .optional(),
     /**
@@ -64,7 +77,13 @@ export type ClusterEntry = z.infer<typeof ClusterEntry>;
  */
 export type ClusterAccess =
   | ({ kind: "local" } & z.infer<typeof LocalExecutor>)
-  | { kind: "kubernetes"; kubeconfig: ContributorKubeconfig; namespace?: string }
+  | {
+      kind: "kubernetes";
+      kubeconfig: ContributorKubeconfig;
+      namespace?: string;
+      /** The contributor's Kueue LocalQueue: Jobs go there, suspended, for Kueue to admit. */
+      queue?: string;
+    }
   /** A kubeconfig the worker will not use (unreadable, or asking it to run, open or trust something). */
   | { kind: "refused"; reason: string };
 
@@ -127,10 +146,15 @@ async function readKubeconfig(path: string): Promise<ContributorKubeconfig> {
 
 async function accessOf(entry: ClusterEntry): Promise<ClusterAccess> {
   if (entry.local) return { kind: "local", ...entry.local };
-  const { kubeconfig: path, namespace } = entry.kubernetes!;
+  const { kubeconfig: path, namespace, queue } = entry.kubernetes!;
   try {
     const kubeconfig = await readKubeconfig(path);
-    return { kind: "kubernetes", kubeconfig, ...(namespace ? { namespace } : {}) };
+    return {
+      kind: "kubernetes",
+      kubeconfig,
+      ...(namespace ? { namespace } : {}),
+      ...(queue ? { queue } : {}),
+    };
   } catch (error) {
     if (!(error instanceof InvalidInputError) && (error as NodeJS.ErrnoException).code === undefined)
       throw error;
@@ -192,6 +216,7 @@ export function clusterClient(cluster: ConfiguredCluster, options: ClusterClient
         name: cluster.name,
         kubeconfig: access.kubeconfig,
         ...(access.namespace ? { namespace: access.namespace } : {}),
+        ...(access.queue ? { queue: access.queue } : {}),
         ...(options.silenceMs !== undefined ? { silenceMs: options.silenceMs } : {}),
       });
     case "refused":

@@ -12,27 +12,47 @@ import type {
 export type VerdictOutcome = Pick<ReplicaVerdict, "replica" | "accepted">;
 
 /**
- * Spreads `replicas` over healthy clusters with free quota, one at a time round-robin, so a
- * round does not hinge on one contributor. Clusters that misbehaved earlier in the run
- * (`strikes`) are tried last; `excluded` ones not at all. Replicas that fit nowhere are left out.
+ * The GPUs a round may use on a cluster: all its free ones, or, when the spec asks for a GPU
+ * product, those of that product — counted per node product where the contributor shares node
+ * capacity, else all of them if the product it registered is the one asked for, none otherwise.
+ */
+export function freeGpusFor(candidate: ClusterCandidate, gpuProduct: string | undefined): number {
+  const { health } = candidate;
+  if (!health.healthy) return 0;
+  if (gpuProduct === undefined) return health.freeGpus;
+  const byProduct = health.freeGpusByProduct ?? {};
+  if (Object.keys(byProduct).length > 0) return Math.min(health.freeGpus, byProduct[gpuProduct] ?? 0);
+  return candidate.gpuProduct === gpuProduct ? health.freeGpus : 0;
+}
+
+/**
+ * Spreads `replicas` over healthy clusters with free quota (of the asked GPU product, when the
+ * spec names one), one at a time round-robin, so a round does not hinge on one contributor.
+ * Clusters that misbehaved earlier in the run (`strikes`) are tried last; `excluded` ones not at
+ * all. Replicas that fit nowhere are left out.
  */
 export function placeReplicas(
   candidates: readonly ClusterCandidate[],
   replicas: readonly number[],
   gpusPerReplica: number,
-  options: { excluded?: ReadonlySet<string>; strikes?: Readonly<Record<string, number>> } = {},
+  options: {
+    excluded?: ReadonlySet<string>;
+    strikes?: Readonly<Record<string, number>>;
+    gpuProduct?: string;
+  } = {},
 ): Placement[] {
   const strikes = options.strikes ?? {};
+  const freeOf = new Map(candidates.map((c) => [c.id, freeGpusFor(c, options.gpuProduct)]));
   const usable = candidates
     .filter((c) => c.health.healthy && !options.excluded?.has(c.id))
-    .filter((c) => c.health.freeGpus >= gpusPerReplica)
+    .filter((c) => (freeOf.get(c.id) ?? 0) >= gpusPerReplica)
     .sort(
       (a, b) =>
         (strikes[a.id] ?? 0) - (strikes[b.id] ?? 0) ||
-        b.health.freeGpus - a.health.freeGpus ||
+        (freeOf.get(b.id) ?? 0) - (freeOf.get(a.id) ?? 0) ||
         (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
     );
-  const free = usable.map((c) => c.health.freeGpus);
+  const free = usable.map((c) => freeOf.get(c.id) ?? 0);
   const assigned: number[][] = usable.map(() => []);
   let next = 0;
   for (const replica of replicas) {
@@ -44,7 +64,7 @@ export function placeReplicas(
   }
   return usable
     .map((c, i) => {
-      const { health: _health, ...cluster } = c;
+      const { health: _health, gpuProduct: _gpuProduct, ...cluster } = c;
       return { cluster, replicas: assigned[i] ?? [] };
     })
     .filter((p) => p.replicas.length > 0);

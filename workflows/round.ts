@@ -124,6 +124,7 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     const placements = placeReplicas(candidates, pending, spec.gpusPerReplica, {
       excluded: offenders,
       strikes: input.strikes,
+      ...(spec.gpuProduct ? { gpuProduct: spec.gpuProduct } : {}),
     });
     if (placements.length === 0) {
       await sleep(options.noCapacityRetrySeconds * 1000);
@@ -144,7 +145,8 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
           gpuSeconds: gpuSecondsOf(result, terms),
         });
       } else {
-        offenders.add(result.clusterId);
+        // Contributors keep first call on their GPUs: giving them back is no fault.
+        if (!result.preempted) offenders.add(result.clusterId);
         rows.set(result.replica, {
           ...row(result.replica, attempt, placement, result.phase),
           reason: result.reason,

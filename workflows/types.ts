@@ -20,10 +20,19 @@ export interface ClusterTarget {
 }
 
 export type ClusterHealth =
-  | { healthy: true; freeGpus: number }
+  | {
+      healthy: true;
+      freeGpus: number;
+      /** Free GPUs per `nvidia.com/gpu.product`; empty when the cluster does not share node capacity. */
+      freeGpusByProduct?: Record<string, number>;
+    }
   | { healthy: false; freeGpus: 0; reason: string };
 
-export type ClusterCandidate = ClusterTarget & { health: ClusterHealth };
+export type ClusterCandidate = ClusterTarget & {
+  health: ClusterHealth;
+  /** The GPU product its owner registered on-chain (what placement goes by without node capacity). */
+  gpuProduct?: string;
+};
 
 /** A checkpoint the orchestrator has verified (root recomputed from its shards). */
 export interface CheckpointRef {
@@ -72,6 +81,8 @@ export type ReplicaResult =
       reason: string;
       /** Lost because its cluster stopped answering (so deleting its Job is tried once only). */
       unreachable?: true;
+      /** The owner's own work took the GPUs back: a dropout without a strike (and without pay). */
+      preempted?: true;
     };
 
 /** What the worker measured of a replica (diloco/verdicts.ts), in nats and parameter units. */

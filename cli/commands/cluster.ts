@@ -71,6 +71,10 @@ export function register(program: Command): void {
       "let the orchestrator read Nodes cluster-wide (names, labels, allocatable GPUs) to place rounds only where GPUs are free; without it, nothing cluster-wide is granted and the quota alone bounds placement",
     )
     .option("--token-hours <n>", TOKEN_HOURS_HELP, count)
+    .option(
+      "--priority-class <name>",
+      "your PriorityClass for daotrain's pods (keep it below your own workloads'); default: daotrain-low, which the bundle creates below every default priority and unable to preempt",
+    )
     .option("--out <path>", "where to write the ServiceAccount kubeconfig", "daotrain-sa.kubeconfig")
     .option("--json", "print the result as JSON")
     .action(
@@ -81,6 +85,7 @@ export function register(program: Command): void {
         egressPort?: number[];
         shareNodeCapacity?: boolean;
         tokenHours?: number;
+        priorityClass?: string;
         out: string;
         json?: boolean;
       }) => {
@@ -91,6 +96,7 @@ export function register(program: Command): void {
           ...(options.egressPort ? { egressPorts: options.egressPort } : {}),
           shareNodeCapacity: options.shareNodeCapacity ?? false,
           ...(options.tokenHours !== undefined ? { tokenHours: options.tokenHours } : {}),
+          ...(options.priorityClass ? { priorityClass: options.priorityClass } : {}),
         });
         const wrote = await writeOrchestratorKubeconfig(options.out, result);
         if (options.json) {

@@ -5,6 +5,7 @@ import type {
   V1LimitRange,
   V1Namespace,
   V1NetworkPolicy,
+  V1PriorityClass,
   V1ResourceQuota,
   V1Role,
   V1RoleBinding,
@@ -37,6 +38,19 @@ export const BundleOptions = z
     egressPorts: z.array(z.number().int().min(1).max(65_535)).default([443]),
     /** Grant the one cluster-scoped read, of Nodes; without it capacity is the quota's headroom. */
     shareNodeCapacity: z.boolean().default(false),
+    /**
+     * The PriorityClass daotrain's pods must run at: one of the owner's (which onboarding checks
+     * exists), or by default `daotrain-low`, which the bundle creates below every default priority
+     * and unable to preempt. Either way the owner's own higher-priority pods preempt daotrain's.
+     */
+    priorityClass: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "must be a PriorityClass name (a DNS subdomain)")
+      .refine(
+        (name) => !name.startsWith("system-"),
+        "must not be a system- class, which only kube-system may use",
+      )
+      .optional(),
   })
   .strict();
 export type BundleOptions = z.infer<typeof BundleOptions>;
@@ -48,6 +62,16 @@ export const SERVICE_ACCOUNT = "daotrain-orchestrator";
  */
 export const LEGACY_TOKEN_SECRET = "daotrain-orchestrator-token";
 export const GPU_QUOTA = "daotrain-gpus";
+/** The PriorityClass the bundle creates when the owner names none of theirs. */
+export const DEFAULT_PRIORITY_CLASS = "daotrain-low";
+/** Below every pod that names no class (priority 0), so any of the owner's preempts daotrain's. */
+const DEFAULT_PRIORITY_VALUE = -1000;
+/**
+ * The ResourceQuota that admits no pod in the namespace unless it runs at the bundle's
+ * PriorityClass: the cluster enforces the owner's first call, whatever a Job asks. The
+ * orchestrator reads the class from it (`KubernetesCluster.launchRound`).
+ */
+export const PRIORITY_QUOTA = "daotrain-priority";
 const ROLE = "daotrain-orchestrator";
 const NODE_READER = "daotrain-node-reader";
 const WRITES_POLICY = "daotrain-orchestrator-writes";
@@ -172,7 +196,29 @@ export function contributorBundle(options: BundleOptions): KubernetesObject[] {
       ],
     },
   };
+  const priorityClass = options.priorityClass ?? DEFAULT_PRIORITY_CLASS;
+  const lowPriority: V1PriorityClass = {
+    apiVersion: "scheduling.k8s.io/v1",
+    kind: "PriorityClass",
+    metadata: { name: DEFAULT_PRIORITY_CLASS, labels },
+    value: DEFAULT_PRIORITY_VALUE,
+    preemptionPolicy: "Never",
+    globalDefault: false,
+    description: "daotrain's contributed-GPU pods: any pod of the owner preempts them, they preempt none",
+  };
+  const priorityOnly: V1ResourceQuota = {
+    apiVersion: "v1",
+    kind: "ResourceQuota",
+    metadata: meta(PRIORITY_QUOTA),
+    spec: {
+      hard: { pods: "0" },
+      scopeSelector: {
+        matchExpressions: [{ scopeName: "PriorityClass", operator: "NotIn", values: [priorityClass] }],
+      },
+    },
+  };
   const nodeCapacity = options.shareNodeCapacity ? [nodeReader, nodeReaderBinding] : [];
+  const ownClass = options.priorityClass === undefined ? [lowPriority] : [];
   return [
     ns,
     account,
@@ -180,7 +226,9 @@ export function contributorBundle(options: BundleOptions): KubernetesObject[] {
     binding,
     ...nodeCapacity,
     ...orchestratorWritesPolicy(namespace),
+    ...ownClass,
     quota,
+    priorityOnly,
     limits,
     denyAll,
     trainer,

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  ApiException,
   AuthorizationV1Api,
   type Cluster,
   CoreV1Api,
@@ -9,6 +10,7 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
   RbacAuthorizationV1Api,
+  SchedulingV1Api,
   type V1ResourceAttributes,
 } from "@kubernetes/client-node";
 import { stringify } from "yaml";
@@ -107,6 +109,19 @@ async function deleteIfPresent(remove: () => Promise<unknown>): Promise<void> {
   });
 }
 
+/** The owner's own PriorityClass must exist: a quota naming a missing one would admit no pod. */
+async function requirePriorityClass(admin: KubeConfig, name: string): Promise<void> {
+  try {
+    await admin.makeApiClient(SchedulingV1Api).readPriorityClass({ name });
+  } catch (error) {
+    if (error instanceof ApiException && error.code === 404)
+      throw new OnboardError(
+        `PriorityClass "${name}" does not exist; create it (below your own workloads' priority) or leave out --priority-class for daotrain-low`,
+      );
+    throw error;
+  }
+}
+
 /**
  * Applies the contributor bundle with server-side apply (running it again changes nothing but
  * what changed, e.g. the GPU count), removes what earlier bundles granted and this one does not
@@ -116,6 +131,7 @@ async function deleteIfPresent(remove: () => Promise<unknown>): Promise<void> {
 export async function onboardContributor(adminKubeconfig: string, input: unknown): Promise<OnboardResult> {
   const { tokenHours, ...options } = parseWith(OnboardOptions, input, "contributor bundle options");
   const admin = loadKubeConfig(adminKubeconfig);
+  if (options.priorityClass) await requirePriorityClass(admin, options.priorityClass);
   const objects = KubernetesObjectApi.makeApiClient(admin);
   const applied: string[] = [];
   for (const object of contributorBundle(options)) {

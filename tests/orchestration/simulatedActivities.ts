@@ -8,7 +8,7 @@ import type { ClusterCandidate, Hex, ReplicaResult, RunClosing } from "../../wor
  * Activities over an in-memory simulation of clusters, for unit tests of the workflows' logic
  * (placement, quorum, retries, budget, pause, cancel). The end-to-end tests use the real ones.
  */
-export type ReplicaBehaviour = "train" | "fail" | "cheat" | "hang";
+export type ReplicaBehaviour = "train" | "fail" | "cheat" | "hang" | "preempted-once";
 
 export interface SimulatedCluster {
   name: string;
@@ -100,17 +100,29 @@ function workingActivities(sim: Simulation): Activities {
         await activitySleep(200);
       }
       await sleep(cluster.trainMs);
-      return placement.replicas.map((replica) =>
-        cluster.behaviour === "fail"
-          ? { replica, clusterId: placement.cluster.id, phase: "failed", reason: "exit code 1" }
-          : {
-              replica,
-              clusterId: placement.cluster.id,
-              phase: "succeeded",
-              outputUri: `sim://${jobName(key)}/${replica}/${cluster.behaviour}`,
-              startedAtMs,
-              finishedAtMs: startedAtMs + 1500,
-            },
+      // The owner takes its GPUs back once; after that its cluster trains.
+      const preempted = cluster.behaviour === "preempted-once";
+      if (preempted) cluster.behaviour = "train";
+      return placement.replicas.map(
+        (replica): ReplicaResult =>
+          preempted
+            ? {
+                replica,
+                clusterId: placement.cluster.id,
+                phase: "lost",
+                reason: "PreemptionByScheduler: preempted by owner/job",
+                preempted: true,
+              }
+            : cluster.behaviour === "fail"
+              ? { replica, clusterId: placement.cluster.id, phase: "failed", reason: "exit code 1" }
+              : {
+                  replica,
+                  clusterId: placement.cluster.id,
+                  phase: "succeeded",
+                  outputUri: `sim://${jobName(key)}/${replica}/${cluster.behaviour}`,
+                  startedAtMs,
+                  finishedAtMs: startedAtMs + 1500,
+                },
       );
     },
     async cancelReplicas({ key }) {

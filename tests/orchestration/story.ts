@@ -16,7 +16,7 @@ import type { OrchestrationStack } from "./stack.ts";
 
 /**
  * The whole story of issue 6, on whichever clusters the stack's worker reaches: the DAO approves
- * a run (the test spec, with `overrides`), it trains `rounds` rounds, every committed root equals the root recomputed from the
+ * a run, it trains `rounds` rounds, every committed root equals the root recomputed from the
  * stored checkpoint, the ledger credits each owner exactly its accepted replicas' GPU-seconds,
  * the run is closed with the rest of the escrow returned, and the DAO's release vote gets the
  * last checkpoint published (verified against its root in the public store, its URI on-chain).
@@ -24,11 +24,9 @@ import type { OrchestrationStack } from "./stack.ts";
 export async function provesTheRunStory(
   stack: OrchestrationStack,
   rounds: number,
-  overrides: Partial<RunSpecInput> = {},
+  spec: Partial<RunSpecInput> = {},
 ): Promise<{ runId: Hex; status: RunStatus }> {
-  const runId = await stack.approveRun(
-    stack.spec({ rounds, replicasPerRound: 4, minReplicas: 2, ...overrides }),
-  );
+  const runId = await stack.approveRun(stack.spec({ rounds, replicasPerRound: 4, minReplicas: 2, ...spec }));
   const status = await workflowResult<RunStatus>(stack.client, runWorkflowId(runId));
   expect(status).toMatchObject({ state: "completed", committedRounds: rounds, reason: "rounds" });
 

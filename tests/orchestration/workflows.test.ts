@@ -97,6 +97,24 @@ describe("trainingRun", () => {
     expect(status.recent[0]?.attempts).toBe(1);
   });
 
+  test("replicas the owner preempts are dropouts without a strike: unpaid, and their cluster is tried again in the retry", async () => {
+    const { sim, taskQueue } = await simulate([
+      cluster("steady", { freeGpus: 2 }),
+      cluster("owned", { freeGpus: 2, behaviour: "preempted-once" }),
+    ]);
+    const { runId, handle } = await startRun(taskQueue, { spec: tinySpec({ rounds: 1, minReplicas: 4 }) });
+    const status = (await handle.result()) as RunStatus;
+    expect(status.state).toBe("completed");
+    expect(status.recent[0]?.attempts).toBe(2);
+    // A failed cluster would be left out of the retry; a preempted one is not.
+    expect(sim.launches.filter((l) => l.key.includes("-a2-")).map((l) => l.key.split("-").at(-1))).toContain(
+      "owned",
+    );
+    const paid = sim.credits.reduce((sum, c) => sum + c.gpuSeconds, 0);
+    expect(paid).toBe(8);
+    expect(sim.credits.every((c) => c.runId === runId)).toBe(true);
+  });
+
   test("a round short of its quorum is retried on other clusters, and the cheating cluster is not paid", async () => {
     const { sim, taskQueue } = await simulate([
       cluster("honest"),

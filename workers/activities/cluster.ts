@@ -101,7 +101,7 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
           if (record.status !== "admitted") return undefined;
           const { id, name } = cluster;
           const health = withinAdmission(await healthOf(cluster), record.admittedGpuCapacity);
-          return { id, name, owner: record.owner as Hex, health };
+          return { id, name, owner: record.owner as Hex, gpuProduct: record.gpuProduct, health };
         }),
       ).then((all) => all.filter((c): c is ClusterCandidate => c !== undefined));
     },
@@ -130,6 +130,8 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
             })),
             totalReplicas: spec.replicasPerRound,
             gpusPerReplica: spec.gpusPerReplica,
+            ...(spec.gpuProduct ? { gpuProduct: spec.gpuProduct } : {}),
+            ...spec.resources,
             initUri: splitObjectUri(init.uri).storeUri,
             initRoot: init.root,
             datasetUri,
@@ -207,16 +209,23 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
           ctx.metrics.clusterFailures.inc({ cluster: key.clusterName, reason: "failed" });
           return { ...base, phase: "failed", reason: state.reason };
         }
+        const preempted = state?.state === "lost" && state.preempted === true;
         ctx.metrics.clusterFailures.inc({
           cluster: key.clusterName,
-          reason: unreachable ? "unreachable" : "lost",
+          reason: unreachable ? "unreachable" : preempted ? "preempted" : "lost",
         });
         const reason =
           unreachable ??
           (state?.state === "lost"
             ? state.reason
             : `still ${state?.state ?? "pending"} at the round's deadline`);
-        return { ...base, phase: "lost", reason, ...(unreachable ? { unreachable: true as const } : {}) };
+        return {
+          ...base,
+          phase: "lost",
+          reason,
+          ...(unreachable ? { unreachable: true as const } : {}),
+          ...(preempted ? { preempted: true as const } : {}),
+        };
       });
     },
 
@@ -230,7 +239,7 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
     try {
       trainerStoreEnv(cluster);
       const capacity = await client(cluster).capacity();
-      return { healthy: true, freeGpus: capacity.freeGpus };
+      return { healthy: true, freeGpus: capacity.freeGpus, freeGpusByProduct: capacity.freeGpusByProduct };
     } catch (error) {
       return { healthy: false, freeGpus: 0, reason: error instanceof Error ? error.message : String(error) };
     }
@@ -262,5 +271,14 @@ function verifiedRunTime(
  * the contributor's quota, which the cluster itself enforces.
  */
 function withinAdmission(health: ClusterHealth, admittedGpus: number): ClusterHealth {
-  return health.healthy ? { healthy: true, freeGpus: Math.min(health.freeGpus, admittedGpus) } : health;
+  if (!health.healthy) return health;
+  const cap = (gpus: number) => Math.min(gpus, admittedGpus);
+  const byProduct = health.freeGpusByProduct;
+  return {
+    ...health,
+    freeGpus: cap(health.freeGpus),
+    ...(byProduct
+      ? { freeGpusByProduct: Object.fromEntries(Object.entries(byProduct).map(([p, n]) => [p, cap(n)])) }
+      : {}),
+  };
 }
