@@ -15,7 +15,9 @@ import type { RunSpec } from "../../spec/runSpec.ts";
 import { type OuterStepRequest, rederive, rederiveElsewhere } from "./rederiveRound.ts";
 import {
   around,
+  freeRiders,
   reasonsOf,
+  refusedAs,
   runTrainer,
   stepPerCoordinate,
   type TrainedRound,
@@ -159,19 +161,9 @@ describe("a DiLoCo round on the CPU", () => {
       { id: "r0", index: 0, dir: replicaDirs.r0 },
       { id: "r1", index: 1, dir: replicaDirs.r1 },
     ];
-    const idle = await step([
-      ...honest,
-      { id: "unchanged", index: 0, dir: await writeReplica("unchanged", theta) },
-      { id: "tiny-noise", index: 0, dir: await writeReplica("tiny-noise", around(theta, theta, 0, 1e-6)) },
-      { id: "noise", index: 0, dir: await writeReplica("noise", around(theta, theta, 0, honestStep, 2)) },
-    ]);
-    expect(reasonsOf(idle)).toEqual({
-      r0: "accepted",
-      r1: "accepted",
-      unchanged: "no-progress",
-      "tiny-noise": "no-progress",
-      noise: "no-progress",
-    });
+    const riders = await freeRiders(round, theta, honestStep);
+    const idle = await step([...honest, ...riders]);
+    expect(reasonsOf(idle)).toEqual({ r0: "accepted", r1: "accepted", ...refusedAs(riders, "no-progress") });
 
     await cp(replicaDirs.r1, join(dir, "copy"), { recursive: true });
     const copies = await step([

@@ -11,7 +11,15 @@ import {
 import { INT8_BLOCK, INT8_SCALES_TENSOR, INT8_VALUES_TENSOR } from "../../checkpoints/pseudoGradient.ts";
 import type { ReplicaInput } from "../../diloco/index.ts";
 import { type OuterStepRequest, rederive, rederiveElsewhere } from "./rederiveRound.ts";
-import { around, reasonsOf, stepPerCoordinate, type TrainedRound, trainedRound } from "./trainedRound.ts";
+import {
+  around,
+  freeRiders,
+  reasonsOf,
+  refusedAs,
+  stepPerCoordinate,
+  type TrainedRound,
+  trainedRound,
+} from "./trainedRound.ts";
 
 // A round of a run with `outer.compression: int8`: real trainer processes upload int8
 // pseudo-gradients with a float32 scale per block, and the outer step judges and averages the
@@ -100,19 +108,9 @@ describe("an int8 round on the CPU", () => {
     const honestStep = stepPerCoordinate(theta, r1);
     const write = (name: string, values: Record<string, Float32Array>) =>
       round.writeReplica(name, values).then((dir) => ({ id: name, index: 0, dir }));
-    const idle = await round.step([
-      ...honest,
-      await write("unchanged", theta),
-      await write("tiny-noise", around(theta, theta, 0, 1e-6)),
-      await write("noise", around(theta, theta, 0, honestStep, 2)),
-    ]);
-    expect(reasonsOf(idle)).toEqual({
-      r0: "accepted",
-      r1: "accepted",
-      unchanged: "no-progress",
-      "tiny-noise": "no-progress",
-      noise: "no-progress",
-    });
+    const riders = await freeRiders(round, theta, honestStep);
+    const idle = await round.step([...honest, ...riders]);
+    expect(reasonsOf(idle)).toEqual({ r0: "accepted", r1: "accepted", ...refusedAs(riders, "no-progress") });
 
     await cp(round.replicaDirs[1], join(round.dir, "copy"), { recursive: true });
     const copies = await round.step([

@@ -10,7 +10,7 @@ import {
 } from "../../checkpoints/index.ts";
 import { dequantiseInt8, INT8_SCALES_TENSOR, INT8_VALUES_TENSOR } from "../../checkpoints/pseudoGradient.ts";
 import { assignShards, type DatasetManifest, packDataset } from "../../datasets/index.ts";
-import { outerStep, type ReplicaInput, type Verdict } from "../../diloco/index.ts";
+import { outerStep, type RejectionReason, type ReplicaInput, type Verdict } from "../../diloco/index.ts";
 import { initialCheckpoint, modelValues, parameterShapes, runSpecMetadata } from "../../model/index.ts";
 import { parseRunSpec, type RunSpec, type RunSpecInput, runIdOf } from "../../spec/runSpec.ts";
 import { SeededRandom } from "../../spec/seededRandom.ts";
@@ -201,4 +201,29 @@ export function stepPerCoordinate(theta: Values, trained: Values): number {
     for (let i = 0; i < t.length; i++) squares += (trained[n]![i]! - t[i]!) ** 2;
   }
   return Math.sqrt(squares / parameters);
+}
+
+/**
+ * What a free rider delivers instead of training, written in the round's form: θ returned
+ * unchanged, θ plus tiny noise, and noise of an honest step's size. The outer step must refuse
+ * every one as `no-progress`.
+ */
+export async function freeRiders(
+  round: TrainedRound,
+  theta: Values,
+  honestStep: number,
+): Promise<ReplicaInput[]> {
+  const riders: [string, Values][] = [
+    ["unchanged", theta],
+    ["tiny-noise", around(theta, theta, 0, 1e-6)],
+    ["noise", around(theta, theta, 0, honestStep, 2)],
+  ];
+  const inputs: ReplicaInput[] = [];
+  for (const [id, values] of riders) inputs.push({ id, index: 0, dir: await round.writeReplica(id, values) });
+  return inputs;
+}
+
+/** The verdicts `reasonsOf` gives when every one of `replicas` is refused for `reason`. */
+export function refusedAs(replicas: readonly ReplicaInput[], reason: RejectionReason) {
+  return Object.fromEntries(replicas.map((r) => [r.id, reason]));
 }
