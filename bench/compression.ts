@@ -8,6 +8,11 @@
  * deterministic evaluator), and for the block size, the round-trip error of the first round's
  * float32 pseudo-gradients quantised with other block sizes and scale types.
  *
+ * A third run is a control for the loss: float32 uploads whose Δ the bench moves, coordinate by
+ * coordinate, by exactly as much as int8 would (|Δ̂ − Δ|) but in a seeded random direction. If its
+ * loss strays from the baseline as far as int8's, the gap is the run's sensitivity to any error of
+ * that size (the trainers' next rounds start from a slightly different θ), not a bias of int8.
+ *
  *   node bench/compression.ts [--rounds N] [--parallel 2] [--work DIR]
  */
 import { mkdir, readFile, rm, stat } from "node:fs/promises";
@@ -25,8 +30,15 @@ import {
 import { f16ToF32, f32ToF16 } from "../checkpoints/tensor.ts";
 import { assignShards, type DatasetManifest, packDataset } from "../datasets/index.ts";
 import { outerStep } from "../diloco/index.ts";
-import { initialCheckpoint, modelValues, parameterShapes } from "../model/index.ts";
+import {
+  initialCheckpoint,
+  modelValues,
+  parameterShapes,
+  runSpecMetadata,
+  toTensors,
+} from "../model/index.ts";
 import { type Compression, parseRunSpec, type RunSpec, runIdOf } from "../spec/runSpec.ts";
+import { SeededRandom } from "../spec/seededRandom.ts";
 import { trainerEnvVars } from "../spec/trainerContract.ts";
 import { runTrainer } from "../tests/trainer/trainedRound.ts";
 import { printTable } from "./table.ts";
@@ -82,12 +94,62 @@ async function uploadBytes(dir: string, manifest: CheckpointManifest): Promise<n
   return manifest.shards.reduce((n, s) => n + s.bytes, (await stat(join(dir, "manifest.json"))).size);
 }
 
-/** The whole run: every round's replicas as trainer processes, then the outer step. */
+/** Δ quantised with `block` values per scale and dequantised again, as the outer step reads it. */
+function roundTrip(delta: Float32Array, block = INT8_BLOCK, scaleType: "F32" | "F16" = "F32"): Float32Array {
+  const values = new Int8Array(delta.length);
+  const scales = new Float32Array(Math.ceil(delta.length / block));
+  quantiseInt8Into(values, scales, delta, block);
+  if (scaleType === "F16") for (let b = 0; b < scales.length; b++) scales[b] = f16ToF32(f32ToF16(scales[b]!));
+  const back = new Float32Array(delta.length);
+  dequantiseInt8Into(back, values, scales, 0, block);
+  return back;
+}
+
+/** Each parameter's Δ = θ − θₖ of the replica checkpoint in `dir` (float32 parameters). */
+async function pseudoGradients(theta: Record<string, Float32Array>, dir: string, spec: RunSpec) {
+  const trained = modelValues((await readCheckpoint(dir)).tensors, spec);
+  return parameterShapes(spec.model).map(([name]) => {
+    const delta = new Float32Array(theta[name]!.length);
+    pseudoGradientInto(delta, theta[name]!, trained[name]!);
+    return [name, delta] as const;
+  });
+}
+
+/**
+ * The control's upload: the float32 replica in `dir` rewritten to `out` with each coordinate's Δ
+ * moved by int8's error there, |Δ̂ − Δ|, in a direction drawn from `seed`; lineage kept.
+ */
+async function withInt8SizedError(global: string, dir: string, out: string, spec: RunSpec, seed: number) {
+  const theta = modelValues((await readCheckpoint(global)).tensors, spec);
+  const { manifest } = await readCheckpoint(dir);
+  const random = new SeededRandom(seed);
+  const moved: Record<string, Float32Array> = {};
+  for (const [name, delta] of await pseudoGradients(theta, dir, spec)) {
+    const back = roundTrip(delta);
+    moved[name] = theta[name]!.map((t, i) => {
+      const error = Math.abs(back[i]! - delta[i]!) * (random.int(2) === 0 ? 1 : -1);
+      return t - (delta[i]! + error);
+    });
+  }
+  await writeCheckpoint(out, toTensors(moved, spec.model), {
+    runId: manifest.runId,
+    round: manifest.round,
+    parentRoot: manifest.parentRoot,
+    metrics: manifest.metrics,
+    metadata: runSpecMetadata(spec),
+  });
+}
+
+/**
+ * The whole run: every round's replicas as trainer processes, then the outer step (on the
+ * replicas' outputs, or under `control` on those outputs with an int8-sized error added).
+ */
 async function train(
   dataset: DatasetManifest,
   datasetDir: string,
   spec: RunSpec,
   work: string,
+  control = false,
 ): Promise<RunResult> {
   await rm(work, { recursive: true, force: true });
   const init = initialCheckpoint(spec);
@@ -126,10 +188,16 @@ async function train(
       if (run.code !== 0) throw new Error(`round ${round} replica ${r}: ${run.stderr}`);
       return JSON.parse(run.stdout).manifest as CheckpointManifest;
     });
+    const judged = control ? outputs.map((dir) => `${dir}-control`) : outputs;
+    if (control) {
+      for (const [r, dir] of outputs.entries()) {
+        await withInt8SizedError(global, dir, judged[r]!, spec, 1000 * round + r);
+      }
+    }
     const step = await outerStep({
       global,
       globalRoot: globalManifest.root,
-      replicas: outputs.map((dir, index) => ({ id: String(index), index, dir })),
+      replicas: judged.map((dir, index) => ({ id: String(index), index, dir })),
       spec,
       dataset: async () => datasetDir,
     });
@@ -144,7 +212,7 @@ async function train(
       valLoss: step.valLoss.next!,
     });
     console.error(
-      `[bench] ${spec.outer.compression ?? "none"} round ${round + 1}: ${step.accepted.length}/${outputs.length} accepted, held-out loss ${step.valLoss.next!.toFixed(4)}`,
+      `[bench] ${control ? "control" : (spec.outer.compression ?? "none")} round ${round + 1}: ${step.accepted.length}/${outputs.length} accepted, held-out loss ${step.valLoss.next!.toFixed(4)}`,
     );
   }
   return { initialValLoss, rounds };
@@ -159,12 +227,8 @@ async function blockSizes(work: string, spec: RunSpec) {
   const theta = modelValues((await readCheckpoint(join(work, "global-0"))).tensors, spec);
   const deltas: Float32Array[] = [];
   for (let r = 0; r < spec.replicasPerRound; r++) {
-    const trained = modelValues((await readCheckpoint(join(work, "round-0", `replica-${r}`))).tensors, spec);
-    for (const [name] of parameterShapes(spec.model)) {
-      const delta = new Float32Array(theta[name]!.length);
-      pseudoGradientInto(delta, theta[name]!, trained[name]!);
-      deltas.push(delta);
-    }
+    const replica = join(work, "round-0", `replica-${r}`);
+    for (const [, delta] of await pseudoGradients(theta, replica, spec)) deltas.push(delta);
   }
   const rows: string[][] = [];
   for (const block of [32, 64, 128, 256, 1024]) {
@@ -176,13 +240,7 @@ async function blockSizes(work: string, spec: RunSpec) {
       let elements = 0;
       let scaleCount = 0;
       for (const delta of deltas) {
-        const values = new Int8Array(delta.length);
-        const scales = new Float32Array(Math.ceil(delta.length / block));
-        quantiseInt8Into(values, scales, delta, block);
-        if (scaleType === "F16")
-          for (let b = 0; b < scales.length; b++) scales[b] = f16ToF32(f32ToF16(scales[b]!));
-        const back = new Float32Array(delta.length);
-        dequantiseInt8Into(back, values, scales, 0, block);
+        const back = roundTrip(delta, block, scaleType);
         for (let i = 0; i < delta.length; i++) {
           error += (back[i]! - delta[i]!) ** 2;
           norm += delta[i]! ** 2;
@@ -192,7 +250,7 @@ async function blockSizes(work: string, spec: RunSpec) {
           }
         }
         elements += delta.length;
-        scaleCount += scales.length;
+        scaleCount += Math.ceil(delta.length / block);
       }
       const bytes = elements + scaleCount * (scaleType === "F32" ? 4 : 2);
       rows.push([
@@ -215,16 +273,14 @@ const dataset = await packDataset(join(repo, "datasets/corpus/fables.txt"), data
   shardTokens: SHARD_TOKENS,
 });
 const load = loadavg()[0]!;
-const results = {} as Record<Compression, RunResult>;
-const specs = {} as Record<Compression, RunSpec>;
-for (const compression of ["none", "int8"] as const) {
-  specs[compression] = await demoSpec(dataset.root, compression);
-  results[compression] = await train(dataset, datasetDir, specs[compression], join(work, compression));
-}
+const spec = await demoSpec(dataset.root, "none");
+const int8Spec = await demoSpec(dataset.root, "int8");
+const control = await train(dataset, datasetDir, spec, join(work, "control"), true);
+const none = await train(dataset, datasetDir, spec, join(work, "none"));
+const int8 = await train(dataset, datasetDir, int8Spec, join(work, "int8"));
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const { none, int8 } = results;
-const spec = specs.none;
+const versus = (x: number, baseline: number) => `${(100 * (x / baseline - 1)).toFixed(2)} %`;
 const params = parameterShapes(spec.model).reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0);
 console.log(
   `\n## Compressed pseudo-gradients on the demo's run: ${spec.rounds} rounds × ${spec.replicasPerRound} replicas × ${spec.innerSteps} inner steps, ${params.toLocaleString("en")} parameters, seed ${spec.seed} (load average ${load.toFixed(1)})\n`,
@@ -237,20 +293,35 @@ const rows = [
     `${Math.round(uploadNone).toLocaleString("en")} B`,
     `${Math.round(uploadInt8).toLocaleString("en")} B`,
     `${((100 * uploadInt8) / uploadNone).toFixed(2)} % (goal ≤ 26 %)`,
+    "",
+    "",
   ],
-  ["held-out loss of θ₀", none.initialValLoss.toFixed(4), int8.initialValLoss.toFixed(4), ""],
+  ["held-out loss of θ₀", none.initialValLoss.toFixed(4), int8.initialValLoss.toFixed(4), "", "", ""],
   ...none.rounds.map((r, i) => {
     const c = int8.rounds[i]!;
-    const last = i === none.rounds.length - 1;
+    const k = control.rounds[i]!;
+    const goal = i === none.rounds.length - 1 ? " (goal within ±1 %)" : "";
     return [
-      `held-out loss after round ${r.round} (accepted ${r.accepted} / ${c.accepted})`,
+      `held-out loss after round ${r.round} (accepted ${r.accepted} / ${c.accepted} / ${k.accepted})`,
       r.valLoss.toFixed(4),
       c.valLoss.toFixed(4),
-      `${(100 * (c.valLoss / r.valLoss - 1)).toFixed(2)} %${last ? " (goal within ±1 %)" : ""}`,
+      `${versus(c.valLoss, r.valLoss)}${goal}`,
+      k.valLoss.toFixed(4),
+      versus(k.valLoss, r.valLoss),
     ];
   }),
 ];
-printTable(["figure", "float32 parameters (baseline)", "int8 pseudo-gradient", "int8 vs baseline"], rows);
+printTable(
+  [
+    "figure",
+    "float32 parameters (baseline)",
+    "int8 pseudo-gradient",
+    "int8 vs baseline",
+    "control: float32, int8-sized error",
+    "control vs baseline",
+  ],
+  rows,
+);
 console.log(
   `\n### Block size: round 1's float32 pseudo-gradients (${spec.replicasPerRound} replicas) quantised per parameter\n`,
 );
