@@ -10,7 +10,7 @@ import {
 } from "../diloco/index.ts";
 import { canonicalJson } from "../spec/canonicalJson.ts";
 import { formatZodError } from "../spec/errors.ts";
-import { Bytes32, type RunSpec } from "../spec/runSpec.ts";
+import { Bytes32, type Compression, compressionOf, type RunSpec } from "../spec/runSpec.ts";
 
 // The round record (`daotrain-round-record/1`): everything needed to redo a committed round, in
 // canonical JSON, published in the run store under its sha256 before the commit and committed
@@ -107,6 +107,8 @@ export const RoundRecord = z
         momentum: z.number(),
         nesterov: z.boolean(),
         aggregation: z.enum(["mean", "trimmed-mean"]),
+        /** What replicas uploaded (`none`: θₖ; `int8`: the quantised pseudo-gradient), stated even when the spec leaves it out. */
+        compression: z.enum(["none", "int8"] as const satisfies readonly Compression[]),
       })
       .strict(),
     /** θ's measures every verdict is judged against. */
@@ -140,6 +142,12 @@ export interface RoundRecordInput {
   next: { root: Bytes32; manifestUri: string };
 }
 
+/** The spec's outer step as a record states it: every field, the upload form included. */
+export function recordedOuter(spec: RunSpec): RoundRecord["outer"] {
+  const { lr, momentum, nesterov, aggregation } = spec.outer;
+  return { lr, momentum, nesterov, aggregation, compression: compressionOf(spec) };
+}
+
 /** The record of a round the outer step judged and whose next checkpoint was written. */
 export function roundRecord(input: RoundRecordInput): RoundRecord {
   const { step } = input;
@@ -151,7 +159,7 @@ export function roundRecord(input: RoundRecordInput): RoundRecord {
     round: input.round,
     parent: input.parent,
     datasetRoot: input.spec.dataset,
-    outer: input.spec.outer,
+    outer: recordedOuter(input.spec),
     evidence: {
       globalMaxAbs: encodeFloat(step.evidence.globalMaxAbs),
       globalHeldOutLoss: encodeFloat(step.evidence.globalHeldOutLoss),

@@ -30,6 +30,7 @@ import {
   type RoundRecord,
   RoundRecordInvalidError,
   recordedEvidence,
+  recordedOuter,
   recordedVerdicts,
   roundRecordHash,
   roundRecordMaxBytes,
@@ -316,7 +317,7 @@ function recordFindings(
   runId: Hex,
   round: number,
 ): Finding[] {
-  const outer = JSON.stringify(spec.outer);
+  const outer = JSON.stringify(recordedOuter(spec));
   const expected: [string, unknown, unknown][] = [
     ["record run", record.runId, runId],
     ["record round", record.round, round],

@@ -168,11 +168,16 @@ describe("an operator that commits what the round did not give", () => {
 });
 
 describe("honest rounds from the worker", () => {
-  test("both verifiers attest every round, one of them killed mid-audit and restarted without a second attestation; `proposals` shows the count, the release passes, `download` names the attesters, and the release prunes the replica outputs", async () => {
+  test("both verifiers attest every round (replicas uploading int8 pseudo-gradients, which the audit decodes as the worker does), one of them killed mid-audit and restarted without a second attestation; `proposals` shows the count, the release passes, `download` names the attesters, and the release prunes the replica outputs", async () => {
     worker = await startWorker(stack.env);
     const head = Number(await stack.dao.operator.publicClient.getBlockNumber());
     await stack.startWatcher(head + 1);
-    const spec = stack.spec({ rounds: 2, replicasPerRound: 3, minReplicas: 2 });
+    const spec = stack.spec({
+      rounds: 2,
+      replicasPerRound: 3,
+      minReplicas: 2,
+      outer: { compression: "int8" },
+    });
     const runId = await stack.approveRun(spec);
 
     // Verifier 0 dies (SIGKILL) while it redoes round 1, and comes back.
