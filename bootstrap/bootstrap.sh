@@ -142,6 +142,8 @@ want npm && ensure_npm_packages && link_npm_binaries
 want temporal && ensure_temporal
 want etcd && ensure_debian_tool etcd etcd-server
 want prometheus && ensure_debian_tool prometheus prometheus
+# The S3 peer bench/s3.ts measures daotrain's transfers against.
+want rclone && ensure_debian_tool rclone rclone
 want kubernetes && ensure_go_tools kubernetes "$KUBERNETES_VERSION" "$ROOT/bootstrap/kubernetes" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
 want kwok && ensure_go_tools kwok "$KWOK_VERSION" "$ROOT/bootstrap/kwok" sigs.k8s.io/kwok/cmd/kwok
