@@ -1,9 +1,15 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  ADD,
   ApiException,
   BatchV1Api,
   CoreV1Api,
-  KubeConfig,
+  DELETE,
+  ERROR,
+  type KubeConfig,
+  type KubernetesObject,
+  ListWatch,
+  UPDATE,
   type V1Job,
   type V1Node,
   type V1OwnerReference,
@@ -24,6 +30,7 @@ import {
   type RoundStatus,
   type WatchOptions,
 } from "./cluster.ts";
+import { PooledKubeConfig } from "./pooledKubeConfig.ts";
 import { completionIndex, jobReplicas, replicaStates } from "./replicaState.ts";
 import {
   buildRoundJob,
@@ -123,10 +130,10 @@ export class KubernetesCluster implements ComputeCluster {
   constructor(options: KubernetesClusterOptions) {
     this.name = options.name;
     if (typeof options.kubeconfig === "string") {
-      this.kubeConfig = new KubeConfig();
+      this.kubeConfig = new PooledKubeConfig();
       this.kubeConfig.loadFromString(options.kubeconfig);
     } else {
-      this.kubeConfig = options.kubeconfig;
+      this.kubeConfig = PooledKubeConfig.from(options.kubeconfig);
     }
     const contextNamespace = this.kubeConfig.getContextObject(this.kubeConfig.getCurrentContext())?.namespace;
     this.namespace = options.namespace ?? contextNamespace ?? "default";
@@ -282,8 +289,13 @@ export class KubernetesCluster implements ComputeCluster {
     });
   }
 
-  /** Which of the nodes still exist; undefined answers when nodes may not be read. */
-  private async nodePresence(names: Iterable<string>): Promise<(node: string) => boolean | undefined> {
+  /**
+   * Which of the nodes still exist (undefined answers when nodes may not be read), and whether
+   * they may be: a kubeconfig refused once is not asked again for the rest of a watch.
+   */
+  private async nodePresence(
+    names: Iterable<string>,
+  ): Promise<{ exists: (node: string) => boolean | undefined; readable: boolean }> {
     const present = new Map<string, boolean>();
     for (const node of new Set(names)) {
       try {
@@ -291,94 +303,109 @@ export class KubernetesCluster implements ComputeCluster {
         present.set(node, true);
       } catch (error) {
         const code = statusCode(error);
-        if (code === 404) present.set(node, false);
-        else if (code !== 403) throw error;
+        if (code === 403) return { exists: () => undefined, readable: false };
+        if (code !== 404) throw error;
+        present.set(node, false);
       }
     }
-    return (node) => present.get(node);
+    return { exists: (node) => present.get(node), readable: true };
   }
 
-  private async status(ref: RoundRef, job: V1Job, pods: readonly V1Pod[]): Promise<RoundStatus> {
+  private async status(
+    ref: RoundRef,
+    job: V1Job,
+    pods: readonly V1Pod[],
+    readNodes = true,
+  ): Promise<{ status: RoundStatus; nodesReadable: boolean }> {
     const running = pods.filter((p) => p.status?.phase === "Running" && p.spec?.nodeName);
-    const nodeExists = await this.nodePresence(running.map((p) => p.spec?.nodeName ?? ""));
-    const replicas = replicaStates(job, pods, nodeExists);
-    return { ref, replicas, done: replicas.every(isTerminal) };
+    const nodes = readNodes
+      ? await this.nodePresence(running.map((p) => p.spec?.nodeName ?? ""))
+      : { exists: () => undefined, readable: false };
+    const replicas = replicaStates(job, pods, nodes.exists);
+    return { status: { ref, replicas, done: replicas.every(isTerminal) }, nodesReadable: nodes.readable };
   }
 
   async roundStatus(ref: RoundRef): Promise<RoundStatus> {
     const job = await this.readJob(ref);
-    return await this.status(ref, job, (await this.listPods(ref)).items);
+    return (await this.status(ref, job, (await this.listPods(ref)).items)).status;
   }
 
+  /**
+   * Informers (list, then watch from that version; relist on 410) on the Job and on its pods: a
+   * pod or Job change is pushed, so a round costs a few requests per cluster however long its
+   * replicas train, not a Job read per pod event and per poll. Only nodes are polled, every
+   * `nodeCheckIntervalMs` while pods run, and only where the kubeconfig may read them.
+   */
   async *watchRound(
     ref: RoundRef,
     options: WatchOptions = {},
   ): AsyncGenerator<RoundStatus, RoundStatus | undefined> {
     const { signal } = options;
-    const pods = new Map<string, V1Pod>();
-    let resourceVersion: string | undefined;
-    let last: string | undefined;
-    let wake: () => void = () => {};
+    const namespace = this.namespace;
+    const watch = new Watch(this.kubeConfig);
+    const jobSelector = `metadata.name=${ref.name}`;
+    const pods = new ListWatch<V1Pod>(
+      `/api/v1/namespaces/${namespace}/pods`,
+      watch,
+      () => this.listPods(ref),
+      false,
+      `${JOB_NAME_LABEL}=${ref.name}`,
+    );
+    const jobs = new ListWatch<V1Job>(
+      `/apis/batch/v1/namespaces/${namespace}/jobs`,
+      watch,
+      () => this.batch.listNamespacedJob({ namespace, fieldSelector: jobSelector }),
+      false,
+      undefined,
+      jobSelector,
+    );
     let changed = true;
+    let jobDeleted = false;
+    let wake: () => void = () => {};
     const notify = () => {
       changed = true;
       wake();
     };
+    const restarts: NodeJS.Timeout[] = [];
+    let finished = false;
+    const follow = <T extends KubernetesObject>(informer: ListWatch<T>) => {
+      informer.on(ADD, notify);
+      informer.on(UPDATE, notify);
+      informer.on(DELETE, notify);
+      // An informer stops at an error (the apiserver restarting, a cut connection); it resumes
+      // from the version it had, after a pause that keeps a dead apiserver from a hot loop.
+      informer.on(ERROR, () => {
+        if (!finished) restarts.push(setTimeout(() => finished || void informer.start(), 500));
+      });
+    };
+    follow(pods);
+    follow(jobs);
+    jobs.on(DELETE, () => {
+      jobDeleted = true;
+    });
     const onAbort = () => wake();
     signal?.addEventListener("abort", onAbort);
-    let stream: AbortController | undefined;
-    let streamDone = true;
-    let openedAt = 0;
-    const watch = new Watch(this.kubeConfig);
-    const openStream = async () => {
-      streamDone = false;
-      stream = await watch.watch(
-        `/api/v1/namespaces/${this.namespace}/pods`,
-        {
-          labelSelector: `${JOB_NAME_LABEL}=${ref.name}`,
-          resourceVersion,
-          allowWatchBookmarks: true,
-          timeoutSeconds: 60,
-        },
-        (type, object: V1Pod) => {
-          if (type === "ERROR") {
-            // 410 Gone: our resourceVersion was compacted away; relist.
-            resourceVersion = undefined;
-            return;
-          }
-          resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
-          if (type === "BOOKMARK") return;
-          const uid = object.metadata?.uid ?? "";
-          if (type === "DELETED") pods.delete(uid);
-          else pods.set(uid, object);
-          notify();
-        },
-        () => {
-          streamDone = true;
-          notify();
-        },
-      );
-    };
     let current: RoundStatus | undefined;
+    let last: string | undefined;
+    let nodesReadable = true;
+    const nodesToCheck = () => nodesReadable && current?.replicas.some((r) => r.state === "running");
     try {
+      await Promise.all([pods.start(), jobs.start()]);
       while (!signal?.aborted) {
-        try {
-          if (streamDone) {
-            // A stream that ended at once (apiserver restarting) is not reopened in a hot loop.
-            if (Date.now() - openedAt < 1_000) await sleep(500, undefined, { signal }).catch(() => {});
-            openedAt = Date.now();
-            if (resourceVersion === undefined) {
-              const list = await this.listPods(ref);
-              pods.clear();
-              for (const pod of list.items) pods.set(pod.metadata?.uid ?? "", pod);
-              resourceVersion = list.metadata?.resourceVersion;
-            }
-            await openStream();
+        if (jobDeleted) throw new RoundNotFoundError(ref);
+        const job = jobs.get(ref.name, namespace);
+        if (job && (changed || nodesToCheck())) {
+          changed = false;
+          try {
+            const seen = await this.status(ref, job, pods.list(namespace), nodesReadable);
+            current = seen.status;
+            nodesReadable = seen.nodesReadable;
+          } catch {
+            // Nodes could not be read just now (the apiserver restarting): try again shortly.
+            changed = true;
+            await sleep(500, undefined, { signal }).catch(() => {});
           }
-          if (changed || current?.replicas.some((r) => r.state === "running")) {
-            changed = false;
-            const job = await this.readJob(ref);
-            current = await this.status(ref, job, [...pods.values()]);
+          if (current) {
             const key = JSON.stringify(current.replicas);
             if (key !== last) {
               last = key;
@@ -386,24 +413,19 @@ export class KubernetesCluster implements ComputeCluster {
             }
             if (current.done) return current;
           }
-        } catch (error) {
-          if (error instanceof RoundNotFoundError) throw error;
-          // The apiserver is unreachable (restart, cut connection): retry from the last version.
-          stream?.abort();
-          streamDone = true;
-          await sleep(500, undefined, { signal }).catch(() => {});
-          continue;
         }
         await new Promise<void>((resolve) => {
           wake = resolve;
-          if (changed || signal?.aborted || streamDone) resolve();
-          else setTimeout(resolve, this.nodeCheckIntervalMs).unref();
+          if (changed || signal?.aborted || jobDeleted) resolve();
+          else if (nodesToCheck()) setTimeout(resolve, this.nodeCheckIntervalMs).unref();
         });
       }
       return current;
     } finally {
+      finished = true;
       signal?.removeEventListener("abort", onAbort);
-      stream?.abort();
+      for (const timer of restarts) clearTimeout(timer);
+      await Promise.all([pods.stop(), jobs.stop()]);
     }
   }
 

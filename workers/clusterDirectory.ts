@@ -94,6 +94,30 @@ export interface ClusterClientOptions {
   env?: Record<string, string>;
 }
 
+/**
+ * Kubernetes clients by the access they were made from, so that every activity for a cluster
+ * shares its connections and its ServiceAccount's answers; a rotated kubeconfig is new access.
+ */
+const kubernetesClients = new Map<string, KubernetesCluster>();
+/** More clusters than a worker drives; past it the oldest client goes (its connections with it). */
+const MAX_KUBERNETES_CLIENTS = 1024;
+
+function kubernetesClient(name: string, access: Extract<ClusterAccess, { kind: "kubernetes" }>) {
+  const key = JSON.stringify([name, access.namespace, access.kubeconfig]);
+  let client = kubernetesClients.get(key);
+  if (!client) {
+    client = new KubernetesCluster({
+      name,
+      kubeconfig: access.kubeconfig,
+      namespace: access.namespace || undefined,
+    });
+    kubernetesClients.set(key, client);
+    if (kubernetesClients.size > MAX_KUBERNETES_CLIENTS)
+      kubernetesClients.delete(kubernetesClients.keys().next().value!);
+  }
+  return client;
+}
+
 /** The k8s/ client for a cluster, from the access a round carries. */
 export function clusterClient(
   target: { name: string; access: ClusterAccess },
@@ -110,9 +134,5 @@ export function clusterClient(
       env: { ...options.env, ...access.env },
     });
   }
-  return new KubernetesCluster({
-    name: target.name,
-    kubeconfig: access.kubeconfig,
-    namespace: access.namespace || undefined,
-  });
+  return kubernetesClient(target.name, access);
 }
