@@ -9,6 +9,7 @@ import type {
   Hex,
   LaunchKey,
   Placement,
+  ReplicaOutput,
   ReplicaResult,
   RoundSummary,
   RunState,
@@ -57,7 +58,7 @@ export interface AggregationActivities {
     round: number;
     spec: RunSpec;
     parent: CheckpointRef;
-    outputs: ReplicaResult[];
+    outputs: ReplicaOutput[];
   }): Promise<AggregateResult>;
 }
 

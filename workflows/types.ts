@@ -74,6 +74,13 @@ export type ReplicaResult =
     }
   | { replica: number; clusterId: Hex; phase: "failed" | "lost"; reason: string };
 
+/**
+ * What the outer step needs of a succeeded replica: which one, and where its output is. Only
+ * this travels to the aggregation: a 6,400-replica round's full results would be a 2.1 MiB
+ * payload, over Temporal's 2 MiB limit; these are half that.
+ */
+export type ReplicaOutput = Pick<Extract<ReplicaResult, { phase: "succeeded" }>, "replica" | "outputUri">;
+
 export type ReplicaVerdict =
   | { replica: number; accepted: true }
   | { replica: number; accepted: false; reason: string };
@@ -126,7 +133,10 @@ export interface RunStatus {
   gpuSecondsBudget: number;
   /** The round in flight, with its replicas as they stand. */
   current: { round: number; attempt: number; replicas: ReplicaStatus[] } | undefined;
-  /** The latest committed rounds, oldest first (bounded, it travels through continueAsNew). */
+  /**
+   * The latest committed rounds, oldest first (bounded, it travels through continueAsNew); an
+   * older round of more than 256 replicas keeps only the rows of those not accepted.
+   */
   recent: RoundSummary[];
 }
 

@@ -96,7 +96,8 @@ export function simulatedActivities(sim: Simulation): Activities {
               replica,
               clusterId: placement.cluster.id,
               phase: "succeeded",
-              outputUri: `sim://${jobName(key)}/${replica}/${cluster.behaviour}`,
+              // As long as a real run store's (runStore.replicaKey), so payload sizes are real too.
+              outputUri: `sim:///var/lib/daotrain/run-store/runs/${key.runId}/rounds/${key.round}/clusters/${key.clusterName}/replicas/${replica}-a${key.attempt}/${cluster.behaviour}`,
               startedAtMs,
               finishedAtMs: startedAtMs + 1500,
             },
@@ -116,7 +117,7 @@ export function simulatedActivities(sim: Simulation): Activities {
     },
     async aggregateRound({ runId, round, spec, outputs }) {
       const verdicts = outputs.map((o) =>
-        o.phase === "succeeded" && o.outputUri.endsWith("/cheat")
+        o.outputUri.endsWith("/cheat")
           ? { replica: o.replica, accepted: false as const, reason: "norm 100x the median" }
           : { replica: o.replica, accepted: true as const },
       );

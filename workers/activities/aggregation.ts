@@ -24,10 +24,9 @@ export function aggregationActivities(ctx: AggregationContext): AggregationActiv
           spec.dataset,
           (shard) => shard.split === "validation",
         );
-        const succeeded = outputs.flatMap((o) => (o.phase === "succeeded" ? [o] : []));
         // Unknown roots: staging only makes each copy whole; the outer step judges the replicas.
         const replicas = await Promise.all(
-          succeeded.map(async (o) => ({ id: String(o.replica), dir: await runStore.localDir(o.outputUri) })),
+          outputs.map(async (o) => ({ id: String(o.replica), dir: await runStore.localDir(o.outputUri) })),
         );
         const globalDir = await runStore.localDir(parent.uri, parent.root);
         const step = await outerStep({
