@@ -11,11 +11,13 @@
 // falls every round, and how far the worst honest replica's held-out loss stood from θ's (what a
 // progress rule would judge it on).
 //
-//   node bench/diloco.ts [--reduced] [--rounds 3] [--outer 0.7:0.9,0.7:0.6,1:0] [--inner-steps 90]
-//                        [--skip-arms]
+//   node bench/diloco.ts [--reduced] [--seeds 2026,1,2] [--rounds 3] [--inner-steps 90]
+//                        [--compare-h 90,30] [--outer 0.7:0.9,1:0] [--skip-arms]
 //
 // `--outer lr:momentum[:plain]` (plain = no Nesterov) lists the DiLoCo settings of part 2; the
-// spec's own comes first. Everything else is the demo's run (`localstack/demoRun.ts`).
+// spec's own comes first. `--compare-h` adds DiLoCo arms to part 1 with other H at the same T.
+// `--rounds` and `--inner-steps` change the spec's; everything else is the demo's run
+// (`localstack/demoRun.ts`), and every figure is a mean over `--seeds`.
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,6 +50,7 @@ const { values: args } = parseArgs({
     reduced: { type: "boolean", default: false },
     rounds: { type: "string" },
     "inner-steps": { type: "string" },
+    "compare-h": { type: "string" },
     seeds: { type: "string" },
     outer: { type: "string", default: "" },
     "skip-arms": { type: "boolean", default: false },
@@ -264,6 +267,7 @@ async function main(): Promise<void> {
     reduced: args.reduced,
     rounds: args.rounds ? Number(args.rounds) : undefined,
     dataset: placeholder,
+    overrides: args["inner-steps"] ? { innerSteps: Number(args["inner-steps"]) } : {},
   });
   const ws = await workspace(base);
   try {
@@ -271,9 +275,14 @@ async function main(): Promise<void> {
     const k = spec.replicasPerRound;
     const steps = spec.rounds * spec.innerSteps;
     const seeds = args.seeds ? args.seeds.split(",").map(Number) : [spec.seed];
-    const innerSteps = args["inner-steps"] ? args["inner-steps"].split(",").map(Number) : [spec.innerSteps];
+    const innerSteps = [
+      spec.innerSteps,
+      ...(args["compare-h"] ? args["compare-h"].split(",").map(Number) : []).filter(
+        (h) => h !== spec.innerSteps,
+      ),
+    ];
     for (const h of innerSteps)
-      if (steps % h !== 0) throw new Error(`--inner-steps ${h} does not divide T = ${steps}`);
+      if (steps % h !== 0) throw new Error(`--compare-h ${h} does not divide T = ${steps}`);
     const settings = [spec.outer, ...(args.outer ? args.outer.split(",").map(parseOuter) : [])];
     const [load1] = loadavg();
     console.log(
