@@ -45,6 +45,11 @@ const quick = proxyActivities<Activities>({
   retry: clusterRetry,
 });
 const chain = proxyActivities<Activities>({ startToCloseTimeout: "45 seconds", retry: chainRetry });
+/**
+ * Deleting a round's Job waits until its pods are gone (up to 120 s, `ComputeCluster.cancelRound`):
+ * a busy cluster takes tens of seconds for 64 pods, past a quick activity's 30 s.
+ */
+const cleanup = proxyActivities<Activities>({ startToCloseTimeout: "150 seconds", retry: clusterRetry });
 
 /**
  * One DiLoCo round: place replicas, launch a Job per cluster, await them, aggregate what came
@@ -229,7 +234,7 @@ async function runAttempt(
   } finally {
     cleanups.push(
       CancellationScope.nonCancellable(() =>
-        Promise.all(placements.map((p) => quick.cancelReplicas({ key: keyOf(p), cluster: p.cluster }))),
+        Promise.all(placements.map((p) => cleanup.cancelReplicas({ key: keyOf(p), cluster: p.cluster }))),
       ),
     );
   }
