@@ -4,6 +4,7 @@ import { NativeConnection, Worker } from "@temporalio/worker";
 import { connect } from "../governance/chain.ts";
 import { readDeployment } from "../governance/deployment.ts";
 import { openStore } from "../storage/index.ts";
+import type { Activities } from "../workflows/activities.ts";
 import { TASK_QUEUE } from "../workflows/signals.ts";
 import { createActivities } from "./activities/index.ts";
 import { openClient } from "./client.ts";
@@ -26,8 +27,13 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
+export interface StartWorkerOptions {
+  /** Activities put in place of the real ones (a bench's stand-in for a part it does not measure). */
+  replaceActivities?: Partial<Activities>;
+}
+
 /** Builds the worker from its environment and starts polling the daotrain task queue. */
-export async function startWorker(env: WorkerEnv): Promise<RunningWorker> {
+export async function startWorker(env: WorkerEnv, options: StartWorkerOptions = {}): Promise<RunningWorker> {
   const codec = new AesGcmCodec(Buffer.from(env.DAOTRAIN_CODEC_KEY, "base64"));
   const chain = await connect({
     deploymentFile: env.DAOTRAIN_DEPLOYMENT,
@@ -53,7 +59,7 @@ export async function startWorker(env: WorkerEnv): Promise<RunningWorker> {
     ...(env.DAOTRAIN_WORKFLOW_BUNDLE
       ? { workflowBundle: { code: await readFile(env.DAOTRAIN_WORKFLOW_BUNDLE, "utf8") } }
       : { workflowsPath }),
-    activities,
+    activities: { ...activities, ...options.replaceActivities },
     dataConverter: encryptedDataConverter(codec),
     shutdownGraceTime: "10 seconds",
   });
