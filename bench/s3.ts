@@ -223,7 +223,8 @@ try {
       "daotrain MiB/s",
       "rclone MiB/s (baseline)",
       "ratio",
-      "server CPU s (daotrain / rclone)",
+      "client CPU s/GiB (daotrain / rclone)",
+      "server CPU s/GiB (daotrain / rclone)",
       "vs file copy",
     ],
     Object.entries(results).map(([what, r]) => {
