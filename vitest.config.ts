@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["**/*.test.ts"],
-    exclude: ["node_modules/**", ".daotrain/**"],
+    exclude: ["node_modules/**", ".daotrain/**", "dist/**"],
     fileParallelism: false,
     setupFiles: ["tests/setup/quietTemporal.ts"],
     testTimeout: 120_000,

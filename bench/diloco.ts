@@ -198,14 +198,19 @@ async function dilocoRun(ws: Workspace, spec: RunSpec, label: string): Promise<D
         }),
         quiet,
       );
-      replicas.push({ id: `r${replica}`, dir: output, root: trained.manifest.root as `0x${string}` });
+      replicas.push({
+        id: `r${replica}`,
+        index: replica,
+        dir: output,
+        root: trained.manifest.root as `0x${string}`,
+      });
     }
     const step = await outerStep({
       global,
       globalRoot: globalManifest.root as `0x${string}`,
       replicas,
       spec,
-      datasetDir: ws.datasetDir,
+      dataset: async () => ws.datasetDir,
     });
     global = join(dir, `global-${round}`);
     globalManifest = await step.write(global);

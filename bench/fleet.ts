@@ -26,7 +26,7 @@ import proto from "@temporalio/proto";
 import { DefaultLogger, Runtime } from "@temporalio/worker";
 import { keccak256, toHex } from "viem";
 import { packDataset } from "../datasets/index.ts";
-import { approveDatasetProposal, clusterProposal } from "../governance/proposals.ts";
+import { admitClusterProposal, approveDatasetProposal } from "../governance/proposals.ts";
 import { registerCluster } from "../governance/writes.ts";
 import { DEMO_CORPUS } from "../localstack/demoRun.ts";
 import { runWorkflowId } from "../spec/workflowIds.ts";
@@ -65,7 +65,12 @@ const acceptEverything: AggregationActivities["aggregateRound"] = async ({
   parent,
   outputs,
 }) => ({
-  verdicts: outputs.map((o) => ({ replica: o.replica, accepted: true as const })),
+  verdicts: outputs.map((o) => ({
+    replica: o.replica,
+    accepted: true as const,
+    detail: "accepted by the stand-in",
+    scores: { heldOutLoss: 1, ownShardLoss: 1, ownShardLossOfGlobal: 1, movement: 0 },
+  })),
   checkpoint: {
     uri: parent.uri,
     root: keccak256(toHex(`${runId}/${round}`)),
@@ -173,8 +178,9 @@ try {
       license: "public domain",
     }),
   );
+  const ownerOf = (i: number) => dao.others[i % dao.others.length]!;
   for (const [i, cluster] of fleet.clusters.entries()) {
-    await registerCluster(dao.others[i % dao.others.length]!, {
+    await registerCluster(ownerOf(i), {
       clusterId: clusterIdOf(cluster.name),
       gpuCapacity: maxPods,
       gpuProduct: "NVIDIA-H100-80GB-HBM3",
@@ -187,7 +193,14 @@ try {
     await dao.pass({
       title: `Admit ${batch.length} bench clusters`,
       summary: "bench/fleet.ts",
-      actions: batch.flatMap((c) => clusterProposal(contracts, "admit", clusterIdOf(c.name)).actions),
+      actions: batch.flatMap(
+        (c, i) =>
+          admitClusterProposal(contracts, {
+            clusterId: clusterIdOf(c.name),
+            owner: ownerOf(from + i).wallet!.account.address,
+            gpuCapacity: maxPods,
+          }).actions,
+      ),
     });
   }
   const setupSeconds = (performance.now() - started) / 1000;

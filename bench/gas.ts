@@ -4,21 +4,24 @@
 //   node bench/gas.ts
 //
 // Needs `source scripts/env.sh` (anvil on PATH). Deploys the local DAO once (three members,
-// TokenVoting v1.0.0 over OSx 1.4), ten admitted clusters with distinct owners and one funded run.
+// TokenVoting v1.0.0 over OSx 1.4), ten admitted clusters with distinct owners, two verifiers, an
+// attestation quorum of two and one funded run.
 import { ERC20Mock__factory } from "@aragon/osx-ethers";
 import { type Hex, parseEventLogs } from "viem";
 import { checkpointRegistryAbi } from "../contracts/abi/index.ts";
 import { deploy, type Governance, send } from "../governance/chain.ts";
 import { increaseTime } from "../governance/localChain.ts";
 import {
+  admitClusterProposal,
   approveDatasetProposal,
   approveRunProposal,
-  clusterProposal,
+  attestationQuorumProposal,
+  grantVerifierProposal,
   releaseCheckpointProposal,
 } from "../governance/proposals.ts";
 import { escrowFor } from "../governance/reads.ts";
 import { execute, propose, vote } from "../governance/voting.ts";
-import { commitCheckpoint, failRun, recordCompute, registerCluster } from "../governance/writes.ts";
+import { attestRound, commitRound, failRun, registerCluster } from "../governance/writes.ts";
 import { id, startDaoFixture, TOKEN } from "../tests/governance/fixture.ts";
 
 const CONTRIBUTORS = 10;
@@ -50,7 +53,8 @@ const dao = await startDaoFixture();
 try {
   const { deployment, members, operator } = dao;
   const [alice, bob] = members;
-  const owners = dao.others.slice(0, CONTRIBUTORS);
+  const owners = dao.others.slice(0, CONTRIBUTORS + 1);
+  const verifiers = dao.others.slice(CONTRIBUTORS + 1, CONTRIBUTORS + 3);
   const clusters = owners.map((_, i) => id(`bench cluster ${i}`));
   for (const [i, owner] of owners.entries()) {
     await registerCluster(owner, {
@@ -60,6 +64,12 @@ try {
       metadata: "",
     });
   }
+  const admission = (i: number) =>
+    admitClusterProposal(deployment.contracts, {
+      clusterId: clusters[i]!,
+      owner: owners[i]!.wallet!.account.address,
+      gpuCapacity: 8,
+    });
   const runId = id("bench run");
   const datasetRoot = id("bench dataset");
   const run = {
@@ -67,6 +77,7 @@ try {
     datasetRoot,
     gpuSecondsBudget: 1000n * 3600n,
     rewardPerGpuHour: TOKEN / 10n,
+    limits: { rounds: 3, replicasPerRound: CONTRIBUTORS, gpusPerReplica: 1, roundDeadlineSeconds: 7200 },
     specUri: "file:///bench",
   };
   const escrow = await escrowFor(alice, run.gpuSecondsBudget, run.rewardPerGpuHour);
@@ -79,30 +90,36 @@ try {
         uri: "file:///d",
         license: "CC0-1.0",
       }).actions,
-      ...clusters.flatMap((c) => clusterProposal(deployment.contracts, "admit", c).actions),
+      ...clusters.slice(0, CONTRIBUTORS).flatMap((_, i) => admission(i).actions),
       ...approveRunProposal(deployment, run, escrow).actions,
+      ...verifiers.flatMap((v) => grantVerifierProposal(deployment, v.wallet!.account.address).actions),
+      ...attestationQuorumProposal(deployment.contracts, verifiers.length).actions,
     ],
   });
+  // One admission on its own: the DAO's execute of a proposal with the one admitCluster action.
+  const admitted = await dao.pass(admission(CONTRIBUTORS));
 
   const metrics = { loss: 3.1, valLoss: 3.2, tokens: 65_536n, steps: 100n };
-  const committed = await commitCheckpoint(operator, {
+  const root = id("bench root 1");
+  const committed = await commitRound(operator, {
     runId,
-    round: 0n,
-    root: id("bench root 0"),
-    manifestUri: "s3://bench/run/0/manifest.json",
+    round: 1n,
+    root,
+    manifestUri: "s3://bench/run/1/manifest.json",
+    recordHash: id("bench record 1"),
     metrics,
+    records: clusters
+      .slice(0, CONTRIBUTORS)
+      .map((clusterId, i) => ({ clusterId, gpuSeconds: 3600n + BigInt(i) })),
   });
-  if (committed.outcome !== "committed") throw new Error("bench: round 0 was committed before");
-  const recorded = await recordCompute(
-    operator,
-    runId,
-    0n,
-    clusters.map((clusterId, i) => ({ clusterId, gpuSeconds: 3600n + BigInt(i) })),
-  );
+  if (committed.outcome !== "committed") throw new Error("bench: round 1 was committed before");
+  const attestations = [];
+  for (const verifier of verifiers)
+    attestations.push(await attestRound(verifier, { runId, round: 1n, root }));
 
   const { proposalId, txHash: proposeTx } = await propose(
     alice,
-    releaseCheckpointProposal(deployment.contracts, runId, 0n),
+    releaseCheckpointProposal(deployment.contracts, runId, 1n),
   );
   const firstVote = await vote(alice, proposalId, "yes");
   const secondVote = await vote(bob, proposalId, "yes");
@@ -121,12 +138,14 @@ try {
 
   const baseline = await plainTransferGas(alice);
   const rows: Array<[string, bigint]> = [
-    ["commitCheckpoint (operator)", committed.gasUsed],
-    [`recordCompute, ${CONTRIBUTORS} contributors (operator)`, recorded.gasUsed],
+    [`commitRound: root + record + ${CONTRIBUTORS} contributors paid (operator)`, committed.gasUsed],
+    ["attestRound, first verifier", attestations[0]!.gasUsed],
+    ["attestRound, second verifier", attestations[1]!.gasUsed],
     ["createProposal: release checkpoint", await gasOf(alice, proposeTx)],
     ["vote yes (first vote)", await gasOf(alice, firstVote)],
     ["vote yes (second vote)", await gasOf(bob, secondVote)],
-    ["execute: release checkpoint", executeReceipt.gasUsed],
+    [`execute: release checkpoint with ${verifiers.length} attestations`, executeReceipt.gasUsed],
+    ["execute: admit one cluster", await gasOf(alice, admitted.executeTx)],
     ["failRun with its reason, refunding (operator)", failed.gasUsed],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
@@ -139,7 +158,7 @@ try {
     );
   }
   console.log(
-    `\nper contributor in recordCompute: ${(recorded.gasUsed / BigInt(CONTRIBUTORS)).toString()} gas (includes the 21000 base once)`,
+    `\nper contributor in commitRound: ${(committed.gasUsed / BigInt(CONTRIBUTORS)).toString()} gas (includes the 21000 base and the root once)`,
   );
 } finally {
   await dao.stop();

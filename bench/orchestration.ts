@@ -21,7 +21,7 @@ import { newSimulation, simulatedActivities } from "../tests/orchestration/simul
 import { startOrchestrationStack } from "../tests/orchestration/stack.ts";
 import { workflowResult } from "../tests/orchestration/story.ts";
 import { AesGcmCodec, encryptedDataConverter } from "../workers/codec.ts";
-import { startWorker, workflowsPath } from "../workers/main.ts";
+import { startWorker, workflowBundleOptions } from "../workers/main.ts";
 import type { RoundSummary, RunStatus } from "../workflows/types.ts";
 
 const { values } = parseArgs({
@@ -81,7 +81,7 @@ interface ScalePoint {
 
 async function scalePoints(): Promise<ScalePoint[]> {
   const temporal = await startTemporal();
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger("WARN") });
+  const { code } = await bundleWorkflowCode({ ...workflowBundleOptions, logger: new DefaultLogger("WARN") });
   const codec = new AesGcmCodec(randomBytes(32));
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({

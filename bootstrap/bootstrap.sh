@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Makes this machine ready to run daotrain and its tests: Node.js 24, the npm packages, and the
 # real components the tests start (anvil, forge, Temporal CLI, etcd, Kubernetes control plane, KWOK,
-# Prometheus, the versitygw S3 server). Idempotent: every piece is cached under $DAOTRAIN_CACHE
+# Prometheus, the versitygw S3 server, Chromium for the console's browser tests, a kubelet with
+# containerd, runc and the CNI plugins, a local image registry), the trainer image built from this
+# checkout, and the contracts' analysers (Slither, Halmos). Idempotent: every piece is cached under $DAOTRAIN_CACHE
 # keyed by its version, so a second run takes seconds. Links each tool into .daotrain/bin, which
 # scripts put first on PATH.
 #
-#   bootstrap/bootstrap.sh [--only node,npm,...]     (default: everything)
+#   bootstrap/bootstrap.sh [--only node,npm,...] [--with huggingface]
+#
+# Default: everything but `huggingface`, the 4 GB Python environment (transformers + CPU torch)
+# that only the release test needs; scripts/test.sh asks for it with --with huggingface.
 #
 # A piece that cannot be had stops the bootstrap with one line saying which and how to provide it.
 set -euo pipefail
@@ -32,8 +37,16 @@ install_into() {
 }
 
 want() { [[ -z ${ONLY:-} || ",$ONLY," == *",$1,"* ]]; }
-ONLY=""
-if [[ ${1:-} == --only ]]; then ONLY=${2:?--only needs a comma-separated list}; fi
+# Pieces left out unless named by --only or --with.
+wanted_extra() { [[ ",$ONLY,$WITH," == *",$1,"* ]]; }
+ONLY="" WITH=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --only) ONLY=${2:?--only needs a comma-separated list}; shift 2 ;;
+    --with) WITH=${2:?--with needs a comma-separated list}; shift 2 ;;
+    *) fail "bootstrap: unknown argument $1 (usage: bootstrap.sh [--only LIST] [--with huggingface])" ;;
+  esac
+done
 
 # daotrain runs its TypeScript directly, which Node does without flags from 22.18 on.
 node_runs_typescript() {
@@ -107,11 +120,12 @@ apt_install() {
 }
 ensure_debian_tool() {
   local tool=$1 pkg=$2 found
-  found=$(command -v "$tool" || true)
+  # The machine's own tool: a second run must not find (and link to itself) the link in $BIN.
+  found=$(PATH=${PATH//$BIN:/} command -v "$tool" || true)
   if [[ -z $found ]]; then
     export DEBIAN_FRONTEND=noninteractive
     apt_install "$pkg" "$tool"
-    found=$(command -v "$tool") || fail "$tool: $pkg installed but $tool is not on PATH"
+    found=$(PATH=${PATH//$BIN:/} command -v "$tool") || fail "$tool: $pkg installed but $tool is not on PATH"
   fi
   link "$tool" "$found"
 }
@@ -121,7 +135,7 @@ ensure_debian_tool() {
 go_build_tools() {
   local module_dir=$1 out=${*: -1}
   local packages=("${@:2:$#-2}")
-  (cd "$module_dir" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$out/" "${packages[@]}")
+  (cd "$module_dir" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags="-s -w ${GO_LDFLAGS:-}" -o "$out/" "${packages[@]}")
 }
 ensure_go_tools() {
   local name=$1 version=$2 module_dir=$3
@@ -136,6 +150,85 @@ ensure_go_tools() {
   for tool in "$@"; do link "$(basename "$tool")" "$dir/$(basename "$tool")"; done
 }
 
+# A venv of exactly the packages a requirements file pins (--no-deps: the file lists every one),
+# cached under the file's sha256; prints where it is. Tools run through wrappers in $BIN that name
+# the venv's python: a venv's own scripts name the path it was built at in their shebangs.
+make_pinned_venv() {
+  python3 -m venv "$2" &&
+    "$2/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir --no-deps -r "$1"
+}
+pinned_venv() {
+  local name=$1 requirements=$2 what=$3 dir
+  dir="$CACHE/$name-$(sha256sum "$requirements" | cut -c1-16)"
+  if [[ ! -x $dir/bin/python ]]; then
+    command -v python3 >/dev/null || fail "$what: needs python3 (>= 3.10) with venv; install python3"
+    step "$what: a venv from PyPI (${requirements#"$ROOT/"})"
+    install_into "$dir" make_pinned_venv "$requirements" ||
+      fail "$what: 'pip install -r ${requirements#"$ROOT/"}' failed; check PyPI is reachable"
+  fi
+  echo "$dir"
+}
+python_wrapper() { printf '#!/bin/sh\nexec "%s/bin/python" %s "$@"\n' "$2" "$3" >"$BIN/$1" && chmod +x "$BIN/$1"; }
+
+# The Python environment the release test loads released models with: transformers + CPU torch
+# (cold: ~2.5 GB download, 4.3 GB on disk).
+ensure_huggingface() {
+  local dir
+  dir=$(pinned_venv huggingface-python "$ROOT/bootstrap/huggingface/requirements.txt" "Python transformers + CPU torch")
+  python_wrapper hf-python "$dir" ""
+}
+
+# Slither and Halmos analyse the contracts (contracts/analysis/).
+ensure_analysis_tools() {
+  local dir
+  dir=$(pinned_venv analysis "$ROOT/bootstrap/analysis/requirements.txt" "Slither and Halmos")
+  python_wrapper slither "$dir" "-m slither"
+  python_wrapper halmos "$dir" "-m halmos"
+}
+
+# Kueue's manager and the manifests a cluster needs to run it (its CRDs and webhook
+# configurations), from the pinned module: the test that queues daotrain's Jobs applies them.
+build_kueue() {
+  local out=$1 module
+  go_build_tools "$ROOT/bootstrap/kueue" sigs.k8s.io/kueue/cmd/kueue "$out" &&
+    module=$(cd "$ROOT/bootstrap/kueue" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' sigs.k8s.io/kueue) &&
+    mkdir -p "$out/manifests" &&
+    cp "$module"/config/components/crd/bases/*.yaml "$module/config/components/webhook/manifests.yaml" "$out/manifests/"
+}
+ensure_kueue() {
+  local dir="$CACHE/kueue-$KUEUE_VERSION"
+  if [[ ! -x $dir/kueue || ! -f $dir/manifests/manifests.yaml ]]; then
+    command -v go >/dev/null || fail "kueue $KUEUE_VERSION: needs Go >= 1.25 to build; install Go"
+    step "building kueue $KUEUE_VERSION with Go (cold cache: several minutes on 2 cores)"
+    install_into "$dir" build_kueue || fail "kueue $KUEUE_VERSION: 'go build' in bootstrap/kueue failed; check the Go module proxy is reachable"
+  fi
+  link kueue "$dir/kueue"
+}
+
+# What the real test node and the image builds run (Debian): buildah builds the images, skopeo
+# pushes them to docker-registry, containerd + runc run pods for the kubelet, with the CNI plugins.
+ensure_container_tools() {
+  local tool
+  for tool in buildah skopeo docker-registry runc; do ensure_debian_tool "$tool" "$tool"; done
+  for tool in containerd containerd-shim-runc-v2 ctr; do ensure_debian_tool "$tool" containerd; done
+  [[ -x /usr/lib/cni/bridge ]] || apt_install containernetworking-plugins "the CNI plugins (/usr/lib/cni)"
+  ln -sfn /usr/lib/cni "$ROOT/.daotrain/cni"
+}
+
+# Each image is cached by the hash of everything that goes into it (images/build.ts hash), so a
+# change to the trainer's code or packages builds a new one and anything else reuses it.
+ensure_image() {
+  local name=$1 hash dir
+  hash=$(node "$ROOT/images/build.ts" hash "$name") || fail "the $name image: images/build.ts could not read its inputs"
+  dir="$CACHE/images/$name-${hash:0:16}"
+  if [[ ! -f $dir/digest ]]; then
+    step "building the $name image with buildah (inputs ${hash:0:16})"
+    install_into "$dir" node "$ROOT/images/build.ts" build "$name" || fail "the $name image: 'node images/build.ts build $name' failed (needs buildah)"
+  fi
+  mkdir -p "$ROOT/.daotrain/images"
+  ln -sfn "$dir" "$ROOT/.daotrain/images/$name"
+}
+
 export PATH="$BIN:$PATH"
 want node && ensure_node
 want npm && ensure_npm_packages && link_npm_binaries
@@ -144,8 +237,26 @@ want etcd && ensure_debian_tool etcd etcd-server
 want prometheus && ensure_debian_tool prometheus prometheus
 # The S3 peer bench/s3.ts measures daotrain's transfers against.
 want rclone && ensure_debian_tool rclone rclone
-want kubernetes && ensure_go_tools kubernetes "$KUBERNETES_VERSION" "$ROOT/bootstrap/kubernetes" \
+# Stamped with their release, as released binaries are: clients such as Kueue read /version and
+# refuse the source tree's placeholder ("v0.0.0-master"). The cache key says so.
+kubernetes_ldflags() {
+  local minor=${KUBERNETES_VERSION#v1.}
+  printf '%s ' "-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION" \
+    "-X k8s.io/component-base/version.gitMajor=1" "-X k8s.io/component-base/version.gitMinor=${minor%%.*}" \
+    "-X k8s.io/component-base/version.gitTreeState=clean"
+}
+want kubernetes && GO_LDFLAGS=$(kubernetes_ldflags) ensure_go_tools kubernetes "$KUBERNETES_VERSION-stamped" "$ROOT/bootstrap/kubernetes" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
 want kwok && ensure_go_tools kwok "$KWOK_VERSION" "$ROOT/bootstrap/kwok" sigs.k8s.io/kwok/cmd/kwok
+want kubelet && GO_LDFLAGS=$(kubernetes_ldflags) ensure_go_tools kubelet "$KUBERNETES_VERSION-stamped" "$ROOT/bootstrap/kubernetes" k8s.io/kubernetes/cmd/kubelet
+# The console's browser tests drive Debian's Chromium with playwright-core (no browser download).
+want chromium && ensure_debian_tool chromium chromium
+want analysis && ensure_analysis_tools
 want versitygw && ensure_go_tools versitygw "$VERSITYGW_VERSION" "$ROOT/bootstrap/versitygw" github.com/versity/versitygw/cmd/versitygw
+want kueue && ensure_kueue
+want containers && ensure_container_tools
+want images && ensure_image trainer && ensure_image worker && ensure_image pause
+wanted_extra huggingface && ensure_huggingface
+# The `daotrain` command from this clone (Node runs its TypeScript directly).
+want npm && link daotrain "$ROOT/cli/main.ts"
 step "ready: tools linked in .daotrain/bin (cache: $CACHE)"

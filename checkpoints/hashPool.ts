@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { siblingModule } from "../spec/sourceModule.ts";
 import type { HashReply } from "./hashWorker.ts";
 
 /** What a hashing thread found for one file. */
@@ -85,7 +86,7 @@ class HashPool {
   }
 
   #start(): HashThread {
-    const worker = new Worker(new URL("./hashWorker.ts", import.meta.url), {
+    const worker = new Worker(siblingModule("./hashWorker", import.meta.url), {
       workerData: { chunkBytes: READ_CHUNK_BYTES },
     });
     const thread: HashThread = { worker, job: undefined };

@@ -43,4 +43,5 @@ export {
   planShards,
   type WriteCheckpointOptions,
   writeCheckpoint,
+  writeSafetensorsFile,
 } from "./write.ts";

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { parseWith } from "../spec/errors.ts";
@@ -60,16 +60,45 @@ export function shardFileName(index: number, count: number): string {
   return `model-${pad(index + 1)}-of-${pad(count)}.safetensors`;
 }
 
-/** Reads and schema-checks a checkpoint's manifest.json; the error names the wrong fields. */
-export async function readCheckpointManifest(dir: string): Promise<CheckpointManifest> {
+/**
+ * Reads and schema-checks a checkpoint's manifest.json; the error names the wrong fields. At most
+ * `maxBytes` are read: a longer manifest is refused (ManifestTooLargeError) without reading more.
+ */
+export async function readCheckpointManifest(
+  dir: string,
+  maxBytes = DEFAULT_MAX_MANIFEST_BYTES,
+): Promise<CheckpointManifest> {
   const file = join(dir, MANIFEST_FILE);
   let data: unknown;
   try {
-    data = JSON.parse(await readFile(file, "utf8"));
+    data = JSON.parse((await readAtMost(file, maxBytes)).toString("utf8"));
   } catch (error) {
+    if (error instanceof ManifestTooLargeError) throw error;
     throw new CheckpointUnreadableError(dir, `${MANIFEST_FILE}: ${(error as Error).message}`);
   }
   return parseWith(CheckpointManifest, data, file);
+}
+
+/** Far more than any manifest of shards needs; readers that know the model ask for less. */
+export const DEFAULT_MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+async function readAtMost(file: string, maxBytes: number): Promise<Buffer> {
+  const handle = await open(file, "r");
+  try {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    for (;;) {
+      // One byte past the limit is enough to know the file is longer.
+      const chunk = Buffer.alloc(Math.min(64 * 1024, maxBytes + 1 - length));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, length);
+      if (bytesRead === 0) return Buffer.concat(chunks);
+      chunks.push(chunk.subarray(0, bytesRead));
+      length += bytesRead;
+      if (length > maxBytes) throw new ManifestTooLargeError(file, maxBytes);
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The checkpoint directory or its manifest cannot be read at all. */
@@ -79,5 +108,13 @@ export class CheckpointUnreadableError extends Error {
   constructor(dir: string, problem: string) {
     super(`checkpoint ${dir} cannot be read: ${problem}`);
     this.dir = dir;
+  }
+}
+
+/** A manifest longer than its reader allows; nothing past the limit was read. */
+export class ManifestTooLargeError extends Error {
+  override readonly name = "ManifestTooLargeError";
+  constructor(file: string, maxBytes: number) {
+    super(`${file} is longer than the ${maxBytes} bytes a manifest may take here`);
   }
 }

@@ -1,4 +1,4 @@
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { z } from "zod";
 import { type DType, dtypeBytes, elementCount, type Tensor } from "./tensor.ts";
 
@@ -8,7 +8,7 @@ import { type DType, dtypeBytes, elementCount, type Tensor } from "./tensor.ts";
  * bytes, contiguous and without holes, at `data_offsets` relative to the end of the header.
  */
 export class SafetensorsFormatError extends Error {
-  override readonly name = "SafetensorsFormatError";
+  override readonly name: string = "SafetensorsFormatError";
   constructor(file: string, problem: string) {
     super(`${file}: not a valid safetensors file: ${problem}`);
   }
@@ -27,8 +27,8 @@ export interface SafetensorsHeader {
   readonly dataStart: number;
 }
 
-/** Refuses headers beyond this size, as the reference implementation does. */
-const MAX_HEADER_BYTES = 100_000_000;
+/** Refuses headers beyond this size, as the reference implementation does; callers may ask for less. */
+export const MAX_HEADER_BYTES = 100_000_000;
 const ALIGNMENT = 8;
 
 const HeaderEntry = z
@@ -132,23 +132,57 @@ export function decodeHeader(file: string, json: Buffer, fileSize: number): Safe
 }
 
 /** Reads only the header of a safetensors file. */
-export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
+export async function readSafetensorsHeader(
+  file: string,
+  maxHeaderBytes = MAX_HEADER_BYTES,
+): Promise<SafetensorsHeader> {
   const handle = await open(file, "r");
   try {
     const { size } = await handle.stat();
-    if (size < 8) throw new SafetensorsFormatError(file, "shorter than its 8-byte header length");
-    const prefix = Buffer.alloc(8);
-    await handle.read(prefix, 0, 8, 0);
-    const length = prefix.readBigUInt64LE(0);
-    if (length > BigInt(Math.min(MAX_HEADER_BYTES, size - 8))) {
-      throw new SafetensorsFormatError(file, `header length ${length} exceeds the file or the 100 MB limit`);
-    }
-    const json = Buffer.alloc(Number(length));
-    await handle.read(json, 0, json.length, 8);
-    return decodeHeader(file, json, size);
+    return await readHeaderFrom(handle, file, size, maxHeaderBytes);
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Reads and checks the header of the safetensors file open as `handle` (of `size` bytes): the
+ * length prefix is checked against the file and `maxHeaderBytes` before the header is read.
+ */
+export async function readHeaderFrom(
+  handle: FileHandle,
+  file: string,
+  size: number,
+  maxHeaderBytes: number,
+): Promise<SafetensorsHeader & { readonly raw: Buffer }> {
+  if (size < 8) throw new SafetensorsFormatError(file, "shorter than its 8-byte header length");
+  const raw = Buffer.alloc(8);
+  await handle.read(raw, 0, 8, 0);
+  const length = headerLength(file, raw, size, maxHeaderBytes);
+  const json = Buffer.alloc(length);
+  const { bytesRead } = await handle.read(json, 0, length, 8);
+  if (bytesRead !== length) throw new SafetensorsFormatError(file, "shorter than its header");
+  return { ...decodeHeader(file, json, size), raw: Buffer.concat([raw, json]) };
+}
+
+/** A header longer than the reader allows: refused before it is read. */
+export class SafetensorsHeaderTooLargeError extends SafetensorsFormatError {
+  override readonly name = "SafetensorsHeaderTooLargeError";
+}
+
+/** The header length the 8-byte prefix states, checked against the file's size and the limit. */
+function headerLength(file: string, prefix: Uint8Array, fileSize: number, maxHeaderBytes: number): number {
+  const length = Buffer.from(prefix.buffer, prefix.byteOffset, 8).readBigUInt64LE(0);
+  if (length > BigInt(maxHeaderBytes)) {
+    throw new SafetensorsHeaderTooLargeError(
+      file,
+      `header length ${length} exceeds the ${maxHeaderBytes}-byte limit for this file`,
+    );
+  }
+  if (length > BigInt(fileSize - 8)) {
+    throw new SafetensorsFormatError(file, `header length ${length} exceeds the file's ${fileSize} bytes`);
+  }
+  return Number(length);
 }
 
 /** Parses a whole safetensors file held in memory; tensors are views into `bytes`. */
@@ -158,11 +192,8 @@ export function parseSafetensors(
 ): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   if (bytes.byteLength < 8) throw new SafetensorsFormatError(file, "shorter than its 8-byte header length");
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const length = view.readBigUInt64LE(0);
-  if (length > BigInt(Math.min(MAX_HEADER_BYTES, bytes.byteLength - 8))) {
-    throw new SafetensorsFormatError(file, `header length ${length} exceeds the file or the 100 MB limit`);
-  }
-  const header = decodeHeader(file, view.subarray(8, 8 + Number(length)), bytes.byteLength);
+  const length = headerLength(file, view, bytes.byteLength, MAX_HEADER_BYTES);
+  const header = decodeHeader(file, view.subarray(8, 8 + length), bytes.byteLength);
   const tensors: Record<string, Tensor> = {};
   for (const [name, entry] of header.tensors) {
     const [begin, end] = entry.offsets;

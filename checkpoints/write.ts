@@ -49,7 +49,7 @@ export async function writeCheckpoint(
     dir,
     async (temp) => {
       for (const [i, group] of groups.entries())
-        await writeShard(join(temp, names[i]!), group, fields.metadata ?? {});
+        await writeSafetensorsFile(join(temp, names[i]!), group, fields.metadata ?? {});
       const hashes = await hashFiles(names.map((name) => join(temp, name)));
       const manifest: CheckpointManifest = {
         format: CHECKPOINT_FORMAT,
@@ -86,7 +86,8 @@ export function planShards(tensors: Tensors, maxShardBytes: number): Record<stri
   return groups;
 }
 
-async function writeShard(
+/** Writes one safetensors file (tensors in name order) and syncs it; refuses to overwrite. */
+export async function writeSafetensorsFile(
   path: string,
   tensors: Record<string, Tensor>,
   metadata: Readonly<Record<string, string>>,

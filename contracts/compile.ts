@@ -39,7 +39,7 @@ export class SolidityCompileError extends Error {
   }
 }
 
-interface SolcOutput {
+export interface SolcOutput {
   errors?: { severity: string; formattedMessage: string }[];
   contracts?: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>>;
 }
@@ -65,16 +65,31 @@ function readImport(importPath: string): { contents: string } | { error: string 
   }
 }
 
-/** Compiles every contract in contracts/src; returns the deployable ones, sorted by name. */
-export function compileContracts(): CompiledContract[] {
+/** solc's outputSelection: file (or "*") → contract (or "*", or "" for the file's AST) → outputs. */
+export type OutputSelection = Record<string, Record<string, string[]>>;
+
+/** The standard-JSON input for contracts/src with the build's settings and the output `select` asks for. */
+export function solcInput(select: (sourceNames: string[]) => OutputSelection) {
   const sources = sourceInput();
-  const outputSelection = Object.fromEntries(
-    Object.keys(sources).map((name) => [name, { "*": ["abi", "evm.bytecode.object"] }]),
-  );
-  const input = { language: "Solidity", sources, settings: { ...SOLC_SETTINGS, outputSelection } };
+  const outputSelection = select(Object.keys(sources));
+  return { language: "Solidity", sources, settings: { ...SOLC_SETTINGS, outputSelection } };
+}
+
+/** Runs solcjs on a standard-JSON input; errors (not warnings) throw SolidityCompileError. */
+export function runSolc(input: ReturnType<typeof solcInput>): SolcOutput {
   const output = JSON.parse(solc.compile(JSON.stringify(input), { import: readImport })) as SolcOutput;
   const errors = (output.errors ?? []).filter((e) => e.severity === "error");
   if (errors.length > 0) throw new SolidityCompileError(errors.map((e) => e.formattedMessage));
+  return output;
+}
+
+/** Compiles every contract in contracts/src; returns the deployable ones, sorted by name. */
+export function compileContracts(): CompiledContract[] {
+  const output = runSolc(
+    solcInput((names) =>
+      Object.fromEntries(names.map((name) => [name, { "*": ["abi", "evm.bytecode.object"] }])),
+    ),
+  );
   return Object.entries(output.contracts ?? {})
     .flatMap(([sourceName, contracts]) =>
       Object.entries(contracts).map(([name, artifact]) => ({

@@ -28,6 +28,12 @@ export const governanceDashboard: DashboardSpec = {
           query("sum(daotrain_rounds_committed_total)", "committed"),
           query("sum(daotrain_checkpoints_released_total)", "released"),
         ),
+        stat(
+          "Runs refused",
+          "Runs approved on-chain that the orchestrator refused to start, by cause (spec unreadable, invalid, not the approved one; budget below one round)",
+          "short",
+          query("sum by (cause) (daotrain_runs_refused_total)", "{{cause}}"),
+        ),
       ],
     },
     {

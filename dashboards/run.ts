@@ -87,6 +87,15 @@ export const runDashboard: DashboardSpec = {
           query('sum by (outcome) (daotrain_replicas_total{outcome=~"accepted|rejected"})', "{{outcome}}"),
         ),
         timeseries(
+          "Rejected replicas by reason",
+          "Why the outer step left replicas out and paid them nothing (diloco/README.md: unreadable, oversized, hash-mismatch, wrong-parent, shape, non-finite, norm-outlier, duplicate, no-progress, held-out-loss)",
+          "short",
+          query(
+            "sum by (reason) (increase(daotrain_replica_rejections_total[$__rate_interval]))",
+            "{{reason}}",
+          ),
+        ),
+        timeseries(
           "Checkpoint hashing throughput",
           "Bytes hashed per second of hashing (recomputed roots of replica and global checkpoints)",
           "Bps",

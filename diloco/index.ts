@@ -1,18 +1,26 @@
+export { aggregateReplicas, DEFAULT_AGGREGATION_BUFFER_BYTES } from "./aggregate.ts";
+export { checkReplicaManifest, type ReplicaBounds, ReplicaBoundsError, replicaBounds } from "./bounds.ts";
+export { type GlobalState, MOMENTUM_PREFIX, readGlobal } from "./global.ts";
+export { combine, type OuterOptimizer, outerUpdate, pseudoGradientInto, trimCount } from "./outerMath.ts";
 export {
-  aggregate,
-  l2Norm,
-  type OuterOptimizer,
-  outerUpdate,
-  pseudoGradient,
-  trimCount,
-} from "./outerMath.ts";
-export {
-  MOMENTUM_PREFIX,
   NoQuorumError,
   type OuterStepInput,
   type OuterStepResult,
   outerStep,
   type Rejection,
-  type RejectionReason,
-  type ReplicaInput,
 } from "./outerStep.ts";
+export { type ReplicaInput, readReplicaManifest, readReplicaTensors } from "./replica.ts";
+export { roundSeed, scoringBatches, scoringShards, sketchCoordinates } from "./sampling.ts";
+export { scoreReplica } from "./scores.ts";
+export {
+  type Defect,
+  type DefectReason,
+  type DeltaMeasure,
+  judge,
+  REJECTION_REASONS,
+  type RejectionReason,
+  type ReplicaEvidence,
+  type ReplicaScores,
+  type RoundEvidence,
+  type Verdict,
+} from "./verdicts.ts";

@@ -1,31 +1,25 @@
 import type { CheckpointManifest } from "../checkpoints/manifest.ts";
-import { type Checkpoint, readCheckpoint } from "../checkpoints/read.ts";
-import { floatTensor, type Tensor, toFloat32 } from "../checkpoints/tensor.ts";
-import { CheckpointVerificationError } from "../checkpoints/verify.ts";
+import type { TensorLocation } from "../checkpoints/stream.ts";
+import { floatTensor, type Tensor } from "../checkpoints/tensor.ts";
 import { writeCheckpoint } from "../checkpoints/write.ts";
-import { heldOutBatches, lossOfValues, modelValues } from "../model/evaluate.ts";
+import { openDataset } from "../datasets/read.ts";
+import { validationBatches } from "../model/batches.ts";
+import { deterministicLoss } from "../model/deterministicLoss.ts";
 import { parameterShapes, runSpecMetadata } from "../model/parameters.ts";
-import { type Bytes32, type RunSpec, runIdOf } from "../spec/runSpec.ts";
+import type { Bytes32, RunSpec } from "../spec/runSpec.ts";
+import { aggregateReplicas, type NextGlobal } from "./aggregate.ts";
+import { replicaBounds } from "./bounds.ts";
+import { type GlobalState, MOMENTUM_PREFIX, readGlobal } from "./global.ts";
+import { type ReplicaInput, readReplicaManifest, readReplicaTensors } from "./replica.ts";
+import { roundSeed, scoringBatches, scoringShards, sketchCoordinates } from "./sampling.ts";
+import { scoreReplica } from "./scores.ts";
 import {
-  aggregate,
-  firstNonFinite,
-  l2Norm,
-  maxAbs,
-  median,
-  outerUpdate,
-  pseudoGradient,
-  type Values,
-} from "./outerMath.ts";
-
-/** Why a replica's checkpoint was left out of the average; `message` says what exactly. */
-export type RejectionReason =
-  | "unreadable"
-  | "hash-mismatch"
-  | "wrong-parent"
-  | "shape"
-  | "non-finite"
-  | "norm-outlier"
-  | "held-out-loss";
+  judge,
+  type RejectionReason,
+  type ReplicaEvidence,
+  type RoundEvidence,
+  type Verdict,
+} from "./verdicts.ts";
 
 export interface Rejection {
   readonly id: string;
@@ -33,28 +27,30 @@ export interface Rejection {
   readonly message: string;
 }
 
-export interface ReplicaInput {
-  readonly id: string;
-  /** Local directory of the replica's output checkpoint. */
-  readonly dir: string;
-  /** The root the replica reported, if any: it must match what the bytes hash to. */
-  readonly root?: Bytes32;
-}
-
 export interface OuterStepInput {
   /** Local directory of the round's global checkpoint θ. */
   readonly global: string;
   /** The root θ is committed under (on-chain); verified when given. */
   readonly globalRoot?: Bytes32;
+  /** In the order their pseudo-gradients are summed. */
   readonly replicas: readonly ReplicaInput[];
   readonly spec: RunSpec;
-  /** Local directory of the run's dataset (its root must be spec.dataset). */
-  readonly datasetDir: string;
+  /**
+   * The run's dataset (root spec.dataset) as a local directory holding its manifest and at least
+   * the shards `select` picks: the held-out ones and the few each replica is scored on.
+   */
+  dataset(select: (shard: { readonly [field: string]: unknown }, index: number) => boolean): Promise<string>;
+  /** Replica values held at once while averaging (aggregate.ts); default 32 MiB. */
+  readonly aggregationBufferBytes?: number;
 }
 
 export interface OuterStepResult {
   readonly accepted: readonly string[];
   readonly rejected: readonly Rejection[];
+  /** One per replica, in input order. */
+  readonly verdicts: readonly Verdict[];
+  /** What the verdicts rest on: judge(evidence, spec) gives them again. */
+  readonly evidence: RoundEvidence;
   /** Held-out loss of θ, of each replica that got as far as being scored, and of the new θ. */
   readonly valLoss: {
     readonly global: number;
@@ -71,74 +67,107 @@ export class NoQuorumError extends Error {
   override readonly name = "NoQuorumError";
 }
 
-/** Prefix of the outer optimizer's momentum tensors in a global checkpoint; trainers ignore them. */
-export const MOMENTUM_PREFIX = "outer.momentum.";
-
 /**
- * Adam moves a coordinate by at most about (1 − β₁)/√(1 − β₂) ≈ 3.2 learning rates per step;
- * 4 leaves room for rounding and weight decay's share is added separately.
- */
-const ADAM_MAX_STEP_IN_LRS = 4;
-
-/**
- * DiLoCo's outer step for one round. Each replica is validated in turn — bytes against its
- * manifest (recomputed here, never trusted), lineage (run, round, parent root), tensor names and
- * shapes, finite values, the size of its pseudo-gradient (against the median of the replicas and
- * against the most `innerSteps` AdamW steps can move), and its held-out loss against θ's — and the
- * first failure is its reason. The survivors' pseudo-gradients are averaged (mean or trimmed mean)
- * and applied with the Nesterov outer optimizer, whose momentum comes from and goes to the global
- * checkpoint.
+ * DiLoCo's outer step for one round, one replica at a time. θ is read and verified; each
+ * replica's manifest is read within the bounds the spec allows (bounds.ts); the round's sampling
+ * seed follows from their roots (sampling.ts); then each replica is read once, front to back —
+ * bytes re-hashed, lineage, shapes, finite values, its pseudo-gradient measured — and scored on
+ * held-out and own-shard windows (scores.ts), and only its measurements are kept. The verdicts
+ * are a pure function of those measurements (verdicts.ts). The accepted replicas are averaged a
+ * piece of a tensor at a time (aggregate.ts) and applied with the Nesterov outer optimizer, whose
+ * momentum comes from and goes to the global checkpoint. Memory: θ, its momentum, the result and
+ * one replica, whatever the number of replicas.
  */
 export async function outerStep(input: OuterStepInput): Promise<OuterStepResult> {
   const { spec } = input;
-  const global = await readCheckpoint(
-    input.global,
-    input.globalRoot ? { expectedRoot: input.globalRoot } : {},
+  const global = await readGlobal(input.global, spec, input.globalRoot);
+  const bounds = replicaBounds(spec);
+  const manifests = await Promise.all(
+    input.replicas.map(async (r) =>
+      "defect" in r ? r.defect : await readReplicaManifest(r.dir, global, bounds),
+    ),
   );
-  if (global.manifest.runId !== runIdOf(spec)) {
-    throw new Error(
-      `global checkpoint ${input.global} belongs to run ${global.manifest.runId}, not ${runIdOf(spec)}`,
+  const evidence = new Map<string, ReplicaEvidence>();
+  const readable: { replica: Extract<ReplicaInput, { dir: string }>; manifest: CheckpointManifest }[] = [];
+  for (const [i, replica] of input.replicas.entries()) {
+    const manifest = manifests[i]!;
+    if ("reason" in manifest) evidence.set(replica.id, { id: replica.id, defect: manifest });
+    else if ("dir" in replica) readable.push({ replica, manifest });
+  }
+  const seed = roundSeed(
+    global.root,
+    readable.map(({ replica, manifest }) => ({ id: replica.id, root: manifest.root })),
+  );
+  const { dataset, heldOut, ownShards } = await scoringData(
+    input,
+    readable.map((r) => r.replica),
+    seed,
+  );
+  const globalHeldOutLoss = await deterministicLoss(global.params, spec.model, heldOut);
+
+  // One replica at a time: read once, measured, scored; only the measurements stay.
+  const sketch = sketchCoordinates(global.size, seed);
+  const locations = new Map<string, ReadonlyMap<string, TensorLocation>>();
+  for (const { replica, manifest } of readable) {
+    const contents = await readReplicaTensors(
+      replica.dir,
+      manifest,
+      replica.root,
+      global,
+      spec,
+      bounds,
+      sketch,
     );
-  }
-  const theta = modelValues(global.tensors, spec);
-  const batches = await heldOutBatches(input.datasetDir, spec, spec.validation.batches, spec.dataset);
-  const globalLoss = await lossOfValues(theta, spec, batches);
-
-  const rejected: Rejection[] = [];
-  const candidates: { id: string; manifest: CheckpointManifest; delta: Values; values: Values }[] = [];
-  for (const replica of input.replicas) {
-    const loaded = await loadReplica(replica, global, spec);
-    if ("reason" in loaded) rejected.push(loaded);
-    else
-      candidates.push({
-        id: replica.id,
-        manifest: loaded.manifest,
-        values: loaded.values,
-        delta: pseudoGradient(theta, loaded.values),
-      });
+    if ("reason" in contents) {
+      evidence.set(replica.id, { id: replica.id, root: manifest.root, defect: contents });
+      continue;
+    }
+    const own = ownShards.get(replica.id)!;
+    const scores = await scoreReplica({
+      model: spec.model,
+      global: global.params,
+      replica: contents.values,
+      heldOut,
+      ownShards: own,
+      own: await scoringBatches(dataset, own, spec, replica.index, seed),
+    });
+    evidence.set(replica.id, { id: replica.id, root: contents.root, delta: contents.delta, scores });
+    locations.set(replica.id, contents.tensors);
   }
 
-  const survivors = rejectNormOutliers(candidates, theta, spec, rejected);
-  const replicaLoss: Record<string, number> = {};
-  const accepted: typeof candidates = [];
-  for (const c of survivors) {
-    replicaLoss[c.id] = await lossOfValues(c.values, spec, batches);
-    if (replicaLoss[c.id]! > globalLoss + spec.validation.tolerance) {
-      rejected.push({
-        id: c.id,
-        reason: "held-out-loss",
-        message: `held-out loss ${replicaLoss[c.id]!.toFixed(4)} is worse than the global checkpoint's ${globalLoss.toFixed(4)} by more than the tolerance ${spec.validation.tolerance}`,
-      });
-    } else accepted.push(c);
-  }
-
+  const round: RoundEvidence = {
+    globalRoot: global.root,
+    globalMaxAbs: global.maxAbs,
+    globalHeldOutLoss,
+    replicas: input.replicas.map((r) => evidence.get(r.id)!),
+  };
+  const verdicts = judge(round, spec);
+  const accepted = verdicts.filter((v) => v.accepted).map((v) => v.id);
+  const rejected = verdicts.flatMap((v) =>
+    v.accepted ? [] : [{ id: v.id, reason: v.reason, message: v.message }],
+  );
   const quorum = accepted.length >= spec.minReplicas && accepted.length > 0;
-  const next = quorum ? nextGlobal(global, theta, accepted, spec) : null;
-  const nextLoss = next ? await lossOfValues(next.params, spec, batches) : null;
+  const next = quorum
+    ? await aggregateReplicas(
+        global,
+        accepted.map((id) => ({ tensors: locations.get(id)! })),
+        spec,
+        input.aggregationBufferBytes,
+      )
+    : null;
+  const nextLoss = next ? await deterministicLoss(next.params, spec.model, heldOut) : null;
+  const scored = round.replicas.flatMap((e) => ("scores" in e ? [[e.id, e.scores] as const] : []));
+  const acceptedScores = scored.filter(([id]) => accepted.includes(id)).map(([, s]) => s);
   return {
-    accepted: accepted.map((c) => c.id),
+    accepted,
     rejected,
-    valLoss: { global: globalLoss, replicas: replicaLoss, next: nextLoss },
+    verdicts,
+    evidence: round,
+    valLoss: {
+      global: globalHeldOutLoss,
+      replicas: Object.fromEntries(scored.map(([id, s]) => [id, s.heldOutLoss])),
+      next: nextLoss,
+    },
     quorum,
     write: async (dir: string) => {
       if (!next) {
@@ -146,140 +175,85 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
           `round ${global.manifest.round}: ${accepted.length} replica(s) passed validation, the run needs ${spec.minReplicas}`,
         );
       }
-      return writeCheckpoint(dir, next.tensors, {
+      return writeCheckpoint(dir, nextTensors(next, spec), {
         runId: global.manifest.runId,
         round: global.manifest.round + 1,
-        parentRoot: global.manifest.root,
-        metrics: {
-          loss: mean(accepted.map((c) => c.manifest.metrics.loss ?? Number.NaN)),
-          valLoss: nextLoss,
-          tokens:
-            global.manifest.metrics.tokens + accepted.reduce((n, c) => n + c.manifest.metrics.tokens, 0),
-          steps: global.manifest.metrics.steps + spec.innerSteps,
-          replicasAccepted: accepted.length,
-          replicasRejected: rejected.length,
-          previousValLoss: globalLoss,
-        },
+        parentRoot: global.root,
+        metrics: nextMetrics(
+          global,
+          spec,
+          acceptedScores.map((s) => s.ownShardLoss),
+          {
+            valLoss: nextLoss,
+            replicasAccepted: accepted.length,
+            replicasRejected: rejected.length,
+            previousValLoss: globalHeldOutLoss,
+          },
+        ),
         metadata: runSpecMetadata(spec),
       });
     },
   };
 }
 
-type Loaded = { manifest: CheckpointManifest; values: Values } | Rejection;
-
-/** Reads a replica's checkpoint and checks its bytes, lineage, shapes and values. */
-async function loadReplica(replica: ReplicaInput, global: Checkpoint, spec: RunSpec): Promise<Loaded> {
-  const reject = (reason: RejectionReason, message: string): Rejection => ({
-    id: replica.id,
-    reason,
-    message,
-  });
-  let checkpoint: Checkpoint;
-  try {
-    checkpoint = await readCheckpoint(replica.dir, replica.root ? { expectedRoot: replica.root } : {});
-  } catch (error) {
-    if (error instanceof CheckpointVerificationError)
-      return reject("hash-mismatch", error.verification.problems.join("; "));
-    return reject("unreadable", error instanceof Error ? error.message : String(error));
-  }
-  const m = checkpoint.manifest;
-  if (
-    m.runId !== global.manifest.runId ||
-    m.round !== global.manifest.round ||
-    m.parentRoot !== global.manifest.root
-  ) {
-    return reject(
-      "wrong-parent",
-      `checkpoint is run ${m.runId} round ${m.round} from ${m.parentRoot}; this round is run ${global.manifest.runId} round ${global.manifest.round} from ${global.manifest.root}`,
-    );
-  }
-  const shapeProblem = checkShapes(checkpoint.tensors, spec);
-  if (shapeProblem) return reject("shape", shapeProblem);
-  const values = modelValues(checkpoint.tensors, spec);
-  const nonFinite = firstNonFinite(values);
-  if (nonFinite) return reject("non-finite", `non-finite parameter ${nonFinite}`);
-  return { manifest: m, values };
+/**
+ * The dataset as the scores need it: the held-out batches, and for each readable replica the
+ * training shards its own-shard windows come from (drawn with the round's seed). Only those and
+ * the held-out shards are asked of `input.dataset`.
+ */
+async function scoringData(
+  input: OuterStepInput,
+  replicas: readonly { id: string; index: number }[],
+  seed: number[],
+) {
+  const { spec } = input;
+  const { manifest } = await openDataset(await input.dataset(() => false), spec.dataset);
+  const ownShards = new Map(replicas.map((r) => [r.id, scoringShards(manifest, spec, r.index, seed)]));
+  const needed = new Set([...ownShards.values()].flat());
+  const dataset = await openDataset(
+    await input.dataset((shard, i) => shard.split === "validation" || needed.has(i)),
+    spec.dataset,
+  );
+  const heldOut = validationBatches(
+    await dataset.readValidation(),
+    spec.model.contextLength,
+    spec.inner.batch,
+    spec.validation.batches,
+  );
+  return { dataset, heldOut, ownShards };
 }
 
-function checkShapes(tensors: Readonly<Record<string, Tensor>>, spec: RunSpec): string | null {
-  const expected = new Map(parameterShapes(spec.model));
-  for (const [name, shape] of expected) {
-    const t = tensors[name];
-    if (!t) return `tensor ${name} is missing`;
-    if (!["F32", "F16", "BF16"].includes(t.dtype)) return `tensor ${name} is ${t.dtype}, not a float type`;
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      return `tensor ${name} has shape [${t.shape}], the model's is [${shape}]`;
-    }
+function nextTensors(next: NextGlobal, spec: RunSpec): Record<string, Tensor> {
+  const tensors: Record<string, Tensor> = {};
+  for (const [name, shape] of parameterShapes(spec.model)) {
+    tensors[name] = floatTensor(shape, next.params[name]!);
+    tensors[`${MOMENTUM_PREFIX}${name}`] = floatTensor(shape, next.momentum[name]!);
   }
-  const extra = Object.keys(tensors).find((name) => !expected.has(name));
-  return extra ? `tensor ${extra} is not a parameter of the model` : null;
+  return tensors;
 }
 
 /**
- * Rejects pseudo-gradients too large to be honest: larger than `maxNormRatio` × the median norm
- * of the candidates (needs three or more to tell), or moving a coordinate further than
- * `innerSteps` AdamW steps at the spec's learning rate can.
+ * The next checkpoint's metrics, none of them a replica's own claim: `loss` is the mean of the
+ * accepted replicas' losses on their own-shard windows as the worker measured them, `tokens` adds
+ * what `innerSteps` steps of `inner.batch` windows of `contextLength` tokens allow each accepted
+ * replica (what the run paid for; a replica's count cannot be checked and is not read).
  */
-function rejectNormOutliers<T extends { id: string; delta: Values }>(
-  candidates: readonly T[],
-  theta: Values,
+function nextMetrics(
+  global: GlobalState,
   spec: RunSpec,
-  rejected: Rejection[],
-): T[] {
-  const norms = candidates.map((c) => l2Norm(c.delta));
-  const mid = median(norms);
-  const travel = spec.innerSteps * spec.inner.lr * ADAM_MAX_STEP_IN_LRS;
-  const bound = travel + spec.innerSteps * spec.inner.lr * spec.inner.weightDecay * (maxAbs(theta) + travel);
-  return candidates.filter((c, i) => {
-    const norm = norms[i]!;
-    const largest = maxAbs(c.delta);
-    let message: string | null = null;
-    if (largest > bound) {
-      message = `pseudo-gradient moves a parameter by ${largest.toPrecision(3)}, more than ${spec.innerSteps} AdamW steps at lr ${spec.inner.lr} can (${bound.toPrecision(3)})`;
-    } else if (candidates.length >= 3 && mid > 0 && norm > spec.validation.maxNormRatio * mid) {
-      message = `pseudo-gradient norm ${norm.toPrecision(3)} is ${(norm / mid).toFixed(1)}× the median ${mid.toPrecision(3)} (limit ${spec.validation.maxNormRatio}×)`;
-    }
-    if (message) rejected.push({ id: c.id, reason: "norm-outlier", message });
-    return message === null;
-  });
-}
-
-function nextGlobal(
-  global: Checkpoint,
-  theta: Values,
-  accepted: readonly { delta: Values }[],
-  spec: RunSpec,
+  acceptedLosses: readonly number[],
+  rest: {
+    valLoss: number | null;
+    replicasAccepted: number;
+    replicasRejected: number;
+    previousValLoss: number;
+  },
 ) {
-  const delta = aggregate(
-    accepted.map((c) => c.delta),
-    spec.outer.aggregation,
-  );
-  const momentum = previousMomentum(global, spec);
-  const updated = outerUpdate(theta, delta, momentum, spec.outer);
-  const tensors: Record<string, Tensor> = {};
-  for (const [name, shape] of parameterShapes(spec.model)) {
-    tensors[name] = floatTensor(shape, updated.params[name]!);
-    tensors[`${MOMENTUM_PREFIX}${name}`] = floatTensor(shape, updated.momentum[name]!);
-  }
-  return { params: updated.params, tensors };
-}
-
-/** The momentum buffers stored in the global checkpoint, or undefined in round 0. */
-function previousMomentum(global: Checkpoint, spec: RunSpec): Values | undefined {
-  const names = parameterShapes(spec.model).map(([name]) => name);
-  if (!names.some((n) => `${MOMENTUM_PREFIX}${n}` in global.tensors)) return undefined;
-  return Object.fromEntries(
-    names.map((n) => {
-      const t = global.tensors[`${MOMENTUM_PREFIX}${n}`];
-      if (!t)
-        throw new Error(`global checkpoint ${global.dir} has momentum for some parameters but not ${n}`);
-      return [n, toFloat32(t)];
-    }),
-  );
-}
-
-function mean(xs: readonly number[]): number | null {
-  const finite = xs.filter(Number.isFinite);
-  return finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : null;
+  const tokensPerReplica = spec.innerSteps * spec.inner.batch * spec.model.contextLength;
+  return {
+    loss: acceptedLosses.reduce((a, b) => a + b, 0) / acceptedLosses.length,
+    tokens: global.manifest.metrics.tokens + rest.replicasAccepted * tokensPerReplica,
+    steps: global.manifest.metrics.steps + spec.innerSteps,
+    ...rest,
+  };
 }

@@ -1,5 +1,13 @@
 import type { Governance } from "../governance/chain.ts";
-import { getCheckpoint, latestReleasedRound, releasedRounds } from "../governance/reads.ts";
+import { checkpointCommits, checkpointReleaseTx } from "../governance/history.ts";
+import {
+  getCheckpoint,
+  getDataset,
+  getRun,
+  latestReleasedRound,
+  releasedRounds,
+} from "../governance/reads.ts";
+import type { ReleaseFacts } from "../release/card.ts";
 import type { Bytes32 } from "../spec/runSpec.ts";
 import type { ChainCheckpoint } from "./download.ts";
 import { CheckpointNotReleasedError } from "./errors.ts";
@@ -43,5 +51,43 @@ export async function chainCheckpoint(
     root: view.root,
     manifestUri: view.publishedManifestUri ?? view.manifestUri,
     released: view.released,
+  };
+}
+
+/**
+ * The chain's facts a release's model card states: the run's dataset and its license, every round
+ * up to the released one with its root and commit transaction, and the release transaction. All of
+ * them are fixed once the round is released, so a verifier reads the same ones later.
+ */
+export async function releaseFacts(
+  governance: Governance,
+  runId: Bytes32,
+  round: number,
+): Promise<ReleaseFacts> {
+  const [run, commits, releaseTx] = await Promise.all([
+    getRun(governance, runId),
+    checkpointCommits(governance, runId),
+    checkpointReleaseTx(governance, runId, round),
+  ]);
+  if (releaseTx === undefined) {
+    throw new CheckpointNotReleasedError(runId, round, await releasedRoundNumbers(governance, runId));
+  }
+  const dataset = await getDataset(governance, run.datasetRoot);
+  return {
+    chainId: governance.deployment.chainId,
+    checkpointRegistry: governance.deployment.contracts.checkpointRegistry,
+    runId,
+    round,
+    dataset: { root: dataset.root, uri: dataset.uri, license: dataset.license },
+    rounds: commits
+      .filter((commit) => commit.round <= round)
+      .map((commit) => ({
+        round: commit.round,
+        root: commit.root,
+        commitTx: commit.txHash,
+        loss: commit.metrics.loss,
+        valLoss: commit.metrics.valLoss,
+      })),
+    releaseTx,
   };
 }

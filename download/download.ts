@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import type { z } from "zod";
 import {
   type CheckpointManifest,
   CheckpointManifest as CheckpointManifestSchema,
@@ -120,10 +121,16 @@ function checkManifestAgainstChain(manifest: CheckpointManifest, chain: ChainChe
   }
 }
 
-/** Size checks before any byte moves: a truncated or grown shard is refused at once. */
-async function checkShardSizes(store: CheckpointStore, manifest: CheckpointManifest): Promise<void> {
+/** A file a download fetches: its key beside the manifest, and its size as the manifest lists it. */
+export interface ListedFile {
+  readonly path: string;
+  readonly bytes: number;
+}
+
+/** Size checks before any byte moves: a truncated or grown file is refused at once. */
+async function checkSizes(store: CheckpointStore, files: readonly ListedFile[]): Promise<void> {
   const problems: string[] = [];
-  for (const shard of manifest.shards) {
+  for (const shard of files) {
     const object = await store.stat(shard.path);
     if (!object) problems.push(`${shard.path} is missing from the store`);
     else if (object.bytes < shard.bytes) {
@@ -151,11 +158,14 @@ async function prepareStaging(staging: string, root: Bytes32): Promise<void> {
   await writeFile(stateFile, `${JSON.stringify({ root })}\n`);
 }
 
-async function fetchShards(
+export type FetchOptions = Pick<DownloadCheckpointOptions, "concurrency" | "signal" | "onProgress">;
+
+/** Fetches files in parallel into `staging`, resuming what an interrupted run left there. */
+async function fetchFiles(
   store: CheckpointStore,
-  manifest: CheckpointManifest,
+  files: readonly ListedFile[],
   staging: string,
-  options: DownloadCheckpointOptions,
+  options: FetchOptions,
   progress: DownloadProgress,
   started: number,
 ): Promise<void> {
@@ -165,7 +175,7 @@ async function fetchShards(
   };
   // Count what an interrupted run left before fetching, so the bar starts where it stopped.
   const kept = await Promise.all(
-    manifest.shards.map(async (shard) => {
+    files.map(async (shard) => {
       const length = await stat(join(staging, shard.path)).then(
         (info) => info.size,
         () => 0,
@@ -175,7 +185,7 @@ async function fetchShards(
   );
   progress.resumedBytes = kept.reduce((sum, bytes) => sum + bytes, 0);
   progress.doneBytes = progress.resumedBytes;
-  const queue = manifest.shards.map((shard, index) => ({ shard, kept: kept[index]! }));
+  const queue = files.map((shard, index) => ({ shard, kept: kept[index]! }));
   const worker = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
       const { shard } = next;
@@ -195,17 +205,70 @@ async function fetchShards(
       report();
     }
   };
-  const workers = Math.max(1, Math.min(options.concurrency ?? 4, manifest.shards.length));
+  const workers = Math.max(1, Math.min(options.concurrency ?? 4, files.length));
   await Promise.all(Array.from({ length: workers }, worker));
 }
 
-function checksumsFile(shards: readonly DownloadedShard[], manifestBytes: Uint8Array): string {
+/** `sha256sum -c`'s input for the files and the manifest they came with. */
+function checksumsFile(
+  files: readonly DownloadedShard[],
+  manifestName: string,
+  manifestBytes: Uint8Array,
+): string {
   const manifestHash = createHash("sha256").update(manifestBytes).digest("hex");
-  const lines = [
-    ...shards.map((shard) => `${shard.sha256}  ${shard.path}`),
-    `${manifestHash}  ${MANIFEST_FILE}`,
-  ];
+  const lines = [...files.map((file) => `${file.sha256}  ${file.path}`), `${manifestHash}  ${manifestName}`];
   return `${lines.join("\n")}\n`;
+}
+
+/** What every download starts from: the released round's manifest, read and parsed, and an empty `out`. */
+export async function openDownload<S extends z.ZodType>(
+  options: Pick<DownloadCheckpointOptions, "checkpoint" | "releasedRounds" | "out" | "store">,
+  schema: S,
+): Promise<{ out: string; store: CheckpointStore; manifestBytes: Uint8Array; manifest: z.infer<S> }> {
+  const { checkpoint: chain } = options;
+  if (!chain.released) {
+    throw new CheckpointNotReleasedError(chain.runId, chain.round, await options.releasedRounds());
+  }
+  const out = resolve(options.out);
+  if (!(await isAbsentOrEmpty(out))) throw new OutputExistsError(out);
+  const { store, key } = openManifestStore(chain.manifestUri, options.store);
+  const manifestBytes = await store.getBytes(key).catch(storeFailure);
+  return { out, store, manifestBytes, manifest: parseManifest(manifestBytes, chain.manifestUri, schema) };
+}
+
+/**
+ * Size-checks the files in the store, then fetches them into `<out>.partial/` (tied to `root`, so
+ * an interrupted download of the same thing resumes), with the manifest written beside them.
+ */
+export async function fetchIntoStaging(
+  store: CheckpointStore,
+  files: readonly ListedFile[],
+  manifest: { name: string; bytes: Uint8Array; root: Bytes32 },
+  out: string,
+  options: FetchOptions,
+  started: number,
+): Promise<{ staging: string; progress: DownloadProgress }> {
+  await checkSizes(store, files).catch(storeFailure);
+  const staging = stagingDirectory(out);
+  await prepareStaging(staging, manifest.root);
+  const totalBytes = files.reduce((sum, file) => sum + file.bytes, 0);
+  const progress: DownloadProgress = { totalBytes, doneBytes: 0, resumedBytes: 0, elapsedSeconds: 0 };
+  await fetchFiles(store, files, staging, options, progress, started).catch(storeFailure);
+  await writeFile(join(staging, manifest.name), manifest.bytes);
+  return { staging, progress };
+}
+
+/** Writes SHA256SUMS for the verified files and renames the staging directory into place. */
+export async function finishDownload(
+  staging: string,
+  out: string,
+  files: readonly DownloadedShard[],
+  manifest: { name: string; bytes: Uint8Array },
+): Promise<void> {
+  await writeFile(join(staging, CHECKSUMS_FILE), checksumsFile(files, manifest.name, manifest.bytes));
+  await rm(join(staging, STATE_FILE));
+  await rmdir(out).catch(() => {});
+  await rename(staging, out);
 }
 
 /**
@@ -219,25 +282,17 @@ function checksumsFile(shards: readonly DownloadedShard[], manifestBytes: Uint8A
 export async function downloadCheckpoint(options: DownloadCheckpointOptions): Promise<DownloadResult> {
   const { checkpoint: chain } = options;
   const started = Date.now();
-  if (!chain.released) {
-    throw new CheckpointNotReleasedError(chain.runId, chain.round, await options.releasedRounds());
-  }
-  const out = resolve(options.out);
-  if (!(await isAbsentOrEmpty(out))) throw new OutputExistsError(out);
-
-  const { store, key } = openManifestStore(chain.manifestUri, options.store);
-  const manifestBytes = await store.getBytes(key).catch(storeFailure);
-  const manifest = parseManifest(manifestBytes, chain.manifestUri, CheckpointManifestSchema);
+  const { out, store, manifestBytes, manifest } = await openDownload(options, CheckpointManifestSchema);
   checkManifestAgainstChain(manifest, chain);
-  await checkShardSizes(store, manifest).catch(storeFailure);
-
-  const staging = stagingDirectory(out);
-  await prepareStaging(staging, chain.root);
-  const totalBytes = manifest.shards.reduce((sum, shard) => sum + shard.bytes, 0);
-  const progress: DownloadProgress = { totalBytes, doneBytes: 0, resumedBytes: 0, elapsedSeconds: 0 };
-  await fetchShards(store, manifest, staging, options, progress, started).catch(storeFailure);
-
-  await writeFile(join(staging, MANIFEST_FILE), manifestBytes);
+  const written = { name: MANIFEST_FILE, bytes: manifestBytes, root: chain.root };
+  const { staging, progress } = await fetchIntoStaging(
+    store,
+    manifest.shards,
+    written,
+    out,
+    options,
+    started,
+  );
   const verification = await verifyCheckpoint(staging, chain.root);
   if (!verification.ok) {
     // These bytes are what the store serves: resuming them would only fail again.
@@ -245,10 +300,7 @@ export async function downloadCheckpoint(options: DownloadCheckpointOptions): Pr
     throw new ShardCorruptError(store.uri, verification.problems);
   }
   const shards = verification.shards.map(({ path, bytes, sha256 }) => ({ path, bytes, sha256 }));
-  await writeFile(join(staging, CHECKSUMS_FILE), checksumsFile(shards, manifestBytes));
-  await rm(join(staging, STATE_FILE));
-  await rmdir(out).catch(() => {});
-  await rename(staging, out);
+  await finishDownload(staging, out, shards, written);
   return {
     out,
     runId: chain.runId,
@@ -256,7 +308,7 @@ export async function downloadCheckpoint(options: DownloadCheckpointOptions): Pr
     root: chain.root,
     manifestUri: chain.manifestUri,
     shards,
-    totalBytes,
+    totalBytes: progress.totalBytes,
     resumedBytes: progress.resumedBytes,
     seconds: (Date.now() - started) / 1000,
   };

@@ -11,9 +11,11 @@ import {
   createWalletClient,
   decodeErrorResult,
   defineChain,
+  encodeFunctionData,
   getAddress,
   type Hex,
   http,
+  nonceManager,
   type PublicClient,
   type TransactionReceipt,
   type Transport,
@@ -31,6 +33,7 @@ import { type Deployment, readDeployment } from "./deployment.ts";
 import { ChainMismatchError, ContractRevertError, WalletRequiredError } from "./errors.ts";
 import { daoPermissionsAbi, tokenVotingAbi } from "./osxAbi.ts";
 import { revertHint } from "./revertHints.ts";
+import { defaultTransactionPolicy, submit, type TransactionPolicy } from "./transactions.ts";
 
 export type Wallet = WalletClient<Transport, Chain, Account>;
 
@@ -40,6 +43,8 @@ export interface ChainSession {
   chain: Chain;
   publicClient: PublicClient<Transport, Chain>;
   wallet: Wallet | undefined;
+  /** How `send` gets a transaction mined: replacement timing and the caller's journal. */
+  transactions: TransactionPolicy;
 }
 
 /** A session bound to a daotrain deployment: what every governance call takes. */
@@ -52,7 +57,15 @@ export interface Governance extends ChainSession {
 // Local chains mine on demand; polling at viem's default 4 s would make every step slow.
 const POLLING_MS = 100;
 
-export async function openChain(rpcUrl: string, privateKey?: Hex): Promise<ChainSession> {
+export interface SessionOptions {
+  transactions?: Partial<TransactionPolicy>;
+}
+
+export async function openChain(
+  rpcUrl: string,
+  privateKey?: Hex,
+  options: SessionOptions = {},
+): Promise<ChainSession> {
   const probe = createPublicClient({ transport: http(rpcUrl) });
   const chainId = await probe.getChainId();
   const chain = defineChain({
@@ -67,11 +80,14 @@ export async function openChain(rpcUrl: string, privateKey?: Hex): Promise<Chain
     ? createWalletClient({
         chain,
         transport,
-        account: privateKeyToAccount(privateKey),
+        // viem's nonceManager is one per process, keyed by address and chain: every session of
+        // this key (every activity of a worker) takes nonces from the same counter.
+        account: privateKeyToAccount(privateKey, { nonceManager }),
         pollingInterval: POLLING_MS,
       })
     : undefined;
-  return { rpcUrl, chain, publicClient, wallet };
+  const transactions = { ...defaultTransactionPolicy, pollingMs: POLLING_MS, ...options.transactions };
+  return { rpcUrl, chain, publicClient, wallet, transactions };
 }
 
 export interface ConnectOptions {
@@ -81,12 +97,13 @@ export interface ConnectOptions {
   /** Defaults to the URL recorded in the deployment. */
   rpcUrl?: string;
   privateKey?: Hex;
+  transactions?: Partial<TransactionPolicy>;
 }
 
 export async function connect(options: ConnectOptions = {}): Promise<Governance> {
   const deployment = options.deployment ?? (await readDeployment(options.deploymentFile));
   const rpcUrl = options.rpcUrl ?? deployment.rpcUrl;
-  const session = await openChain(rpcUrl, options.privateKey);
+  const session = await openChain(rpcUrl, options.privateKey, { transactions: options.transactions });
   if (session.chain.id !== deployment.chainId) {
     throw new ChainMismatchError(rpcUrl, deployment.chainId, session.chain.id);
   }
@@ -109,18 +126,34 @@ export interface WriteRequest<
 }
 
 /**
- * Sends one contract call and waits for its receipt. A revert surfaces as ContractRevertError
- * naming the contract's error, with what to do about it.
+ * Sends one contract call and waits for its receipt. The call is simulated first, so a revert
+ * surfaces as ContractRevertError naming the contract's error, with what to do about it, before
+ * a nonce is taken; a transaction slow to be mined is replaced, never sent twice
+ * (`transactions.ts`).
  */
 export async function send<abi extends Abi, name extends ContractFunctionName<abi, "nonpayable" | "payable">>(
   session: ChainSession,
   request: WriteRequest<abi, name>,
 ): Promise<TransactionReceipt> {
   const wallet = requireWallet(session, request.functionName);
+  // The generic request does not narrow to viem's overloads; the fields are the same.
+  const simulate = () =>
+    session.publicClient.simulateContract({ ...request, account: wallet.account } as never);
   try {
-    // The generic request does not narrow to writeContract's overloads; the fields are the same.
-    const hash = await wallet.writeContract(request as never);
-    return await confirm(session, hash, request.functionName);
+    await simulate();
+    const data = encodeFunctionData(request as never);
+    const receipt = await submit(
+      session.publicClient,
+      wallet,
+      { to: request.address, data },
+      request.functionName,
+      session.transactions,
+    );
+    if (receipt.status === "success") return receipt;
+    // Reverted on-chain after a simulation that passed: the state moved in between. Simulating
+    // again names the error the state now raises.
+    await simulate();
+    throw new Error(`${request.functionName}: transaction ${receipt.transactionHash} reverted`);
   } catch (error) {
     throw decodeRevert(request.functionName, error);
   }
@@ -152,9 +185,12 @@ async function confirm(session: ChainSession, hash: Hex, action: string): Promis
   return receipt;
 }
 
-// Every named error daotrain's and OSx's contracts can revert with, for errors that reach us
-// without an ABI (the Aragon SDK's ethers calls).
-const knownErrors = [
+/**
+ * Every named error daotrain's and OSx's contracts can revert with: for errors that reach us
+ * without an ABI (the Aragon SDK's ethers calls) or from a contract the call went through
+ * (CheckpointRegistry.commitRound reverts with RunRegistry's errors when a credit is refused).
+ */
+export const knownErrors = [
   ...datasetRegistryAbi,
   ...clusterRegistryAbi,
   ...runRegistryAbi,
@@ -163,6 +199,12 @@ const knownErrors = [
   ...tokenVotingAbi,
   ...daoPermissionsAbi,
 ].filter((item) => item.type === "error");
+
+/**
+ * The name of every error the daotrain and OSx contracts declare. A call that reverts with one
+ * of them reverts again with the same arguments on the same state: callers treat it as final.
+ */
+export const contractErrorNames: ReadonlySet<string> = new Set(knownErrors.map((item) => item.name));
 
 /** The revert data inside an ethers v5 error: a hex `data` string somewhere in its `error` chain. */
 function ethersRevertData(error: unknown): Hex | undefined {
@@ -180,14 +222,18 @@ function ethersRevertData(error: unknown): Hex | undefined {
 export function decodeRevert(action: string, error: unknown): unknown {
   if (error instanceof BaseError) {
     const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
-    if (reverted instanceof ContractFunctionRevertedError && reverted.data?.errorName) {
+    if (!(reverted instanceof ContractFunctionRevertedError)) return error;
+    if (reverted.data?.errorName) {
       const { errorName, args = [] } = reverted.data;
       return new ContractRevertError(action, errorName, args, revertHint(errorName));
     }
-    return error;
+    return reverted.raw ? decodeKnown(action, reverted.raw, error) : error;
   }
   const data = ethersRevertData(error);
-  if (!data) return error;
+  return data ? decodeKnown(action, data, error) : error;
+}
+
+function decodeKnown(action: string, data: Hex, error: unknown): unknown {
   try {
     const { errorName, args = [] } = decodeErrorResult({ abi: knownErrors, data });
     return new ContractRevertError(action, errorName, args, revertHint(errorName));

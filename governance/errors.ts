@@ -26,7 +26,7 @@ export class ChainMismatchError extends Error {
 export class WalletRequiredError extends Error {
   override readonly name = "WalletRequiredError";
   constructor(action: string) {
-    super(`${action} sends a transaction and needs a private key; pass --key or set DAOTRAIN_KEY`);
+    super(`${action} sends a transaction and needs a signing key; pass --keystore FILE or set DAOTRAIN_KEY`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { type Address, type Hex, keccak256, slice, toHex } from "viem";
+import { type Address, getAddress, type Hex, keccak256, slice, toHex } from "viem";
 import { type ChainSession, requireWallet } from "./chain.ts";
 import { LocalChainRequiredError } from "./errors.ts";
 
@@ -18,6 +18,12 @@ async function anvilRequest(
     }
     throw error;
   }
+}
+
+/** The accounts the development node signs for (`eth_accounts`): anvil's dev accounts. */
+export async function unlockedAccounts(session: ChainSession): Promise<Address[]> {
+  const accounts = await anvilRequest(session, "eth_accounts", []);
+  return (accounts as string[]).map((a) => getAddress(a));
 }
 
 /** Moves the chain's clock forward and mines a block, so a proposal's vote can end. */

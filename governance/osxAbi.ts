@@ -13,6 +13,7 @@ export const tokenVotingAbi = parseAbi([
   "function getProposal(uint256 _proposalId) view returns (bool open, bool executed, ProposalParameters parameters, Tally tally, Action[] actions, uint256 allowFailureMap)",
   "function canExecute(uint256 _proposalId) view returns (bool)",
   "function canVote(uint256 _proposalId, address _voter, uint8 _voteOption) view returns (bool)",
+  "function getVoteOption(uint256 _proposalId, address _voter) view returns (uint8)",
   "function totalVotingPower(uint256 _blockNumber) view returns (uint256)",
   "function proposalCount() view returns (uint256)",
   "function getVotingToken() view returns (address)",

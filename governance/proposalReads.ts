@@ -1,7 +1,7 @@
 import type { Address, Hex } from "viem";
 import type { Governance } from "./chain.ts";
 import { ProposalNotFoundError } from "./errors.ts";
-import { decodeMetadata } from "./metadata.ts";
+import { decodeMetadata, type ProposalMetadata } from "./metadata.ts";
 import { tokenVotingAbi } from "./osxAbi.ts";
 import type { DaoAction } from "./proposals.ts";
 
@@ -10,12 +10,12 @@ import type { DaoAction } from "./proposals.ts";
 
 export type ProposalState = "pending" | "active" | "succeeded" | "defeated" | "executed";
 
-export interface ProposalView {
+export interface ProposalView extends ProposalMetadata {
   id: bigint;
-  title: string;
-  summary: string;
   creator: Address;
   state: ProposalState;
+  /** TokenVoting's canExecute: passed (or decided early) and not executed yet. */
+  executable: boolean;
   /** Unix seconds. */
   startDate: bigint;
   endDate: bigint;
@@ -68,12 +68,13 @@ async function readProposal(
     functionName: "totalVotingPower",
     args: [parameters.snapshotBlock],
   });
-  const metadata = created?.metadata ? decodeMetadata(created.metadata) : { title: "", summary: "" };
+  const metadata = decodeMetadata(created?.metadata ?? "0x");
   return {
     id,
     ...metadata,
     creator: created?.creator ?? "0x0000000000000000000000000000000000000000",
     state: stateOf({ executed, open, startDate: parameters.startDate }, executable, now),
+    executable,
     startDate: parameters.startDate,
     endDate: parameters.endDate,
     snapshotBlock: parameters.snapshotBlock,
@@ -85,7 +86,8 @@ async function readProposal(
   };
 }
 
-async function chainNow(governance: Governance): Promise<bigint> {
+/** The latest block's timestamp: the clock proposals' dates count against (anvil's may run ahead). */
+export async function chainNow(governance: Governance): Promise<bigint> {
   return (await governance.publicClient.getBlock({ blockTag: "latest" })).timestamp;
 }
 
@@ -113,4 +115,23 @@ export async function listProposals(governance: Governance): Promise<ProposalVie
   ]);
   const ids = Array.from({ length: Number(count) }, (_, i) => BigInt(i));
   return Promise.all(ids.map((id) => readProposal(governance, id, created.get(id), now)));
+}
+
+const RATIO_BASE = 1_000_000n;
+
+/**
+ * Where a tally stands against the proposal's rules, as TokenVoting v1.0.0 counts at the end of
+ * the vote: support is yes against yes + no (strictly above the threshold), participation is
+ * every vote cast against the minimum voting power.
+ */
+export function tallyOutcome(proposal: Pick<ProposalView, "tally" | "supportThreshold" | "minVotingPower">): {
+  supportReached: boolean;
+  participationReached: boolean;
+} {
+  const { yes, no, abstain } = proposal.tally;
+  const threshold = BigInt(proposal.supportThreshold);
+  return {
+    supportReached: (RATIO_BASE - threshold) * yes > threshold * no,
+    participationReached: yes + no + abstain >= proposal.minVotingPower,
+  };
 }

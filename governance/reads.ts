@@ -8,6 +8,7 @@ import {
 } from "../contracts/abi/index.ts";
 import type { Governance } from "./chain.ts";
 import { type CheckpointMetrics, decodeMetrics } from "./metrics.ts";
+import type { RunLimits } from "./proposals.ts";
 
 // Typed reads of daotrain's registries, straight from the contracts (no indexer needed).
 
@@ -15,6 +16,10 @@ export const CLUSTER_STATUSES = ["none", "registered", "admitted", "suspended", 
 export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
 export const RUN_STATUSES = ["none", "approved", "completed", "cancelled", "failed"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
+export const DISPUTE_STATES = ["none", "open", "upheld", "dismissed"] as const;
+export type DisputeState = (typeof DISPUTE_STATES)[number];
+export const VERDICTS = ["none", "attested", "disputed"] as const;
+export type Verdict = (typeof VERDICTS)[number];
 
 const statusName = <T extends readonly string[]>(names: T, value: number): T[number] => {
   const name = names[value];
@@ -52,7 +57,10 @@ export interface ClusterView {
   clusterId: Hex;
   owner: Address;
   status: ClusterStatus;
+  /** What the owner reports now. */
   gpuCapacity: number;
+  /** What the DAO approved at the last admission (lowered by any lower report since): the most the orchestrator schedules. */
+  admittedGpuCapacity: number;
   gpuProduct: string;
   metadata: string;
   registeredAt: bigint;
@@ -70,6 +78,7 @@ export async function getCluster(governance: Governance, clusterId: Hex): Promis
     owner: cluster.owner,
     status: statusName(CLUSTER_STATUSES, cluster.status),
     gpuCapacity: cluster.gpuCapacity,
+    admittedGpuCapacity: cluster.admittedGpuCapacity,
     gpuProduct: cluster.gpuProduct,
     metadata: cluster.metadata,
     registeredAt: cluster.registeredAt,
@@ -92,6 +101,8 @@ export interface RunView {
   gpuSecondsBudget: bigint;
   gpuSecondsRecorded: bigint;
   rewardPerGpuHour: bigint;
+  /** What the DAO lets the operator do: rounds 1..rounds, each crediting at most replicasPerRound × gpusPerReplica × roundDeadlineSeconds. */
+  limits: RunLimits;
   specUri: string;
   approvedAt: bigint;
   /** Escrow accounting: paid + refunded + escrowBalance = funded; paid ≤ credited ≤ funded. */
@@ -111,6 +122,7 @@ export async function getRun(governance: Governance, runId: Hex): Promise<RunVie
     gpuSecondsBudget: run.gpuSecondsBudget,
     gpuSecondsRecorded: run.gpuSecondsRecorded,
     rewardPerGpuHour: run.rewardPerGpuHour,
+    limits: run.limits,
     specUri: run.specUri,
     approvedAt: run.approvedAt,
     escrow: { funded: run.funded, credited: run.credited, paid: run.paid, refunded: run.refunded, balance },
@@ -198,11 +210,14 @@ export type CheckpointView =
       round: bigint;
       committed: true;
       root: Hex;
+      /** sha256 of the round record's canonical JSON, committed with the root. */
+      recordHash: Hex;
       manifestUri: string;
       /** Where the public store serves it, once the operator published a released checkpoint. */
       publishedManifestUri: string | undefined;
       metrics: CheckpointMetrics;
       released: boolean;
+      dispute: DisputeState;
       committedAt: bigint;
     };
 
@@ -231,10 +246,12 @@ export async function getCheckpoint(
     round,
     committed: true,
     root: checkpoint.root,
+    recordHash: checkpoint.recordHash,
     manifestUri: checkpoint.manifestUri,
     publishedManifestUri: checkpoint.publishedManifestUri || undefined,
     metrics: decodeMetrics(checkpoint.metrics),
     released: checkpoint.released,
+    dispute: statusName(DISPUTE_STATES, checkpoint.dispute),
     committedAt: checkpoint.committedAt,
   };
 }
@@ -267,4 +284,60 @@ export async function tokenBalance(governance: Governance, account: Address): Pr
     functionName: "balanceOf",
     args: [account],
   });
+}
+
+/** The governance token's symbol, as its contract names it. */
+export async function tokenSymbol(governance: Governance): Promise<string> {
+  return governance.publicClient.readContract({
+    address: governance.deployment.dao.token,
+    abi: daoTrainTokenAbi,
+    functionName: "symbol",
+  });
+}
+
+export interface AttestationsView {
+  /** Attestations that count toward a release now: those of current verifiers. */
+  count: bigint;
+  /** Everyone who attested the round, in order, revoked verifiers included. */
+  attesters: readonly Address[];
+  /** How many a release needs (the DAO's attestation quorum). */
+  quorum: number;
+}
+
+/** Who attested a committed round, how many of them count now, and how many a release needs. */
+export async function getAttestations(
+  governance: Governance,
+  runId: Hex,
+  round: bigint,
+): Promise<AttestationsView> {
+  const registry = {
+    address: governance.deployment.contracts.checkpointRegistry,
+    abi: checkpointRegistryAbi,
+  } as const;
+  const [count, attesters, quorum] = await Promise.all([
+    governance.publicClient.readContract({
+      ...registry,
+      functionName: "attestationCount",
+      args: [runId, round],
+    }),
+    governance.publicClient.readContract({ ...registry, functionName: "attesters", args: [runId, round] }),
+    governance.publicClient.readContract({ ...registry, functionName: "attestationQuorum" }),
+  ]);
+  return { count, attesters, quorum };
+}
+
+/** The verdict `verifier` gave on the round, if any: how a restarted verifier knows it already judged. */
+export async function verdictOf(
+  governance: Governance,
+  runId: Hex,
+  round: bigint,
+  verifier: Address,
+): Promise<Verdict> {
+  const verdict = await governance.publicClient.readContract({
+    address: governance.deployment.contracts.checkpointRegistry,
+    abi: checkpointRegistryAbi,
+    functionName: "verdictOf",
+    args: [runId, round, verifier],
+  });
+  return statusName(VERDICTS, verdict);
 }

@@ -10,17 +10,34 @@ const hints: Record<string, string> = {
   ClusterNotAdmitted:
     "the cluster must be admitted by the DAO (`daotrain propose cluster admit`) to earn rewards",
   InvalidClusterTransition:
-    "admit works from registered or suspended, suspend from admitted; removal is final",
+    "admit works from registered, suspended or admitted (to approve a raised capacity), suspend from admitted; removal is final",
+  ClusterOwnerMismatch:
+    "the cluster id was registered by another address than the one the proposal admits; check who registered it (`daotrain cluster status`) before proposing",
   NotClusterOwner: "only the cluster's owner may change its registration",
   RunAlreadyExists: "run ids are spec hashes and are never reused; change the spec to propose a new run",
-  RunNotApproved: "the run is unknown, completed or cancelled",
+  RunNotApproved: "the run is unknown, completed, cancelled or failed",
+  InvalidRunLimits:
+    "a run needs at least one round, one replica per round and a round deadline of at least a second",
+  ReasonRequired: "say why the run stopped; the reason is recorded in the run's event",
+  RoundOutOfRange: "rounds count from 1 to the rounds the DAO approved for the run",
+  RoundComputeExceeded:
+    "a round credits at most replicasPerRound × gpusPerReplica × roundDeadlineSeconds GPU-seconds, as the DAO approved",
+  ComputeRecordsUnsorted: "name each cluster once per round, in ascending cluster id order",
   GpuBudgetExceeded: "the run's GPU-hour budget is spent",
   EscrowExhausted: "the run's escrow cannot cover this reward",
-  ComputeAlreadyRecorded: "compute for this (run, round, cluster) is recorded once",
   NothingToClaim: "the ledger owes this account nothing in this run",
   AlreadyCommitted: "the checkpoint for this (run, round) is committed and final",
   NotCommitted: "no checkpoint is committed for this (run, round) yet",
   AlreadyReleased: "the checkpoint is released already",
+  RootMismatch: "name the root committed for this round (`getCheckpoint`)",
+  AlreadyVerified: "this verifier already attested or disputed the round; a verdict is final",
+  EvidenceRequired: "a dispute points at its evidence: a URI the DAO can read",
+  RoundUnderDispute:
+    "a verifier disputes this round; the DAO resolves it first (`daotrain propose dispute <run> <round> uphold|dismiss`)",
+  RoundRejected: "the DAO upheld a dispute on this round: it can never be released",
+  NoOpenDispute: "no dispute on this round is open",
+  AttestationQuorumNotMet:
+    "fewer current verifiers attested the round than the DAO's attestation quorum; wait for the verifiers",
   ProposalCreationForbidden:
     "the proposer needs at least the DAO's minimum proposer voting power in the token",
   VoteCastForbidden:

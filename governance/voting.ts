@@ -2,7 +2,7 @@ import type { Hex } from "viem";
 import type { Governance } from "./chain.ts";
 import { decodeRevert, requireWallet } from "./chain.ts";
 import { CannotVoteError, ProposalNotExecutableError } from "./errors.ts";
-import { dataUri } from "./metadata.ts";
+import { proposalMetadataUri } from "./metadata.ts";
 import { getProposal } from "./proposalReads.ts";
 import type { ProposalDraft } from "./proposals.ts";
 import { loadSdk, sdkProposalId, tokenVotingClient } from "./sdk.ts";
@@ -23,7 +23,7 @@ export interface Submitted {
   txHash: Hex;
 }
 
-/** Opens a vote on the draft's actions, with its title and summary as inline metadata. */
+/** Opens a vote on the draft's actions, its metadata inline in the shape Aragon's apps read. */
 export async function propose(
   governance: Governance,
   draft: ProposalDraft,
@@ -35,7 +35,7 @@ export async function propose(
   try {
     for await (const step of client.methods.createProposal({
       pluginAddress: governance.deployment.dao.tokenVoting,
-      metadataUri: dataUri({ title: draft.title, summary: draft.summary }),
+      metadataUri: proposalMetadataUri(draft),
       actions: draft.actions.map((a) => ({
         to: a.to,
         value: a.value,

@@ -5,8 +5,8 @@ import { ContractRevertError } from "./errors.ts";
 import { type CheckpointMetrics, encodeMetrics } from "./metrics.ts";
 import { getCheckpoint } from "./reads.ts";
 
-// Direct calls to daotrain's registries by the two non-DAO actors: the orchestrator (holder of
-// OPERATOR_PERMISSION) and cluster owners / contributors.
+// Direct calls to daotrain's registries by the non-DAO actors: the orchestrator (holder of
+// OPERATOR_PERMISSION), verifiers (VERIFIER_PERMISSION) and cluster owners / contributors.
 
 export interface Sent {
   txHash: Hex;
@@ -20,40 +20,64 @@ const sent = (receipt: TransactionReceipt): Sent => ({
   blockNumber: receipt.blockNumber,
 });
 
-export interface CheckpointCommit {
+export interface ComputeRecord {
+  clusterId: Hex;
+  gpuSeconds: bigint;
+}
+
+export interface RoundCommit {
   runId: Hex;
   round: bigint;
   root: Hex;
   manifestUri: string;
+  /** sha256 of the round record's canonical JSON. */
+  recordHash: Hex;
   metrics: CheckpointMetrics;
+  /** Each accepted cluster's GPU-seconds, any order (sent in ascending cluster id order). */
+  records: readonly ComputeRecord[];
 }
 
 export type CommitOutcome = ({ outcome: "committed" } & Sent) | { outcome: "already-committed" };
 
 /**
- * Commits a round's checkpoint root (operator). Idempotent for retries: if the same root is
- * already committed for (run, round) it reports "already-committed"; a different root there
- * is a real conflict and stays a ContractRevertError(AlreadyCommitted).
+ * Commits a round (operator): its root, its round record's hash and its compute credits in one
+ * transaction. Idempotent for retries: if the same root and record hash are already committed
+ * for (run, round), the earlier call landed, credits included, and it reports
+ * "already-committed"; anything else there is a real conflict and stays a
+ * ContractRevertError(AlreadyCommitted).
  */
-export async function commitCheckpoint(
-  governance: Governance,
-  commit: CheckpointCommit,
-): Promise<CommitOutcome> {
+export async function commitRound(governance: Governance, commit: RoundCommit): Promise<CommitOutcome> {
+  const records = [...commit.records].sort((a, b) => compareHex(a.clusterId, b.clusterId));
   try {
     const receipt = await send(governance, {
       address: governance.deployment.contracts.checkpointRegistry,
       abi: checkpointRegistryAbi,
-      functionName: "commitCheckpoint",
-      args: [commit.runId, commit.round, commit.root, commit.manifestUri, encodeMetrics(commit.metrics)],
+      functionName: "commitRound",
+      args: [
+        commit.runId,
+        commit.round,
+        commit.root,
+        commit.manifestUri,
+        commit.recordHash,
+        encodeMetrics(commit.metrics),
+        records,
+      ],
     });
     return { outcome: "committed", ...sent(receipt) };
   } catch (error) {
     if (error instanceof ContractRevertError && error.errorName === "AlreadyCommitted") {
       const existing = await getCheckpoint(governance, commit.runId, commit.round);
-      if (existing.committed && existing.root === commit.root) return { outcome: "already-committed" };
+      if (existing.committed && existing.root === commit.root && existing.recordHash === commit.recordHash)
+        return { outcome: "already-committed" };
     }
     throw error;
   }
+}
+
+/** The contract takes a round's records in strictly ascending cluster id order. */
+function compareHex(a: Hex, b: Hex): number {
+  const [x, y] = [BigInt(a), BigInt(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /** Records where the public store serves a released checkpoint (operator). */
@@ -66,27 +90,6 @@ export async function recordPublication(
     abi: checkpointRegistryAbi,
     functionName: "recordPublication",
     args: [publication.runId, publication.round, publication.publishedManifestUri],
-  });
-  return sent(receipt);
-}
-
-export interface ComputeRecord {
-  clusterId: Hex;
-  gpuSeconds: bigint;
-}
-
-/** Credits each cluster's owner for a round's verified GPU-seconds (operator); all or nothing. */
-export async function recordCompute(
-  governance: Governance,
-  runId: Hex,
-  round: bigint,
-  records: readonly ComputeRecord[],
-): Promise<Sent> {
-  const receipt = await send(governance, {
-    address: governance.deployment.contracts.runRegistry,
-    abi: runRegistryAbi,
-    functionName: "recordCompute",
-    args: [runId, round, records],
   });
   return sent(receipt);
 }
@@ -112,6 +115,48 @@ export async function failRun(governance: Governance, runId: Hex, reason: string
     abi: runRegistryAbi,
     functionName: "failRun",
     args: [runId, reason],
+  });
+  return sent(receipt);
+}
+
+/**
+ * Stops a run the operator was asked to stop (not by the DAO): it ends Cancelled, with the reason
+ * in its RunCancelledByOperator event; the unspent escrow returns to the DAO.
+ */
+export async function cancelRunAsOperator(governance: Governance, runId: Hex, reason: string): Promise<Sent> {
+  const receipt = await send(governance, {
+    address: governance.deployment.contracts.runRegistry,
+    abi: runRegistryAbi,
+    functionName: "cancelRunAsOperator",
+    args: [runId, reason],
+  });
+  return sent(receipt);
+}
+
+/** A verifier attests that it redid the round and got `root`, the committed one. */
+export async function attestRound(
+  governance: Governance,
+  attestation: { runId: Hex; round: bigint; root: Hex },
+): Promise<Sent> {
+  const receipt = await send(governance, {
+    address: governance.deployment.contracts.checkpointRegistry,
+    abi: checkpointRegistryAbi,
+    functionName: "attestRound",
+    args: [attestation.runId, attestation.round, attestation.root],
+  });
+  return sent(receipt);
+}
+
+/** A verifier disputes the committed `root`, pointing at its evidence; the round is frozen until the DAO resolves it. */
+export async function disputeRound(
+  governance: Governance,
+  dispute: { runId: Hex; round: bigint; root: Hex; evidenceUri: string },
+): Promise<Sent> {
+  const receipt = await send(governance, {
+    address: governance.deployment.contracts.checkpointRegistry,
+    abi: checkpointRegistryAbi,
+    functionName: "disputeRound",
+    args: [dispute.runId, dispute.round, dispute.root, dispute.evidenceUri],
   });
   return sent(receipt);
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { parseWith } from "../spec/errors.ts";
-import { Bytes32 } from "../spec/runSpec.ts";
+import { Bytes32, ReplicaResources } from "../spec/runSpec.ts";
 
 /**
  * The one interface the orchestrator uses to run a round's replicas somewhere: a contributed
@@ -119,8 +119,12 @@ export const RoundJobSpec = z
     gpusPerReplica: z.number().int().min(0),
     /** Only nodes whose `nvidia.com/gpu.product` label equals this, when given. */
     gpuProduct: z.string().min(1).optional(),
-    cpu: z.string().min(1).default("1"),
-    memory: z.string().min(1).default("2Gi"),
+    /** The PriorityClass the contributor runs daotrain's pods at (its bundle's quota names it). */
+    priorityClassName: z.string().min(1).optional(),
+    /** The contributor's Kueue LocalQueue: the Job carries its name and starts suspended. */
+    queue: z.string().min(1).optional(),
+    /** Each replica's cpu, memory and ephemeral storage (requests = limits; the latter caps /tmp too). */
+    ...ReplicaResources.shape,
     initUri: z.string().min(1),
     initRoot: Bytes32,
     datasetUri: z.string().min(1),
@@ -171,7 +175,13 @@ export type ReplicaState =
       ran?: { startedAtMs: number; finishedAtMs: number };
     }
   | { replica: number; state: "failed"; reason: string; exitCode?: number }
-  | { replica: number; state: "lost"; reason: string };
+  | {
+      replica: number;
+      state: "lost";
+      reason: string;
+      /** The owner's higher-priority work took the GPUs back: a dropout, not a fault of the cluster. */
+      preempted?: true;
+    };
 
 export interface RoundStatus {
   ref: RoundRef;

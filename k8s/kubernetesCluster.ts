@@ -4,11 +4,17 @@ import {
   ApiException,
   BatchV1Api,
   CoreV1Api,
+  createConfiguration,
   DELETE,
   ERROR,
-  type KubeConfig,
+  KubeConfig,
   type KubernetesObject,
+  KubernetesObjectApi,
   ListWatch,
+  PatchStrategy,
+  type RequestContext,
+  type ResponseContext,
+  ServerConfiguration,
   UPDATE,
   type V1Job,
   type V1Node,
@@ -30,8 +36,10 @@ import {
   type RoundStatus,
   type WatchOptions,
 } from "./cluster.ts";
+import { PRIORITY_QUOTA } from "./contributor/bundle.ts";
+import { type ContributorKubeconfig, parseContributorKubeconfig, toKubeConfig } from "./kubeconfig.ts";
 import { PooledKubeConfig } from "./pooledKubeConfig.ts";
-import { completionIndex, jobReplicas, replicaStates } from "./replicaState.ts";
+import { completionIndex, disruption, jobReplicas, replicaStates } from "./replicaState.ts";
 import {
   buildRoundJob,
   GPU_PRODUCT_LABEL,
@@ -41,21 +49,82 @@ import {
 } from "./roundJob.ts";
 
 const QUOTA_RESOURCE = `requests.${GPU_RESOURCE}`;
+/** The field manager of what the orchestrator applies (server-side apply). */
+const FIELD_MANAGER = "daotrain";
 const JOB_NAME_LABEL = "batch.kubernetes.io/job-name";
 
 export interface KubernetesClusterOptions {
   /** The cluster's registered name (what RoundRef.cluster says). */
   name: string;
-  /** The contributor's ServiceAccount kubeconfig (YAML), or a loaded KubeConfig. */
-  kubeconfig: string | KubeConfig;
+  /**
+   * The contributor's ServiceAccount kubeconfig: its YAML or its parsed values, both held to
+   * `k8s/kubeconfig.ts` (inline credentials only), or a KubeConfig the caller built and trusts.
+   */
+  kubeconfig: string | ContributorKubeconfig | KubeConfig;
   /** The contributor namespace; defaults to the kubeconfig context's namespace. */
   namespace?: string;
   /** How often a watch re-checks that running pods' nodes still exist. */
   nodeCheckIntervalMs?: number;
+  /** Every API request that has not answered after this long fails (a silent apiserver holds none). */
+  requestTimeoutMs?: number;
+  /**
+   * A watch on a cluster that has answered no request for this long gives up with
+   * `ClusterUnreachableError`; unset, it waits for the cluster however long it takes.
+   */
+  silenceMs?: number;
+  /** The contributor's Kueue LocalQueue, where it runs Kueue: Jobs are queued there. */
+  queue?: string | undefined;
 }
+
+/** The default bound on one API request: an apiserver that answers at all does so in far less. */
+export const REQUEST_TIMEOUT_MS = 10_000;
 
 export class ClusterApiError extends Error {
   override readonly name = "ClusterApiError";
+}
+
+/** The cluster answered no request for longer than the watch was told to wait. */
+export class ClusterUnreachableError extends Error {
+  override readonly name = "ClusterUnreachableError";
+  constructor(cluster: string, silentMs: number, lastError: unknown) {
+    const last = lastError instanceof Error ? lastError.message : String(lastError);
+    super(
+      `cluster ${cluster} answered no request for ${Math.round(silentMs / 1000)} s (last error: ${last})`,
+    );
+  }
+}
+
+/** The cluster's configuration, its requests sharing one connection pool (`PooledKubeConfig`). */
+function loadKubeConfig(kubeconfig: KubernetesClusterOptions["kubeconfig"]): KubeConfig {
+  if (kubeconfig instanceof KubeConfig) return PooledKubeConfig.from(kubeconfig);
+  return PooledKubeConfig.from(
+    toKubeConfig(typeof kubeconfig === "string" ? parseContributorKubeconfig(kubeconfig) : kubeconfig),
+  );
+}
+
+/** A client of `kubeConfig`'s cluster whose every request is aborted after `timeoutMs`. */
+function apiClient<T>(
+  kubeConfig: KubeConfig,
+  Api: new (configuration: ReturnType<typeof createConfiguration>) => T,
+  timeoutMs: number,
+): T {
+  const server = kubeConfig.getCurrentCluster()?.server;
+  if (!server) throw new ClusterApiError("the kubeconfig has no current cluster");
+  return new Api(
+    createConfiguration({
+      baseServer: new ServerConfiguration(server, {}),
+      authMethods: { default: kubeConfig },
+      promiseMiddleware: [
+        {
+          pre: async (request: RequestContext) => {
+            request.setSignal(AbortSignal.timeout(timeoutMs));
+            return request;
+          },
+          post: async (response: ResponseContext) => response,
+        },
+      ],
+    }),
+  );
 }
 
 function statusCode(error: unknown): number | undefined {
@@ -95,20 +164,6 @@ function podGpus(pod: V1Pod): number {
   );
 }
 
-/** The Secret holds exactly `data` (the apiserver folds stringData into base64 `data`). */
-function sameData(secret: V1Secret, data: Record<string, string>): boolean {
-  const current = secret.data ?? {};
-  const keys = Object.keys(data);
-  return (
-    Object.keys(current).length === keys.length &&
-    keys.every((key) => current[key] === Buffer.from(data[key] ?? "", "utf8").toString("base64"))
-  );
-}
-
-function sameOwners(current: readonly V1OwnerReference[], desired: readonly V1OwnerReference[]): boolean {
-  return current.length === desired.length && current.every((ref, i) => ref.uid === desired[i]?.uid);
-}
-
 /** A node a GPU Job could land on: Ready, not cordoned, no NoSchedule taint but the GPU one. */
 function schedulable(node: V1Node): boolean {
   const ready = node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
@@ -125,21 +180,24 @@ export class KubernetesCluster implements ComputeCluster {
   readonly kubeConfig: KubeConfig;
   private readonly core: CoreV1Api;
   private readonly batch: BatchV1Api;
+  private readonly objects: KubernetesObjectApi;
   private readonly nodeCheckIntervalMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly silenceMs: number;
+  private readonly queue: string | undefined;
 
   constructor(options: KubernetesClusterOptions) {
     this.name = options.name;
-    if (typeof options.kubeconfig === "string") {
-      this.kubeConfig = new PooledKubeConfig();
-      this.kubeConfig.loadFromString(options.kubeconfig);
-    } else {
-      this.kubeConfig = PooledKubeConfig.from(options.kubeconfig);
-    }
+    this.kubeConfig = loadKubeConfig(options.kubeconfig);
     const contextNamespace = this.kubeConfig.getContextObject(this.kubeConfig.getCurrentContext())?.namespace;
     this.namespace = options.namespace ?? contextNamespace ?? "default";
-    this.core = this.kubeConfig.makeApiClient(CoreV1Api);
-    this.batch = this.kubeConfig.makeApiClient(BatchV1Api);
+    this.requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    this.silenceMs = options.silenceMs ?? Number.POSITIVE_INFINITY;
+    this.core = apiClient(this.kubeConfig, CoreV1Api, this.requestTimeoutMs);
+    this.batch = apiClient(this.kubeConfig, BatchV1Api, this.requestTimeoutMs);
+    this.objects = apiClient(this.kubeConfig, KubernetesObjectApi, this.requestTimeoutMs);
     this.nodeCheckIntervalMs = options.nodeCheckIntervalMs ?? 2_000;
+    this.queue = options.queue;
   }
 
   async capacity(): Promise<ClusterCapacity> {
@@ -187,6 +245,20 @@ export class KubernetesCluster implements ComputeCluster {
     }
   }
 
+  /**
+   * The PriorityClass the contributor's bundle admits pods at (its `daotrain-priority` quota
+   * refuses every other), or undefined where the bundle predates it.
+   */
+  private async requiredPriorityClass(): Promise<string | undefined> {
+    const quota = await ignoreNotFound(
+      this.core.readNamespacedResourceQuota({ name: PRIORITY_QUOTA, namespace: this.namespace }),
+    );
+    const only = quota?.spec?.scopeSelector?.matchExpressions?.find(
+      (e) => e.scopeName === "PriorityClass" && e.operator === "NotIn",
+    );
+    return only?.values?.length === 1 ? only.values[0] : undefined;
+  }
+
   /** The tightest ResourceQuota on `requests.nvidia.com/gpu` in the namespace. */
   private async gpuQuota(): Promise<GpuQuota | undefined> {
     const quotas = await this.core.listNamespacedResourceQuota({ namespace: this.namespace });
@@ -209,7 +281,12 @@ export class KubernetesCluster implements ComputeCluster {
    * Secret (like the Service) is owned by it, so deleting the Job (or its TTL) removes both.
    */
   async launchRound(input: RoundJobSpecInput): Promise<RoundRef> {
-    const spec = parseRoundJobSpec(input);
+    const priorityClassName = await this.requiredPriorityClass();
+    const spec = parseRoundJobSpec({
+      ...input,
+      ...(priorityClassName ? { priorityClassName } : {}),
+      ...(this.queue ? { queue: this.queue } : {}),
+    });
     const { name, job, service, storeSecret } = buildRoundJob(spec, this.namespace);
     const ref = { cluster: this.name, name };
     let existing = await ignoreNotFound(this.batch.readNamespacedJob({ name, namespace: this.namespace }));
@@ -240,38 +317,22 @@ export class KubernetesCluster implements ComputeCluster {
   }
 
   /**
-   * Creates the Secret, or brings an existing one to `desired`'s data (rotated credentials) and to
-   * `owner` (none before the Job exists: an owner left from an earlier Job of the same name must
-   * not let the garbage collector take it away under the new one).
+   * Server-side applies the store Secret: created, or brought to `desired`'s data (rotated keys) and
+   * to `owner` (none before the Job exists: an owner left from an earlier Job of the same name must
+   * not let the garbage collector take it away under the new one). An apply needs no read, so the
+   * orchestrator's Role may write its Secrets without being able to read any Secret.
    */
   private async applySecret(desired: V1Secret, owner: V1OwnerReference | undefined): Promise<void> {
-    const namespace = this.namespace;
-    const name = desired.metadata?.name ?? "";
-    const ownerReferences = owner ? [owner] : [];
-    for (let attempt = 0; ; attempt++) {
-      const current = await ignoreNotFound(this.core.readNamespacedSecret({ name, namespace }));
-      try {
-        if (!current) {
-          const body = { ...desired, metadata: { ...desired.metadata, ownerReferences } };
-          await this.core.createNamespacedSecret({ namespace, body });
-        } else if (
-          !sameData(current, desired.stringData ?? {}) ||
-          !sameOwners(current.metadata?.ownerReferences ?? [], ownerReferences)
-        ) {
-          const metadata = {
-            ...desired.metadata,
-            ownerReferences,
-            resourceVersion: current.metadata?.resourceVersion,
-          };
-          await this.core.replaceNamespacedSecret({ name, namespace, body: { ...desired, metadata } });
-        }
-        return;
-      } catch (error) {
-        // Created, changed or deleted by someone else meanwhile: read it again.
-        const code = statusCode(error);
-        if ((code !== 409 && code !== 404) || attempt >= 5) throw error;
-      }
-    }
+    const { stringData, ...secret } = desired;
+    const encoded = Object.entries(stringData ?? {}).map(
+      ([key, value]) => [key, Buffer.from(value, "utf8").toString("base64")] as const,
+    );
+    const body: V1Secret = {
+      ...secret,
+      data: { ...secret.data, ...Object.fromEntries(encoded) },
+      metadata: { ...secret.metadata, namespace: this.namespace, ownerReferences: owner ? [owner] : [] },
+    };
+    await this.objects.patch(body, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
   }
 
   private async readJob(ref: RoundRef): Promise<V1Job> {
@@ -333,8 +394,11 @@ export class KubernetesCluster implements ComputeCluster {
   /**
    * Informers (list, then watch from that version; relist on 410) on the Job and on its pods: a
    * pod or Job change is pushed, so a round costs a few requests per cluster however long its
-   * replicas train, not a Job read per pod event and per poll. Only nodes are polled, every
-   * `nodeCheckIntervalMs` while pods run, and only where the kubeconfig may read them.
+   * replicas train, not a Job read per pod event and per poll. Nodes are polled every
+   * `nodeCheckIntervalMs` while pods run, and only where the kubeconfig may read them. A cluster
+   * quiet for a quarter of `silenceMs` is asked for the Job once; once no request has been
+   * answered for `silenceMs`, it is given up (`ClusterUnreachableError`). Informers start in the
+   * background, so a watch that hangs never delays those reads.
    */
   async *watchRound(
     ref: RoundRef,
@@ -342,6 +406,16 @@ export class KubernetesCluster implements ComputeCluster {
   ): AsyncGenerator<RoundStatus, RoundStatus | undefined> {
     const { signal } = options;
     const namespace = this.namespace;
+    let lastAnswerAt = Date.now();
+    let changed = true;
+    let jobsListed = false;
+    let jobDeleted = false;
+    let wake: () => void = () => {};
+    const notify = () => {
+      lastAnswerAt = Date.now();
+      changed = true;
+      wake();
+    };
     const watch = new Watch(this.kubeConfig);
     const jobSelector = `metadata.name=${ref.name}`;
     const pods = new ListWatch<V1Pod>(
@@ -354,18 +428,21 @@ export class KubernetesCluster implements ComputeCluster {
     const jobs = new ListWatch<V1Job>(
       `/apis/batch/v1/namespaces/${namespace}/jobs`,
       watch,
-      () => this.batch.listNamespacedJob({ namespace, fieldSelector: jobSelector }),
+      async () => {
+        const list = await this.batch.listNamespacedJob({ namespace, fieldSelector: jobSelector });
+        // After the informer has taken the list in: then a Job missing from it is no Job at all.
+        setImmediate(() => {
+          jobsListed = true;
+          notify();
+        });
+        return list;
+      },
       false,
       undefined,
       jobSelector,
     );
-    let changed = true;
-    let jobDeleted = false;
-    let wake: () => void = () => {};
-    const notify = () => {
-      changed = true;
-      wake();
-    };
+    /** Pods gone from the round, kept for why they went: preempted, evicted, or started and removed. */
+    const departed = new Map<string, V1Pod>();
     const restarts: NodeJS.Timeout[] = [];
     let finished = false;
     const follow = <T extends KubernetesObject>(informer: ListWatch<T>) => {
@@ -374,12 +451,22 @@ export class KubernetesCluster implements ComputeCluster {
       informer.on(DELETE, notify);
       // An informer stops at an error (the apiserver restarting, a cut connection); it resumes
       // from the version it had, after a pause that keeps a dead apiserver from a hot loop.
-      informer.on(ERROR, () => {
-        if (!finished) restarts.push(setTimeout(() => finished || void informer.start(), 500));
-      });
+      const start = () => {
+        if (!finished) informer.start().catch(restart);
+      };
+      const restart = () => {
+        if (!finished) restarts.push(setTimeout(start, 500));
+      };
+      informer.on(ERROR, restart);
+      return start;
     };
-    follow(pods);
-    follow(jobs);
+    const startPods = follow(pods);
+    const startJobs = follow(jobs);
+    pods.on(DELETE, (pod) => {
+      // A preempted or evicted pod goes away (so does a started one whose Job Kueue suspends); why
+      // it went must outlive it.
+      if (disruption(pod) || pod.status?.startTime) departed.set(pod.metadata?.uid ?? "", pod);
+    });
     jobs.on(DELETE, () => {
       jobDeleted = true;
     });
@@ -389,23 +476,31 @@ export class KubernetesCluster implements ComputeCluster {
     let last: string | undefined;
     let nodesReadable = true;
     const nodesToCheck = () => nodesReadable && current?.replicas.some((r) => r.state === "running");
+    const probeAfterMs = Number.isFinite(this.silenceMs) ? this.silenceMs / 4 : Number.POSITIVE_INFINITY;
     try {
-      await Promise.all([pods.start(), jobs.start()]);
+      startPods();
+      startJobs();
       while (!signal?.aborted) {
-        if (jobDeleted) throw new RoundNotFoundError(ref);
-        const job = jobs.get(ref.name, namespace);
-        if (job && (changed || nodesToCheck())) {
-          changed = false;
-          try {
-            const seen = await this.status(ref, job, pods.list(namespace), nodesReadable);
+        try {
+          if (jobDeleted) throw new RoundNotFoundError(ref);
+          const job = jobs.get(ref.name, namespace);
+          if (jobsListed && !job) throw new RoundNotFoundError(ref);
+          if (Date.now() - lastAnswerAt >= probeAfterMs) {
+            // Informers say nothing of a cluster that went quiet: is it still there?
+            await this.readJob(ref);
+            lastAnswerAt = Date.now();
+          }
+          if (job && (changed || nodesToCheck())) {
+            changed = false;
+            const seen = await this.status(
+              ref,
+              job,
+              [...departed.values(), ...pods.list(namespace)],
+              nodesReadable,
+            );
+            lastAnswerAt = Date.now();
             current = seen.status;
             nodesReadable = seen.nodesReadable;
-          } catch {
-            // Nodes could not be read just now (the apiserver restarting): try again shortly.
-            changed = true;
-            await sleep(500, undefined, { signal }).catch(() => {});
-          }
-          if (current) {
             const key = JSON.stringify(current.replicas);
             if (key !== last) {
               last = key;
@@ -413,11 +508,23 @@ export class KubernetesCluster implements ComputeCluster {
             }
             if (current.done) return current;
           }
+        } catch (error) {
+          if (error instanceof RoundNotFoundError) throw error;
+          const silent = Date.now() - lastAnswerAt;
+          if (silent > this.silenceMs) throw new ClusterUnreachableError(this.name, silent, error);
+          // The apiserver is unreachable (restart, cut connection): try again shortly.
+          changed = true;
+          await sleep(500, undefined, { signal }).catch(() => {});
+          continue;
         }
         await new Promise<void>((resolve) => {
           wake = resolve;
           if (changed || signal?.aborted || jobDeleted) resolve();
-          else if (nodesToCheck()) setTimeout(resolve, this.nodeCheckIntervalMs).unref();
+          else {
+            const untilProbe = probeAfterMs - (Date.now() - lastAnswerAt);
+            const pause = Math.min(nodesToCheck() ? this.nodeCheckIntervalMs : untilProbe, untilProbe);
+            if (Number.isFinite(pause)) setTimeout(resolve, Math.max(0, pause)).unref();
+          }
         });
       }
       return current;

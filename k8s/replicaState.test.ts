@@ -159,3 +159,36 @@ test("a pod kubelet holds back (its Secret missing, its image not pulled) is pen
   });
   expect(replicaStates(job(), [waiting("ContainerCreating")])[0]).toMatchObject({ reason: "starting on n1" });
 });
+
+test("a pod the scheduler preempts for the owner's is a preempted dropout; others disrupted are only lost", () => {
+  const preempted = pod(0, {
+    phase: "Failed",
+    conditions: [
+      {
+        type: "DisruptionTarget",
+        status: "True",
+        reason: "PreemptionByScheduler",
+        message: "Preempted by pod 1",
+      },
+    ],
+  });
+  expect(replicaStates(job({ failedIndexes: "0" }), [preempted])[0]).toEqual({
+    replica: 4,
+    state: "lost",
+    reason: "PreemptionByScheduler: Preempted by pod 1",
+    preempted: true,
+  });
+});
+
+test("a Job the contributor's Kueue holds suspended is queued; one it suspends after its pods ran was preempted", () => {
+  const queued: V1Job = { ...job(), spec: { suspend: true, template: {} } };
+  expect(replicaStates(queued, [])[0]).toMatchObject({
+    state: "pending",
+    reason: expect.stringMatching(/^queued/),
+  });
+  expect(replicaStates(queued, [pod(0, { phase: "Running" })])[0]).toMatchObject({
+    state: "lost",
+    preempted: true,
+    reason: expect.stringMatching(/preempted by Kueue/),
+  });
+});

@@ -30,13 +30,19 @@ function jobFailure(job: V1Job): string | undefined {
   return failed ? `Job failed: ${failed.reason ?? "unknown"}: ${failed.message ?? ""}`.trim() : undefined;
 }
 
+/** The scheduler's reason on a pod it evicts for a higher-priority one. */
+const PREEMPTED = "PreemptionByScheduler";
+
 /** A pod the cluster took away (node gone, evicted, preempted) rather than one whose trainer failed. */
-function disruption(pod: V1Pod): string | undefined {
+export function disruption(pod: V1Pod): { reason: string; preempted: boolean } | undefined {
   const condition = pod.status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
   if (condition)
-    return `${condition.reason ?? "DisruptionTarget"}: ${condition.message ?? "pod was disrupted"}`;
+    return {
+      reason: `${condition.reason ?? "DisruptionTarget"}: ${condition.message ?? "pod was disrupted"}`,
+      preempted: condition.reason === PREEMPTED,
+    };
   if (pod.status?.reason === "NodeLost" || pod.status?.reason === "Evicted")
-    return `${pod.status.reason}: ${pod.status.message ?? ""}`.trim();
+    return { reason: `${pod.status.reason}: ${pod.status.message ?? ""}`.trim(), preempted: false };
   return undefined;
 }
 
@@ -103,11 +109,28 @@ export function replicaStates(
     if (!pod) {
       if (indexFailed)
         return { replica, state: "failed", reason: jobFailed ?? "replica failed and its pod is gone" };
+      if (job.spec?.suspend)
+        return {
+          replica,
+          state: "pending",
+          reason: "queued: waiting for the contributor's Kueue to admit the Job",
+        };
       return { replica, state: "pending", reason: "waiting for the Job controller to create the pod" };
     }
+    // Kueue suspends an admitted Job to give its quota back (preemption): the pods go.
+    if (job.spec?.suspend)
+      return {
+        replica,
+        state: "lost",
+        reason: "Suspended: the contributor's queue took the Job's quota back (preempted by Kueue)",
+        preempted: true,
+      };
     const lostBecause = disruption(pod);
     const node = pod.spec?.nodeName;
-    if (lostBecause) return { replica, state: "lost", reason: lostBecause };
+    if (lostBecause)
+      return lostBecause.preempted
+        ? { replica, state: "lost", reason: lostBecause.reason, preempted: true }
+        : { replica, state: "lost", reason: lostBecause.reason };
     if (node && pod.status?.phase !== "Failed" && nodeExists(node) === false)
       return { replica, state: "lost", reason: `NodeLost: node ${node} no longer exists` };
     if (pod.status?.phase === "Failed" || pod.metadata?.deletionTimestamp) {

@@ -143,3 +143,36 @@ test("a storeEnv name that is not an environment variable, or that shadows the t
   expect(error?.message).toContain('"bad name"');
   expect(error?.message).not.toContain("hunter2-secret");
 });
+
+test("each replica's pod gets the spec's cpu, memory and ephemeral storage as requests and limits, and /tmp is capped by the latter", () => {
+  const sized = buildRoundJob(
+    parseRoundJobSpec({ ...input, cpu: "3", memory: "12Gi", ephemeralStorage: "40Gi" }),
+    "contrib",
+  );
+  const pod = sized.job.spec?.template.spec;
+  const expected = { cpu: "3", memory: "12Gi", "ephemeral-storage": "40Gi", "nvidia.com/gpu": "2" };
+  expect(pod?.containers[0]?.resources).toEqual({ requests: expected, limits: expected });
+  expect(pod?.volumes).toEqual([{ name: "tmp", emptyDir: { sizeLimit: "40Gi" } }]);
+
+  // Without them, today's 1 CPU and 2 GiB, and 20 GiB of ephemeral storage.
+  const plain = buildRoundJob(parseRoundJobSpec(input), "contrib").job.spec?.template.spec;
+  expect(plain?.containers[0]?.resources?.limits).toMatchObject({
+    cpu: "1",
+    memory: "2Gi",
+    "ephemeral-storage": "20Gi",
+  });
+  expect(() => parseRoundJobSpec({ ...input, memory: "lots" })).toThrow(/memory: must be a byte quantity/);
+});
+
+test("a round for a contributor's Kueue queue is labelled for its LocalQueue and starts suspended, at the contributor's priority", () => {
+  const { job } = buildRoundJob(
+    parseRoundJobSpec({ ...input, queue: "daotrain-gpus", priorityClassName: "daotrain-low" }),
+    "contrib",
+  );
+  expect(job.metadata?.labels?.["kueue.x-k8s.io/queue-name"]).toBe("daotrain-gpus");
+  expect(job.spec?.suspend).toBe(true);
+  expect(job.spec?.template.spec?.priorityClassName).toBe("daotrain-low");
+  const plain = buildRoundJob(parseRoundJobSpec(input), "contrib").job;
+  expect(plain.spec?.suspend).toBeUndefined();
+  expect(plain.metadata?.labels?.["kueue.x-k8s.io/queue-name"]).toBeUndefined();
+});

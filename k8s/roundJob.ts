@@ -10,6 +10,8 @@ export const RUN_ID_ANNOTATION = "daotrain.io/run-id";
 export const REPLICAS_ANNOTATION = "daotrain.io/replicas";
 export const GPU_RESOURCE = "nvidia.com/gpu";
 export const GPU_PRODUCT_LABEL = "nvidia.com/gpu.product";
+/** The label by which Kueue puts a Job in a LocalQueue (it then unsuspends it when admitted). */
+export const QUEUE_LABEL = "kueue.x-k8s.io/queue-name";
 export const TRAINER_CONTAINER = "trainer";
 /** The port the headless Service names for rendezvous (torchrun's default master port). */
 export const RENDEZVOUS_PORT = 29500;
@@ -116,6 +118,12 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
   const envFrom: V1EnvFromSource[] = storeSecret ? [{ secretRef: { name: storeSecretName(name) } }] : [];
   const gpus: Record<string, string> =
     spec.gpusPerReplica > 0 ? { [GPU_RESOURCE]: String(spec.gpusPerReplica) } : {};
+  const resources = {
+    cpu: spec.cpu,
+    memory: spec.memory,
+    "ephemeral-storage": spec.ephemeralStorage,
+    ...gpus,
+  };
   const count = spec.replicas.length;
   const job: V1Job = {
     apiVersion: "batch/v1",
@@ -123,13 +131,15 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
     metadata: {
       name,
       namespace,
-      labels,
+      labels: spec.queue ? { ...labels, [QUEUE_LABEL]: spec.queue } : labels,
       annotations: {
         [RUN_ID_ANNOTATION]: spec.runId,
         [REPLICAS_ANNOTATION]: spec.replicas.map((r) => r.replica).join(","),
       },
     },
     spec: {
+      // Queued Jobs start suspended: Kueue admits them when the contributor's quota allows.
+      ...(spec.queue ? { suspend: true } : {}),
       completionMode: "Indexed",
       completions: count,
       parallelism: count,
@@ -152,6 +162,7 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
           },
           tolerations: [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }],
           ...(spec.gpuProduct ? { nodeSelector: { [GPU_PRODUCT_LABEL]: spec.gpuProduct } } : {}),
+          ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName } : {}),
           containers: [
             {
               name: TRAINER_CONTAINER,
@@ -165,10 +176,7 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
               ],
               ...(envFrom.length > 0 ? { envFrom } : {}),
               env: templateEnv(replicaEnvs(spec)),
-              resources: {
-                requests: { cpu: spec.cpu, memory: spec.memory, ...gpus },
-                limits: { cpu: spec.cpu, memory: spec.memory, ...gpus },
-              },
+              resources: { requests: resources, limits: resources },
               securityContext: {
                 allowPrivilegeEscalation: false,
                 readOnlyRootFilesystem: true,
@@ -179,7 +187,8 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
               volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
             },
           ],
-          volumes: [{ name: "tmp", emptyDir: {} }],
+          // The staged inputs and the output live here: bounded, so a replica cannot fill the node.
+          volumes: [{ name: "tmp", emptyDir: { sizeLimit: spec.ephemeralStorage } }],
         },
       },
     },

@@ -54,6 +54,8 @@ export interface TestCluster {
   /** A cluster-admin kubeconfig (client certificate in group system:masters). */
   kubeconfig: string;
   kubeconfigPath: string;
+  /** The cluster CA's certificate (it signed the admin's, which the apiserver also serves with). */
+  caCertPath: string;
   /** A KubeConfig loaded from `kubeconfig`, for the test's own API calls. */
   kubeConfig: KubeConfig;
   podRunner: boolean;
@@ -242,6 +244,7 @@ function nodeObject(node: SimulatedNode): V1Node {
   const resources = {
     cpu: node.cpu ?? "16",
     memory: node.memory ?? "64Gi",
+    "ephemeral-storage": "1Ti",
     pods: "110",
     "nvidia.com/gpu": String(node.gpus),
   };
@@ -419,6 +422,8 @@ export async function startCluster(options: StartClusterOptions): Promise<TestCl
       // Lets `kubectl logs` reach the simulated kubelet (KWOK) with the admin identity.
       `--kubelet-client-certificate=${pki.adminCert}`,
       `--kubelet-client-key=${pki.adminKey}`,
+      // A real kubelet (tests/harness/kubeletNode.ts) names itself, and no resolver knows the name.
+      "--kubelet-preferred-address-types=InternalIP",
       "--enable-priority-and-fairness=false",
       "--profiling=false",
       "--endpoint-reconciler-type=none",
@@ -521,6 +526,7 @@ export async function startCluster(options: StartClusterOptions): Promise<TestCl
       server,
       kubeconfig,
       kubeconfigPath,
+      caCertPath: pki.caCert,
       kubeConfig,
       podRunner: options.podRunner ?? false,
       workDir,

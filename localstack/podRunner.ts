@@ -40,6 +40,19 @@ export interface PodRunnerOptions {
   cwd?: string;
   /** Added to every pod's env (PATH and HOME are passed through already). */
   env?: Record<string, string>;
+  /**
+   * What this kubelet reports once a pod's process has exited: by default the truth. A test that
+   * plays a dishonest contributor (who controls its cluster, kubelet and apiserver included) can
+   * hold the report back, the pod Running meanwhile, and forge the container's times.
+   */
+  report?: (ran: ContainerRun) => Promise<ContainerRun>;
+}
+
+/** When a pod's container ran, as its kubelet reports it. */
+export interface ContainerRun {
+  pod: string;
+  startedAt: Date;
+  finishedAt: Date;
 }
 
 type Fields = { [key: string]: string | undefined };
@@ -344,7 +357,8 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
     processes.delete(key);
     if (stopping) return;
     const code = exitCode ?? 137;
-    const finishedAt = new Date();
+    const ran = { pod: key, startedAt, finishedAt: new Date() };
+    const { finishedAt, startedAt: reportedStart } = options.report ? await options.report(ran) : ran;
     await writeCriLog(rawLog, criLog, finishedAt);
     await writeStatus(namespace, name, (status) => ({
       ...status,
@@ -356,7 +370,12 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
       ),
       containerStatuses: [
         containerStatus(container, {
-          terminated: { exitCode: code, reason: code === 0 ? "Completed" : "Error", startedAt, finishedAt },
+          terminated: {
+            exitCode: code,
+            reason: code === 0 ? "Completed" : "Error",
+            startedAt: reportedStart,
+            finishedAt,
+          },
         }),
       ],
     }));

@@ -6,6 +6,8 @@ import { pathToFileURL } from "node:url";
 import { Client, Connection } from "@temporalio/client";
 import { DefaultLogger, Runtime } from "@temporalio/worker";
 import { stringify as toYaml } from "yaml";
+import { type ConsoleServer, startConsoleServer } from "../console/server/server.ts";
+import { connect } from "../governance/chain.ts";
 import type { ClusterEntry } from "../workers/clusterDirectory.ts";
 import { AesGcmCodec, encryptedDataConverter } from "../workers/codec.ts";
 import { parseWorkerEnv } from "../workers/config.ts";
@@ -21,6 +23,8 @@ export interface LocalStackOptions {
   workDir: string;
   /** Serve Temporal's web UI (the demo does; tests don't need it). */
   ui?: boolean;
+  /** Serve the members' console (`daotrain console`) against this stack. */
+  console?: boolean;
   /** Port of the worker's /metrics; 0 picks a free one. */
   metricsPort?: number;
   /** Options for every run the governance watcher starts (deadlines, heartbeats). */
@@ -28,6 +32,12 @@ export interface LocalStackOptions {
   /** One line per step, for a person watching. */
   log?: (line: string) => void;
 }
+
+/**
+ * Replicas on this machine finish in minutes: a 15-minute deadline (not the 6 hours a real
+ * cluster gets) keeps one round's worst case (replicas × GPUs × deadline) within the demo's budget.
+ */
+const LOCAL_RUN_OPTIONS: Partial<RunOptions> = { replicaDeadlineSeconds: 900 };
 
 /**
  * The embedded defaults on one machine, running: anvil with the DAO deployed, Temporal's dev
@@ -41,6 +51,8 @@ export interface LocalStack {
   dao: LocalDao;
   client: Client;
   worker: RunningWorker;
+  /** The members' console, when asked for. */
+  console: ConsoleServer | undefined;
   /** The environment a worker or CLI verb needs to join this stack (secrets included). */
   env: Record<string, string>;
   /** `export NAME=value` lines of `env`, also written to `<workDir>/env.sh`. */
@@ -117,6 +129,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       DAOTRAIN_PUBLIC_STORE_URI: publicStoreUri,
       DAOTRAIN_CLUSTERS: clustersFile,
       DAOTRAIN_METRICS_PORT: String(options.metricsPort ?? 0),
+      // One machine: a spec published in the run store (a local directory) is readable here.
+      DAOTRAIN_ALLOW_FILE_SPECS: "true",
     };
     const envFile = join(workDir, "env.sh");
     await writeFile(
@@ -143,9 +157,32 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       taskQueue: TASK_QUEUE,
       workflowId: GOVERNANCE_WATCH_ID,
       workflowIdConflictPolicy: "USE_EXISTING",
-      args: [{ fromBlock: dao.deployment.startBlock, pollSeconds: 1, runOptions: options.runOptions ?? {} }],
+      args: [
+        {
+          fromBlock: dao.deployment.startBlock,
+          pollSeconds: 1,
+          runOptions: { ...LOCAL_RUN_OPTIONS, ...options.runOptions },
+        },
+      ],
     });
     log("governance watcher following the chain");
+
+    let consoleServer: ConsoleServer | undefined;
+    if (options.console) {
+      // The console reads with a keyless session and the stack's Temporal client (the codec key
+      // stays in this process); browsers reach anvil directly, on loopback.
+      consoleServer = await startConsoleServer({
+        sources: {
+          governance: await connect({ deployment: dao.deployment }),
+          temporal: client,
+          storeOptions: {},
+        },
+        browserRpcUrl: anvil.rpcUrl,
+        log,
+      });
+      stoppers.push(() => consoleServer?.stop() ?? Promise.resolve());
+      log(`members' console ${consoleServer.url}`);
+    }
 
     return {
       workDir,
@@ -154,6 +191,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dao,
       client,
       worker,
+      console: consoleServer,
       env,
       envFile,
       publicStoreUri,

@@ -4,21 +4,23 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { WorkflowNotFoundError } from "@temporalio/client";
 import type { Address, Hex } from "viem";
-import { checkpointRegistryAbi } from "../contracts/abi/index.ts";
 import { packDataset } from "../datasets/index.ts";
+import { byteTokenizer } from "../datasets/tokenizer.ts";
 import {
   chainCheckpoint,
-  type DownloadResult,
-  downloadCheckpoint,
+  downloadRelease as downloadPublishedRelease,
+  type ReleaseDownloadResult,
   releasedRoundNumbers,
+  releaseFacts,
 } from "../download/index.ts";
 import type { Governance } from "../governance/chain.ts";
-import { dataUri } from "../governance/metadata.ts";
+import { checkpointCommits } from "../governance/history.ts";
 import {
+  admitClusterProposal,
   approveDatasetProposal,
   approveRunProposal,
-  clusterProposal,
   releaseCheckpointProposal,
+  runApprovalOf,
 } from "../governance/proposals.ts";
 import {
   type ComputeCredit,
@@ -30,7 +32,10 @@ import {
 } from "../governance/reads.ts";
 import { claimRewards, registerCluster } from "../governance/writes.ts";
 import { onboardContributor } from "../k8s/contributor/onboard.ts";
-import { type RunSpec, runIdOf, runWorkflowId } from "../spec/runSpec.ts";
+import { continueTokens } from "../model/generate.ts";
+import { loadReleasedModel } from "../release/load.ts";
+import { type RunSpec, runWorkflowId } from "../spec/runSpec.ts";
+import { runSpecDataUri } from "../spec/specDocument.ts";
 import { type ClusterEntry, clusterIdOf } from "../workers/clusterDirectory.ts";
 import { releaseWorkflowId, statusQuery } from "../workflows/signals.ts";
 import type { RunStatus } from "../workflows/types.ts";
@@ -93,8 +98,15 @@ async function admitContributor(
     gpuProduct: cluster.gpuProduct,
     metadata: `daotrain contributor ${cluster.name}`,
   });
-  await stack.dao.pass(clusterProposal(stack.dao.deployment.contracts, "admit", clusterId));
-  return { ...cluster, clusterId, owner, ownerAddress: owner.wallet.account.address };
+  const ownerAddress = owner.wallet.account.address;
+  await stack.dao.pass(
+    admitClusterProposal(stack.dao.deployment.contracts, {
+      clusterId,
+      owner: ownerAddress,
+      gpuCapacity: cluster.gpus,
+    }),
+  );
+  return { ...cluster, clusterId, owner, ownerAddress };
 }
 
 /** Contributors on the local executor: each replica a child process on this machine. */
@@ -146,23 +158,18 @@ export async function onboardSimulatedContributors(
   return contributors;
 }
 
-/** A member proposes the run; the vote approves it and moves its budget into escrow. */
+/**
+ * A member proposes the run, its spec inline (canonical JSON, as `daotrain propose run` publishes
+ * a small spec); the vote approves it and moves its budget into escrow.
+ */
 export async function approveRun(
   dao: LocalDao,
   spec: RunSpec,
 ): Promise<{ runId: Hex; escrow: bigint; proposal: PassedProposal }> {
-  const runId = runIdOf(spec);
-  const gpuSecondsBudget = BigInt(Math.round(spec.gpuHourBudget * 3600));
-  const rewardPerGpuHour = BigInt(spec.rewardPerGpuHour);
-  const escrow = await escrowFor(dao.operator, gpuSecondsBudget, rewardPerGpuHour);
-  const proposal = await dao.pass(
-    approveRunProposal(
-      dao.deployment,
-      { runId, datasetRoot: spec.dataset, gpuSecondsBudget, rewardPerGpuHour, specUri: dataUri(spec) },
-      escrow,
-    ),
-  );
-  return { runId, escrow, proposal };
+  const run = runApprovalOf(spec, runSpecDataUri(spec));
+  const escrow = await escrowFor(dao.operator, run.gpuSecondsBudget, run.rewardPerGpuHour);
+  const proposal = await dao.pass(approveRunProposal(dao.deployment, run, escrow));
+  return { runId: run.runId, escrow, proposal };
 }
 
 /** Polls until the governance watcher has started the workflow, then returns its handle. */
@@ -226,21 +233,42 @@ export async function releaseCheckpoint(
 }
 
 /**
- * Anyone downloads the released round from where the chain says it was published, verified
- * shard by shard against the root on-chain.
+ * Anyone downloads the released round from where the chain says it was published (the Hugging
+ * Face layout), every file proven against the chain.
  */
 export async function downloadRelease(
   stack: LocalStack,
   runId: Hex,
   round: number,
   out: string,
-): Promise<DownloadResult> {
+): Promise<ReleaseDownloadResult> {
   const reader = stack.dao.operator;
-  return await downloadCheckpoint({
+  return await downloadPublishedRelease({
     checkpoint: await chainCheckpoint(reader, runId, round),
     releasedRounds: () => releasedRoundNumbers(reader, runId),
+    facts: () => releaseFacts(reader, runId, round),
     out,
   });
+}
+
+export interface Sample {
+  prompt: string;
+  continuation: string;
+  temperature: number;
+  seed: number;
+}
+
+/** The downloader tries the model it verified: continues a prompt, as `daotrain sample` does. */
+export async function sampleRelease(dir: string, prompt: string, tokens = 96): Promise<Sample> {
+  const { spec, values } = await loadReleasedModel(dir);
+  const options = { tokens, temperature: 0.7, seed: 0 };
+  const continuation = await continueTokens(values, spec.model, byteTokenizer.encode(prompt), options);
+  return {
+    prompt,
+    continuation: byteTokenizer.decode(continuation),
+    temperature: options.temperature,
+    seed: options.seed,
+  };
 }
 
 export interface Claim {
@@ -290,32 +318,24 @@ export interface ChainRecord {
 export async function chainRecord(stack: LocalStack, runId: Hex): Promise<ChainRecord> {
   const reader = stack.dao.operator;
   const [commits, credits] = await Promise.all([
-    reader.publicClient.getContractEvents({
-      address: reader.deployment.contracts.checkpointRegistry,
-      abi: checkpointRegistryAbi,
-      eventName: "CheckpointCommitted",
-      args: { runId },
-      fromBlock: BigInt(reader.deployment.startBlock),
-    }),
+    checkpointCommits(reader, runId),
     computeCredits(reader, runId),
   ]);
   const committed: CommittedRound[] = [];
   for (const commit of commits) {
-    const round = Number(commit.args.round);
-    const checkpoint = await getCheckpoint(reader, runId, BigInt(round));
+    const checkpoint = await getCheckpoint(reader, runId, BigInt(commit.round));
     if (!checkpoint.committed)
-      throw new Error(`round ${round} has a commit event but no checkpoint on-chain`);
+      throw new Error(`round ${commit.round} has a commit event but no checkpoint on-chain`);
     committed.push({
-      round,
+      round: commit.round,
       root: checkpoint.root,
       manifestUri: checkpoint.manifestUri,
       loss: checkpoint.metrics.loss,
       valLoss: checkpoint.metrics.valLoss,
       released: checkpoint.released,
-      commitTx: commit.transactionHash,
-      gpuSeconds: credits.filter((c) => c.round === round).reduce((sum, c) => sum + c.gpuSeconds, 0),
+      commitTx: commit.txHash,
+      gpuSeconds: credits.filter((c) => c.round === commit.round).reduce((sum, c) => sum + c.gpuSeconds, 0),
     });
   }
-  committed.sort((a, b) => a.round - b.round);
   return { rounds: committed, credits };
 }

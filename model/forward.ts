@@ -116,12 +116,18 @@ function mlp(x: tf.Tensor, p: ModelParams, l: number): tf.Tensor {
 
 /** Mean next-token cross-entropy (nats) of the model on a batch. */
 export function lossOf(p: ModelParams, spec: ModelSpec, batch: Batch): tf.Scalar {
-  const b = batch.size;
-  const t = batch.inputs.length / b;
+  const logits = logitsOf(p, spec, batch.inputs, batch.size);
+  const targets = tf.oneHot(tf.tensor1d(batch.targets, "int32"), spec.vocabSize);
+  return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits), targets), -1))) as tf.Scalar;
+}
+
+/** Next-token logits [b·t, vocabSize] for `b` windows of `t` tokens each (`tokens` row-major). */
+export function logitsOf(p: ModelParams, spec: ModelSpec, tokens: Int32Array, b: number): tf.Tensor {
+  const t = tokens.length / b;
   const mask = causalMask(t);
   // The embedding lookup as oneHot·wte: its gradient is a matMul, which every backend has
   // (gather's needs UnsortedSegmentSum, which the wasm backend lacks).
-  const inputs = tf.oneHot(tf.tensor1d(batch.inputs, "int32"), spec.vocabSize);
+  const inputs = tf.oneHot(tf.tensor1d(tokens, "int32"), spec.vocabSize);
   const embedded = tf.reshape(matMul(inputs, p.wte!), [b, t, spec.dModel]);
   let x = tf.reshape(tf.add(embedded, tf.slice(p.wpe!, [0, 0], [t, spec.dModel])), [b * t, spec.dModel]);
   for (let l = 0; l < spec.layers; l++) {
@@ -132,7 +138,5 @@ export function lossOf(p: ModelParams, spec: ModelSpec, batch: Batch): tf.Scalar
     x = tf.add(x, mlp(layerNorm(x, p[`h.${l}.ln_2.weight`]!, p[`h.${l}.ln_2.bias`]!), p, l));
   }
   const final = layerNorm(x, p["ln_f.weight"]!, p["ln_f.bias"]!);
-  const logits = matMul(final, swapLast(p.wte!));
-  const targets = tf.oneHot(tf.tensor1d(batch.targets, "int32"), spec.vocabSize);
-  return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits), targets), -1))) as tf.Scalar;
+  return matMul(final, swapLast(p.wte!));
 }

@@ -9,6 +9,7 @@ import {
   type CheckpointStore,
   checkKey,
   DEFAULT_MAX_SMALL_OBJECT_BYTES,
+  type DownloadOptions,
   type DownloadResult,
   isMissing,
   type ObjectInfo,
@@ -93,13 +94,16 @@ export class LocalDirectoryStore implements CheckpointStore {
     }
   }
 
-  async downloadToFile(key: string, path: string, options: TransferOptions = {}): Promise<DownloadResult> {
+  async downloadToFile(key: string, path: string, options: DownloadOptions = {}): Promise<DownloadResult> {
     const object = await this.stat(key);
     if (!object) throw new ObjectNotFoundError(this.uriOf(key));
+    if (options.maxBytes !== undefined && object.bytes > options.maxBytes)
+      throw new ObjectTooLargeError(this.uriOf(key), object.bytes, options.maxBytes, "this object");
     const resumedFrom = await resumableLength(path, object.bytes);
     if (resumedFrom < object.bytes) {
       await pipeline(
-        createReadStream(this.pathOf(key), { start: resumedFrom }),
+        // Up to the size seen above, however the file grows meanwhile.
+        createReadStream(this.pathOf(key), { start: resumedFrom, end: object.bytes - 1 }),
         counter(options.onBytes),
         createWriteStream(path, { flags: resumedFrom > 0 ? "a" : "w" }),
         { signal: options.signal },

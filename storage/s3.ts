@@ -17,6 +17,7 @@ import {
   type CheckpointStore,
   checkKey,
   DEFAULT_MAX_SMALL_OBJECT_BYTES,
+  type DownloadOptions,
   type DownloadResult,
   type ObjectInfo,
   ObjectNotFoundError,
@@ -262,10 +263,13 @@ export class S3Store implements CheckpointStore {
    * fixed pool (no per-part allocation for the garbage collector) and written in order, so that
    * the file is always a prefix of the object.
    */
-  async downloadToFile(key: string, path: string, options: TransferOptions = {}): Promise<DownloadResult> {
+  async downloadToFile(key: string, path: string, options: DownloadOptions = {}): Promise<DownloadResult> {
     const head = await this.head(key);
     if (!head) throw new ObjectNotFoundError(this.uriOf(key));
     const { info, etag } = head;
+    // The ranges below stop at the size seen here, under its ETag: nothing past it is fetched.
+    if (options.maxBytes !== undefined && info.bytes > options.maxBytes)
+      throw new ObjectTooLargeError(this.uriOf(key), info.bytes, options.maxBytes, "this object");
     const resumedFrom = await resumableLength(path, info.bytes);
     const file = await openForAppend(path, resumedFrom);
     try {

@@ -6,7 +6,7 @@ import { compareShards, hashFiles, MANIFEST_FILE, merkleRoot, Sha256Hex } from "
 import { Bytes32 } from "../spec/runSpec.ts";
 import { RootMismatchError, ShardCorruptError } from "./fetchErrors.ts";
 import { type OpenStoreOptions, openStore } from "./open.ts";
-import type { CheckpointStore } from "./store.ts";
+import { type CheckpointStore, ObjectTooLargeError } from "./store.ts";
 import { parseManifest, storeFailure } from "./storeReads.ts";
 import { parseStoreUri, splitObjectUri } from "./uri.ts";
 
@@ -29,7 +29,7 @@ const StagedManifest = z.object({
     .min(1),
   root: Bytes32,
 });
-type StagedManifest = z.infer<typeof StagedManifest>;
+export type StagedManifest = z.infer<typeof StagedManifest>;
 /** One shard's entry in the manifest, with whatever else the format records about it. */
 export type StagedShard = StagedManifest["shards"][number];
 
@@ -53,6 +53,12 @@ export interface StageDirectoryOptions {
    */
   select?: (shard: StagedShard, index: number) => boolean;
   store?: OpenStoreOptions;
+  /**
+   * For a directory its writer may have made hostile (a replica's output): the manifest is refused
+   * beyond `manifestBytes` (ObjectTooLargeError) without being fetched, and `admit` sees the parsed
+   * manifest before any shard is fetched, throwing to refuse it.
+   */
+  limits?: { manifestBytes: number; admit(manifest: StagedManifest): void };
   /** Shards fetched at once. */
   concurrency?: number;
   signal?: AbortSignal;
@@ -84,8 +90,11 @@ export async function stageDirectory(options: StageDirectoryOptions): Promise<st
   }
 
   const store = openStore(uri, options.store);
-  const manifestBytes = await store.getBytes(MANIFEST_FILE).catch(storeFailure);
+  const manifestBytes = await store
+    .getBytes(MANIFEST_FILE, options.limits?.manifestBytes)
+    .catch(storeFailure);
   const manifest = parseManifest(manifestBytes, store.uriOf(MANIFEST_FILE), StagedManifest);
+  options.limits?.admit(manifest);
   const root = options.root ?? manifest.root;
   checkRoot(manifest, root, store.uriOf(MANIFEST_FILE));
   const { select } = options;
@@ -143,9 +152,15 @@ async function fetchShards(
   const queue = [...shards];
   const fetchNext = async () => {
     for (let shard = queue.shift(); shard; shard = queue.shift()) {
+      // A shard longer than its manifest says is corrupt: refused before a byte of it comes.
       await store
-        .downloadToFile(shard.path, join(dir, shard.path), { signal: options.signal })
-        .catch(storeFailure);
+        .downloadToFile(shard.path, join(dir, shard.path), { signal: options.signal, maxBytes: shard.bytes })
+        .catch((error: unknown) => {
+          if (!(error instanceof ObjectTooLargeError)) return storeFailure(error);
+          throw new ShardCorruptError(store.uri, [
+            `${shard.path}: ${error.bytes} bytes in the store, the manifest says ${shard.bytes}`,
+          ]);
+        });
     }
   };
   const parallel = Math.max(1, Math.min(options.concurrency ?? 4, shards.length));

@@ -10,6 +10,11 @@ export interface TransferOptions {
   onBytes?: (bytes: number) => void;
 }
 
+export interface DownloadOptions extends TransferOptions {
+  /** Refuse an object larger than this (ObjectTooLargeError) before fetching any of it. */
+  maxBytes?: number;
+}
+
 export interface DownloadResult extends ObjectInfo {
   /** Bytes that were already in the file from an earlier, interrupted download. */
   resumedFrom: number;
@@ -35,7 +40,7 @@ export interface CheckpointStore {
    * object (an interrupted download), only the rest is fetched and appended; the file's length
    * is always a valid prefix, so a download can be interrupted at any moment and resumed.
    */
-  downloadToFile(key: string, path: string, options?: TransferOptions): Promise<DownloadResult>;
+  downloadToFile(key: string, path: string, options?: DownloadOptions): Promise<DownloadResult>;
   list(prefix?: string): Promise<ObjectInfo[]>;
   delete(key: string): Promise<void>;
 }
@@ -66,8 +71,10 @@ export class StoreUnavailableError extends Error {
 
 export class ObjectTooLargeError extends Error {
   override readonly name = "ObjectTooLargeError";
-  constructor(uri: string, bytes: number, maxBytes: number) {
-    super(`object ${uri} is ${bytes} bytes, more than the ${maxBytes} allowed for a manifest`);
+  readonly bytes: number;
+  constructor(uri: string, bytes: number, maxBytes: number, what = "a manifest") {
+    super(`object ${uri} is ${bytes} bytes, more than the ${maxBytes} allowed for ${what}`);
+    this.bytes = bytes;
   }
 }
 

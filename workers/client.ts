@@ -1,13 +1,10 @@
 import { Client, Connection } from "@temporalio/client";
 import { parseWith } from "../spec/errors.ts";
-import { AesGcmCodec, CodecKeyEnv, encryptedDataConverter } from "./codec.ts";
+import { AesGcmCodec, CodecKeyEnv, type CodecKeySettings, encryptedDataConverter } from "./codec.ts";
 import { type TemporalTarget, temporalTarget } from "./temporalConnection.ts";
 
-/** What a client of the workers (the CLI) needs: the server, and the codec key to read payloads. */
-export interface ClientSettings {
-  readonly DAOTRAIN_CODEC_KEY: string;
-  readonly temporal: TemporalTarget;
-}
+/** What a client of the workers (the CLI) needs: the server, and the codec keys to read payloads. */
+export type ClientSettings = CodecKeySettings & { readonly temporal: TemporalTarget };
 
 export interface ConnectedClient {
   client: Client;
@@ -16,7 +13,7 @@ export interface ConnectedClient {
 
 /** A Temporal client that encrypts and decrypts payloads as the workers do. */
 export async function openClient(settings: ClientSettings): Promise<ConnectedClient> {
-  const codec = new AesGcmCodec(Buffer.from(settings.DAOTRAIN_CODEC_KEY, "base64"));
+  const codec = AesGcmCodec.fromSettings(settings);
   const connection = await Connection.connect(settings.temporal.connection);
   const client = new Client({
     connection,
@@ -26,8 +23,8 @@ export async function openClient(settings: ClientSettings): Promise<ConnectedCli
   return { client, close: () => connection.close() };
 }
 
-/** `openClient` configured by the environment: Temporal's client settings and DAOTRAIN_CODEC_KEY. */
+/** `openClient` configured by the environment: Temporal's client settings and the codec keys. */
 export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promise<ConnectedClient> {
-  const { DAOTRAIN_CODEC_KEY } = parseWith(CodecKeyEnv, env, "client environment");
-  return await openClient({ DAOTRAIN_CODEC_KEY, temporal: temporalTarget(env) });
+  const keys = parseWith(CodecKeyEnv, env, "client environment");
+  return await openClient({ ...keys, temporal: temporalTarget(env) });
 }

@@ -3,19 +3,30 @@ import { fileURLToPath } from "node:url";
 import { NativeConnection, Worker } from "@temporalio/worker";
 import { connect } from "../governance/chain.ts";
 import { readDeployment } from "../governance/deployment.ts";
+import { siblingModule } from "../spec/sourceModule.ts";
 import { openStore } from "../storage/index.ts";
 import type { Activities } from "../workflows/activities.ts";
 import { TASK_QUEUE } from "../workflows/signals.ts";
 import { createActivities } from "./activities/index.ts";
 import { openClient } from "./client.ts";
-import { clusterStoreEnv, readClusters } from "./clusterDirectory.ts";
-import { AesGcmCodec, encryptedDataConverter } from "./codec.ts";
-import { parseWorkerEnv, s3StoreOptions, trainerStoreEnv, type WorkerEnv } from "./config.ts";
+import { readClusters } from "./clusterDirectory.ts";
+import { AesGcmCodec, encryptedDataConverter, failureConverterPath } from "./codec.ts";
+import {
+  confirmationsFor,
+  operatorKeyOf,
+  parseWorkerEnv,
+  s3StoreOptions,
+  trainerStoreEnv,
+  type WorkerEnv,
+} from "./config.ts";
 import { type MetricsServer, metrics, startMetricsServer } from "./metrics.ts";
 import { RunStore } from "./runStore.ts";
+import { activityTransactionJournal, JOURNAL_HEARTBEAT_THROTTLE } from "./transactionJournal.ts";
 import { ensureWatchers } from "./watchers.ts";
 
-export const workflowsPath = fileURLToPath(new URL("../workflows/index.ts", import.meta.url));
+export const workflowsPath = fileURLToPath(siblingModule("../workflows/index", import.meta.url));
+/** What `bundleWorkflowCode` needs to build the bundle a worker runs (DAOTRAIN_WORKFLOW_BUNDLE). */
+export const workflowBundleOptions = { workflowsPath, failureConverterPath };
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
 export interface RunningWorker {
@@ -34,19 +45,24 @@ export interface StartWorkerOptions {
 
 /** Builds the worker from its environment and starts polling the daotrain task queue. */
 export async function startWorker(env: WorkerEnv, options: StartWorkerOptions = {}): Promise<RunningWorker> {
-  const codec = new AesGcmCodec(Buffer.from(env.DAOTRAIN_CODEC_KEY, "base64"));
+  const codec = AesGcmCodec.fromSettings(env);
   const chain = await connect({
     deploymentFile: env.DAOTRAIN_DEPLOYMENT,
     rpcUrl: env.DAOTRAIN_RPC_URL,
-    privateKey: env.DAOTRAIN_OPERATOR_KEY,
+    privateKey: await operatorKeyOf(env),
+    transactions: {
+      replaceAfterMs: env.DAOTRAIN_TX_REPLACE_AFTER_SECONDS * 1000,
+      journal: activityTransactionJournal,
+    },
   });
   const activities = createActivities({
     chain,
+    confirmations: confirmationsFor(env, chain.chain.id),
+    specReading: { s3: s3StoreOptions(env), allowFile: env.DAOTRAIN_ALLOW_FILE_SPECS },
     runStore: new RunStore(env.DAOTRAIN_STORE_URI, env.DAOTRAIN_WORK_DIR, { s3: s3StoreOptions(env) }),
     publicStore: openStore(env.DAOTRAIN_PUBLIC_STORE_URI, { s3: s3StoreOptions(env) }),
     storeEnv: trainerStoreEnv(env),
     configuredClusters: () => readClusters(env.DAOTRAIN_CLUSTERS),
-    clusterStoreEnv: (name) => clusterStoreEnv(env.DAOTRAIN_CLUSTERS, name),
     trainerCommand: env.DAOTRAIN_TRAINER_COMMAND,
     cwd: projectRoot,
     metrics,
@@ -61,6 +77,7 @@ export async function startWorker(env: WorkerEnv, options: StartWorkerOptions = 
       : { workflowsPath }),
     activities: { ...activities, ...options.replaceActivities },
     dataConverter: encryptedDataConverter(codec),
+    defaultHeartbeatThrottleInterval: JOURNAL_HEARTBEAT_THROTTLE,
     shutdownGraceTime: "10 seconds",
   });
   const metricsServer = await startMetricsServer(env.DAOTRAIN_METRICS_PORT, env.DAOTRAIN_METRICS_HOST);
@@ -101,6 +118,10 @@ export async function runWorkerProcess(env: WorkerEnv): Promise<void> {
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+  for (const cluster of await readClusters(env.DAOTRAIN_CLUSTERS)) {
+    if (cluster.access.kind === "refused")
+      process.stderr.write(`daotrain worker: cluster ${cluster.name} refused: ${cluster.access.reason}\n`);
+  }
   process.stderr.write(
     `daotrain worker: polling task queue ${TASK_QUEUE}, metrics on ${running.metricsServer.url}\n`,
   );

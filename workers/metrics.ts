@@ -1,6 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { RefusalCause } from "../workflows/types.ts";
 
 // The one definition of daotrain's Prometheus metrics (names agreed in the metrics contract).
 // Label values are closed sets so that series stay bounded; `contributor` and `cluster` are
@@ -13,6 +14,12 @@ export const lossSplits = ["train", "val"] as const;
 export const transactionStatuses = ["success", "reverted", "error"] as const;
 export const proposalStates = ["active", "succeeded", "executed", "defeated"] as const;
 export const voteOptions = ["yes", "no", "abstain"] as const;
+export const refusalCauses = [
+  "unreadable",
+  "invalid",
+  "mismatch",
+  "unaffordable",
+] as const satisfies readonly RefusalCause[];
 
 export type RunState = (typeof runStates)[number];
 export type RoundPhase = (typeof roundPhases)[number];
@@ -35,6 +42,12 @@ function createMetrics(registry: Registry) {
       labelNames: ["state"],
       registers,
     }),
+    runsRefused: new Counter<"cause">({
+      name: "daotrain_runs_refused_total",
+      help: "Runs approved on-chain that the orchestrator refused to start, by cause",
+      labelNames: ["cause"],
+      registers,
+    }),
     roundDuration: new Histogram<"phase">({
       name: "daotrain_round_duration_seconds",
       help: "Wall time of a round and of its phases",
@@ -51,6 +64,13 @@ function createMetrics(registry: Registry) {
       name: "daotrain_replicas_total",
       help: "Replicas that finished a round, by outcome",
       labelNames: ["outcome"],
+      registers,
+    }),
+    /** Label values: diloco's REJECTION_REASONS. */
+    replicaRejections: new Counter<"reason">({
+      name: "daotrain_replica_rejections_total",
+      help: "Replicas the outer step rejected, by reason (diloco/README.md)",
+      labelNames: ["reason"],
       registers,
     }),
     checkpointLoss: new Gauge<"split">({
@@ -143,6 +163,7 @@ function initializeClosedLabels(metrics: Metrics): void {
   for (const outcome of replicaOutcomes) metrics.replicas.inc({ outcome }, 0);
   for (const state of proposalStates) metrics.proposals.set({ state }, 0);
   for (const option of voteOptions) metrics.votes.inc({ option }, 0);
+  for (const cause of refusalCauses) metrics.runsRefused.inc({ cause }, 0);
 }
 
 /** A fresh registry with every daotrain metric; tests use their own so they do not share counts. */

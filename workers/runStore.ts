@@ -1,14 +1,26 @@
 import { mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type CheckpointManifest, MANIFEST_FILE } from "../checkpoints/index.ts";
+import {
+  checkReplicaManifest,
+  type Defect,
+  type ReplicaBounds,
+  ReplicaBoundsError,
+} from "../diloco/index.ts";
 import type { Bytes32 } from "../spec/runSpec.ts";
 import {
   type CheckpointStore,
+  ManifestInvalidError,
+  ObjectNotFoundError,
+  ObjectTooLargeError,
   type OpenStoreOptions,
   openStore,
   parseStoreUri,
   putDirectory,
+  RootMismatchError,
+  ShardCorruptError,
   type StageDirectoryOptions,
+  StoreUnreachableError,
   stageDirectory,
   stagedCopyOf,
 } from "../storage/index.ts";
@@ -74,6 +86,32 @@ export class RunStore {
     });
   }
 
+  /**
+   * A replica's output as a local directory, or what is wrong with it. It is untrusted: from a
+   * bucket, its manifest is fetched only up to `bounds.manifestBytes`, checked against the bounds
+   * before any shard is (so a replica claiming a 10 GiB shard costs one small request), and no
+   * shard is fetched past the size it claims; a missing, truncated or corrupt output, or one with a
+   * wrong root, is that replica's defect, not the round's failure. A store that cannot be reached
+   * still fails the call (the activity retries). From a local store, the directory as it is: the
+   * outer step applies the same bounds as it reads.
+   */
+  async stageReplica(uri: string, bounds: ReplicaBounds): Promise<{ dir: string } | { defect: Defect }> {
+    try {
+      const dir = await stageDirectory({
+        uri,
+        cacheDir: this.#stagedDir,
+        store: this.#options,
+        limits: {
+          manifestBytes: bounds.manifestBytes,
+          admit: (manifest) => checkReplicaManifest(manifest, bounds),
+        },
+      });
+      return { dir };
+    } catch (error) {
+      return { defect: stagingDefect(error) };
+    }
+  }
+
   /** Frees the staged copies among `dirs` once read; a local store's own directories stay. */
   async dropStaged(dirs: readonly string[]): Promise<void> {
     const staged = dirs.filter((dir) => dirname(dir) === this.#stagedDir);
@@ -100,4 +138,17 @@ export class RunStore {
     );
     return manifest;
   }
+}
+
+/** What a failed staging of a replica's output says about the replica; the store's own failures are rethrown. */
+function stagingDefect(error: unknown): Defect {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ReplicaBoundsError) return { reason: error.reason, message };
+  if (error instanceof ObjectTooLargeError) return { reason: "oversized", message };
+  if (error instanceof RootMismatchError || error instanceof ShardCorruptError)
+    return { reason: "hash-mismatch", message };
+  if (error instanceof ManifestInvalidError) return { reason: "unreadable", message };
+  if (error instanceof StoreUnreachableError && error.cause instanceof ObjectNotFoundError)
+    return { reason: "unreadable", message: `${message} (the replica delivered nothing there)` };
+  throw error;
 }

@@ -1,6 +1,7 @@
 import type { RunSpec } from "../spec/runSpec.ts";
 import type {
   AggregateResult,
+  ChainRunStatus,
   CheckpointMetrics,
   CheckpointRef,
   ClusterCandidate,
@@ -9,9 +10,12 @@ import type {
   Hex,
   LaunchKey,
   Placement,
+  RefusalCause,
   ReplicaOutput,
   ReplicaResult,
+  RoundRecordDraft,
   RoundSummary,
+  RunClosing,
   RunState,
 } from "./types.ts";
 
@@ -30,12 +34,14 @@ export interface ClusterActivities {
   }): Promise<void>;
   /**
    * Watches the Job until every replica ended or `deadlineMs` (epoch ms) passed, heartbeating;
-   * a replica still going at the deadline is reported lost.
+   * a replica still going at the deadline is reported lost, and so is every unfinished replica
+   * of a cluster that answered no status read for `silenceSeconds`.
    */
   awaitReplicas(request: {
     key: LaunchKey;
     placement: Placement;
     deadlineMs: number;
+    silenceSeconds: number;
   }): Promise<ReplicaResult[]>;
   /** Deletes the Job and its pods (foreground); deleting what is gone is not an error. */
   cancelReplicas(request: { key: LaunchKey; cluster: ClusterTarget }): Promise<void>;
@@ -63,23 +69,25 @@ export interface AggregationActivities {
 }
 
 export interface ChainActivities {
-  /** Commits the round's root; "already committed with the same root" is success. */
+  /**
+   * Commits the round and pays for it in one transaction: its root, the hash of its round record
+   * and each accepted cluster's credits. "Already committed with the same root and record hash"
+   * is success (an earlier attempt landed, credits included).
+   */
   commitRound(request: {
     runId: Hex;
     round: number;
     checkpoint: CheckpointRef;
     metrics: CheckpointMetrics;
+    credits: ComputeRecord[];
+    record: RoundRecordDraft;
   }): Promise<{ alreadyCommitted: boolean }>;
-  /** Credits each cluster owner; a round already recorded is success. */
-  recordCompute(request: { runId: Hex; round: number; records: ComputeRecord[] }): Promise<{
-    alreadyRecorded: boolean;
-  }>;
   /**
-   * Closes the run on-chain when it is still open, returning the unspent escrow to the DAO: as
-   * failed with `failureReason` when given (failRun), else as completed (completeRun). A run
-   * already closed, however, is success with `closedNow: false`.
+   * Closes the run on-chain when it is still open, returning the unspent escrow to the DAO:
+   * completed (completeRun), failed with its reason (failRun) or cancelled on request with its
+   * reason (cancelRunAsOperator). A run already closed, however, is success with `closedNow: false`.
    */
-  closeRun(request: { runId: Hex; failureReason?: string }): Promise<{ closedNow: boolean }>;
+  closeRun(request: { runId: Hex; closing: RunClosing }): Promise<{ closedNow: boolean }>;
   /** Records where a released checkpoint was published; the same URI recorded again is success. */
   recordPublication(request: { runId: Hex; round: number; manifestUri: string }): Promise<{
     recordedNow: boolean;
@@ -92,9 +100,18 @@ export type GovernanceEvent =
   | { kind: "checkpointReleased"; runId: Hex; round: number; block: number };
 
 export interface GovernanceActivities {
-  /** Daotrain's governance events in blocks [fromBlock, head]; `nextBlock` resumes after them. */
+  /**
+   * Daotrain's governance events in blocks [fromBlock, head − confirmations] (the worker's
+   * setting); `nextBlock` resumes after them.
+   */
   pollGovernance(request: { fromBlock: number }): Promise<{ events: GovernanceEvent[]; nextBlock: number }>;
-  /** Fetches a run spec and checks that it hashes to the approved run id. */
+  /** The run's status on-chain now. */
+  readRunStatus(request: { runId: Hex }): Promise<{ status: ChainRunStatus }>;
+  /**
+   * Fetches a run spec and checks that it is the approved run's: it hashes to the run id and
+   * its dataset, GPU-second budget and reward rate are the ones approved on-chain. Final errors:
+   * InvalidInputError (not a spec, or a URI this worker may not read), RunSpecMismatchError.
+   */
   fetchRunSpec(request: { runId: Hex; specUri: string }): Promise<RunSpec>;
 }
 
@@ -102,6 +119,8 @@ export interface MetricsActivities {
   reportRound(request: { runId: Hex; summary: RoundSummary }): Promise<void>;
   reportRunState(request: { runId: Hex; from: RunState | undefined; to: RunState }): Promise<void>;
   reportClusterHealth(request: { candidates: ClusterCandidate[] }): Promise<void>;
+  /** Logs and counts a run that was approved on-chain but refused to start. */
+  reportRunRefused(request: { runId: Hex; cause: RefusalCause; reason: string }): Promise<void>;
 }
 
 export type Activities = ClusterActivities &

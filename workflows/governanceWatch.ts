@@ -1,7 +1,8 @@
-import { WorkflowExecutionAlreadyStartedError } from "@temporalio/common";
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from "@temporalio/common";
 import {
   continueAsNew,
   getExternalWorkflowHandle,
+  log,
   ParentClosePolicy,
   proxyActivities,
   setHandler,
@@ -12,11 +13,11 @@ import {
 import { runWorkflowId } from "../spec/workflowIds.ts";
 import type { Activities, GovernanceEvent } from "./activities.ts";
 import { release } from "./release.ts";
-import { chainRetry } from "./retry.ts";
+import { watcherChainRetry } from "./retry.ts";
 import { cancelSignal, cursorQuery, releaseWorkflowId } from "./signals.ts";
 import { type RunOptions, trainingRun } from "./trainingRun.ts";
 
-const chain = proxyActivities<Activities>({ startToCloseTimeout: "1 minute", retry: chainRetry });
+const chain = proxyActivities<Activities>({ startToCloseTimeout: "1 minute", retry: watcherChainRetry });
 
 export interface GovernanceWatchInput {
   /** The first block not yet handled. */
@@ -28,10 +29,13 @@ export interface GovernanceWatchInput {
 }
 
 /**
- * Follows the DAO's decisions on-chain from a block cursor: an approved run starts its
- * `trainingRun`, a cancelled run is told to stop, a released checkpoint is published. Runs
- * and releases outlive this watcher (it continues as new with only its cursor), and their
- * workflow ids are derived from the chain, so an event handled twice changes nothing.
+ * Follows the DAO's decisions on-chain from a block cursor (events buried under the worker's
+ * confirmations only): an approved run that is still open on-chain starts its `trainingRun`, a
+ * cancelled run is told to stop, a released checkpoint is published. Runs and releases outlive
+ * this watcher (it continues as new with only its cursor), and their workflow ids are derived
+ * from the chain and never reused, so an event handled twice, or again by a watcher restarted
+ * from the deployment's first block, changes nothing. The watcher never reads a run's spec: the
+ * run does, so a spec that cannot be read is that run's refusal, not a wedged watcher.
  */
 export async function governanceWatch(input: GovernanceWatchInput): Promise<void> {
   let cursor = input.fromBlock;
@@ -49,12 +53,18 @@ export async function governanceWatch(input: GovernanceWatchInput): Promise<void
 async function handle(event: GovernanceEvent, input: GovernanceWatchInput): Promise<void> {
   switch (event.kind) {
     case "runApproved": {
-      const spec = await chain.fetchRunSpec({ runId: event.runId, specUri: event.specUri });
+      const { status } = await chain.readRunStatus({ runId: event.runId });
+      if (status !== "approved") {
+        log.info("approved run already closed on-chain; not starting it", { runId: event.runId, status });
+        return;
+      }
       await startOnce(() =>
         startChild(trainingRun, {
           workflowId: runWorkflowId(event.runId),
-          args: [{ runId: event.runId, spec, options: input.runOptions }],
+          args: [{ runId: event.runId, specUri: event.specUri, options: input.runOptions }],
           parentClosePolicy: ParentClosePolicy.ABANDON,
+          // A run's workflow id is used once: a run that ended (or was refused) is never redone.
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         }),
       );
       return;
@@ -74,6 +84,7 @@ async function handle(event: GovernanceEvent, input: GovernanceWatchInput): Prom
           workflowId: releaseWorkflowId(event.runId, event.round),
           args: [{ runId: event.runId, round: event.round }],
           parentClosePolicy: ParentClosePolicy.ABANDON,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         }),
       );
       return;

@@ -1,3 +1,4 @@
+import type { RunSpec } from "../spec/runSpec.ts";
 import type {
   ClusterCandidate,
   ComputeRecord,
@@ -7,28 +8,51 @@ import type {
   ReplicaVerdict,
 } from "./types.ts";
 
+/** What the planning rules need of a verdict: whose it is and whether it was accepted. */
+export type VerdictOutcome = Pick<ReplicaVerdict, "replica" | "accepted">;
+
 /**
- * Spreads `replicas` over healthy clusters with free quota, one at a time round-robin, so a
- * round does not hinge on one contributor. Clusters that misbehaved earlier in the run
- * (`strikes`) are tried last; `excluded` ones not at all. Replicas that fit nowhere are left out.
+ * The GPUs a round may use on a cluster: all its free ones, or, when the spec asks for a GPU
+ * product, those of that product — counted per node product where the contributor shares node
+ * capacity, else all of them if the product it registered is the one asked for, none otherwise.
+ */
+export function freeGpusFor(candidate: ClusterCandidate, gpuProduct: string | undefined): number {
+  const { health } = candidate;
+  if (!health.healthy) return 0;
+  if (gpuProduct === undefined) return health.freeGpus;
+  const byProduct = health.freeGpusByProduct ?? {};
+  if (Object.keys(byProduct).length > 0) return Math.min(health.freeGpus, byProduct[gpuProduct] ?? 0);
+  return candidate.gpuProduct === gpuProduct ? health.freeGpus : 0;
+}
+
+/**
+ * Spreads `replicas` over healthy clusters with free quota (of the asked GPU product, when the
+ * spec names one), one at a time round-robin, so a round does not hinge on one contributor.
+ * Clusters that misbehaved earlier in the run (`strikes`) are tried last; `excluded` ones not at
+ * all. Replicas that fit nowhere are left out.
  */
 export function placeReplicas(
   candidates: readonly ClusterCandidate[],
   replicas: readonly number[],
   gpusPerReplica: number,
-  options: { excluded?: ReadonlySet<string>; strikes?: Readonly<Record<string, number>> } = {},
+  options: {
+    excluded?: ReadonlySet<string>;
+    strikes?: Readonly<Record<string, number>>;
+    gpuProduct?: string;
+  } = {},
 ): Placement[] {
   const strikes = options.strikes ?? {};
+  const freeOf = new Map(candidates.map((c) => [c.id, freeGpusFor(c, options.gpuProduct)]));
   const usable = candidates
     .filter((c) => c.health.healthy && !options.excluded?.has(c.id))
-    .filter((c) => c.health.freeGpus >= gpusPerReplica)
+    .filter((c) => (freeOf.get(c.id) ?? 0) >= gpusPerReplica)
     .sort(
       (a, b) =>
         (strikes[a.id] ?? 0) - (strikes[b.id] ?? 0) ||
-        b.health.freeGpus - a.health.freeGpus ||
+        (freeOf.get(b.id) ?? 0) - (freeOf.get(a.id) ?? 0) ||
         (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
     );
-  const free = usable.map((c) => c.health.freeGpus);
+  const free = usable.map((c) => freeOf.get(c.id) ?? 0);
   const assigned: number[][] = usable.map(() => []);
   let next = 0;
   for (const replica of replicas) {
@@ -40,7 +64,7 @@ export function placeReplicas(
   }
   return usable
     .map((c, i) => {
-      const { health: _health, ...cluster } = c;
+      const { health: _health, gpuProduct: _gpuProduct, ...cluster } = c;
       return { cluster, replicas: assigned[i] ?? [] };
     })
     .filter((p) => p.replicas.length > 0);
@@ -54,11 +78,74 @@ function findSlot(free: readonly number[], need: number, from: number): number |
   return undefined;
 }
 
-/** A replica's GPU-seconds: a started second counts, times the GPUs it held. */
-export function gpuSecondsOf(result: ReplicaResult, gpusPerReplica: number): number {
+/**
+ * How many times its round's reference time a replica may be paid for. Every replica of a round does
+ * the same work (`innerSteps` of the same batch size from the same checkpoint), so honest replicas
+ * on comparable GPUs take comparable times; 3× leaves room for a GPU a generation slower and for a
+ * busy node, and no more.
+ */
+export const PEER_TIME_FACTOR = 3;
+/**
+ * Seconds a replica may take beyond `PEER_TIME_FACTOR` × the reference: start-up (scheduling, the
+ * trainer's imports, staging the checkpoint) adds a fixed time that short rounds would otherwise
+ * count as slowness. Negligible against rounds of hours.
+ */
+export const PEER_TIME_SLACK_SECONDS = 20;
+
+type Succeeded = Extract<ReplicaResult, { phase: "succeeded" }>;
+
+/**
+ * The run times a round pays its accepted replicas for. A replica's claimed time (the shorter of
+ * what its cluster reported and what the worker observed, both through the contributor's own
+ * apiserver, so both can lie) is paid up to `PEER_TIME_FACTOR` × the round's reference time plus
+ * `PEER_TIME_SLACK_SECONDS`, and never beyond the replica deadline. The reference is the lower median of the accepted replicas'
+ * claimed times: a contributor holding no more than half of a round's accepted replicas cannot
+ * raise it, so cannot raise its own pay above 3× what an honest peer took (plus the slack). Others' replicas are
+ * returned as they are (they are paid nothing).
+ */
+export function paidRunTimes(
+  results: readonly Succeeded[],
+  verdicts: readonly VerdictOutcome[],
+  deadlineSeconds: number,
+): Succeeded[] {
+  const accepted = new Set(verdicts.filter((v) => v.accepted).map((v) => v.replica));
+  const claimedMs = (r: Succeeded) => Math.max(0, r.finishedAtMs - r.startedAtMs);
+  const times = results
+    .filter((r) => accepted.has(r.replica))
+    .map(claimedMs)
+    .sort((a, b) => a - b);
+  const reference = times[Math.floor((times.length - 1) / 2)] ?? 0;
+  const capMs = Math.min(
+    PEER_TIME_FACTOR * reference + PEER_TIME_SLACK_SECONDS * 1000,
+    deadlineSeconds * 1000,
+  );
+  return results.map((r) =>
+    accepted.has(r.replica) ? { ...r, finishedAtMs: r.startedAtMs + Math.min(claimedMs(r), capMs) } : r,
+  );
+}
+
+/**
+ * How long a replica of the run may take: the spec's round deadline, which the DAO approved with
+ * the run and which bounds what a round can credit on-chain; a test may only shorten it.
+ */
+export function replicaDeadlineSeconds(
+  spec: Pick<RunSpec, "roundDeadlineSeconds">,
+  shorter?: number,
+): number {
+  return Math.min(shorter ?? spec.roundDeadlineSeconds, spec.roundDeadlineSeconds);
+}
+
+/**
+ * A replica's GPU-seconds: a started second counts, up to the round deadline (so a round never
+ * claims more than the contract's replicasPerRound × gpusPerReplica × deadline), times its GPUs.
+ */
+export function gpuSecondsOf(
+  result: ReplicaResult,
+  terms: { gpusPerReplica: number; deadlineSeconds: number },
+): number {
   if (result.phase !== "succeeded") return 0;
   const seconds = Math.ceil(Math.max(0, result.finishedAtMs - result.startedAtMs) / 1000);
-  return seconds * gpusPerReplica;
+  return Math.min(seconds, terms.deadlineSeconds) * terms.gpusPerReplica;
 }
 
 /**
@@ -67,14 +154,14 @@ export function gpuSecondsOf(result: ReplicaResult, gpusPerReplica: number): num
  */
 export function creditsFor(
   results: readonly ReplicaResult[],
-  verdicts: readonly ReplicaVerdict[],
-  gpusPerReplica: number,
+  verdicts: readonly VerdictOutcome[],
+  terms: { gpusPerReplica: number; deadlineSeconds: number },
 ): ComputeRecord[] {
   const accepted = new Set(verdicts.filter((v) => v.accepted).map((v) => v.replica));
   const perCluster = new Map<Hex, number>();
   for (const result of results) {
     if (!accepted.has(result.replica)) continue;
-    const seconds = gpuSecondsOf(result, gpusPerReplica);
+    const seconds = gpuSecondsOf(result, terms);
     perCluster.set(result.clusterId, (perCluster.get(result.clusterId) ?? 0) + seconds);
   }
   return [...perCluster]
@@ -95,7 +182,19 @@ export function budgetAllowsRound(used: number, budget: number, lastRoundCost: n
  * Replicas a retry must run again: those without an accepted output. Keeps each replica's
  * index (and so its data shards) stable across attempts.
  */
-export function replicasToRetry(all: readonly number[], verdicts: readonly ReplicaVerdict[]): number[] {
+export function replicasToRetry(all: readonly number[], verdicts: readonly VerdictOutcome[]): number[] {
   const accepted = new Set(verdicts.filter((v) => v.accepted).map((v) => v.replica));
   return all.filter((r) => !accepted.has(r));
+}
+
+/**
+ * The most GPU-seconds one round can be credited: every replica holding its GPUs until the
+ * deadline (the bound the compute ledger enforces per round). A run whose budget is below it
+ * cannot pay for its first round and is refused before anything is launched.
+ */
+export function worstRoundGpuSeconds(
+  spec: { replicasPerRound: number; gpusPerReplica: number },
+  replicaDeadlineSeconds: number,
+): number {
+  return spec.replicasPerRound * spec.gpusPerReplica * replicaDeadlineSeconds;
 }

@@ -1,7 +1,14 @@
-import { CancellationScope, isCancellation, proxyActivities, sleep } from "@temporalio/workflow";
+import { CancellationScope, isCancellation, log, proxyActivities, sleep } from "@temporalio/workflow";
 import type { RunSpec } from "../spec/runSpec.ts";
 import type { Activities } from "./activities.ts";
-import { creditsFor, gpuSecondsOf, placeReplicas, replicasToRetry } from "./planning.ts";
+import {
+  creditsFor,
+  gpuSecondsOf,
+  paidRunTimes,
+  placeReplicas,
+  replicaDeadlineSeconds,
+  replicasToRetry,
+} from "./planning.ts";
 import { chainRetry, clusterRetry } from "./retry.ts";
 import type {
   AggregateResult,
@@ -11,12 +18,22 @@ import type {
   Placement,
   ReplicaResult,
   ReplicaStatus,
+  ReplicaVerdict,
+  RoundRecordDraft,
   RoundSummary,
 } from "./types.ts";
 
 export interface RoundOptions {
-  /** How long a replica may take before it is reported lost and its Job deleted. */
-  replicaDeadlineSeconds: number;
+  /**
+   * For tests only: a replica deadline shorter than the spec's `roundDeadlineSeconds` (a longer
+   * one is ignored; the DAO approved the spec's, and the contract bounds a round's credits by it).
+   */
+  replicaDeadlineSeconds?: number;
+  /**
+   * A cluster that answers no status read for this long (each read gives up after 10 s) is dead
+   * for the round: its unfinished replicas are lost and retried elsewhere, long before the deadline.
+   */
+  clusterSilenceSeconds: number;
   /** Attempts per round (the first plus retries on other clusters) before the run fails. */
   maxAttemptsPerRound: number;
   /** An activity watching a Job that is silent this long is retried (on another worker). */
@@ -46,10 +63,18 @@ const quick = proxyActivities<Activities>({
 });
 const chain = proxyActivities<Activities>({ startToCloseTimeout: "45 seconds", retry: chainRetry });
 /**
- * Deleting a round's Job waits until its pods are gone (up to 120 s, `ComputeCluster.cancelRound`):
- * a busy cluster takes tens of seconds for 64 pods, past a quick activity's 30 s.
+ * Deleting a round's Jobs: three tries (one on a cluster that already stopped answering), then it
+ * is left to the cluster (the Job's own deadline and TTL remove it there), so a dead cluster never
+ * holds up or fails the run.
  */
-const cleanup = proxyActivities<Activities>({ startToCloseTimeout: "150 seconds", retry: clusterRetry });
+const cleanup = proxyActivities<Activities>({
+  startToCloseTimeout: "3 minutes",
+  retry: { ...clusterRetry, maximumAttempts: 3 },
+});
+const cleanupOnce = proxyActivities<Activities>({
+  startToCloseTimeout: "1 minute",
+  retry: { ...clusterRetry, maximumAttempts: 1 },
+});
 
 /**
  * One DiLoCo round: place replicas, launch a Job per cluster, await them, aggregate what came
@@ -70,6 +95,10 @@ export async function runRound(input: RoundInput): Promise<RoundOutcome> {
 
 async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promise<RoundOutcome> {
   const { spec, options } = input;
+  const terms = {
+    gpusPerReplica: spec.gpusPerReplica,
+    deadlineSeconds: replicaDeadlineSeconds(spec, options.replicaDeadlineSeconds),
+  };
   const startedAt = Date.now();
   const phaseMs = { launch: 0, train: 0, aggregate: 0, commit: 0, total: 0 };
   const all = Array.from({ length: spec.replicasPerRound }, (_, i) => i);
@@ -85,6 +114,8 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     retry: clusterRetry,
   });
   let aggregate: AggregateResult | undefined;
+  /** The last aggregation's verdicts with where each judged output came from. */
+  let judged: RoundRecordDraft["replicas"] = [];
   let attempt = 0;
 
   while (attempt < options.maxAttemptsPerRound) {
@@ -93,6 +124,7 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     const placements = placeReplicas(candidates, pending, spec.gpusPerReplica, {
       excluded: offenders,
       strikes: input.strikes,
+      ...(spec.gpuProduct ? { gpuProduct: spec.gpuProduct } : {}),
     });
     if (placements.length === 0) {
       await sleep(options.noCapacityRetrySeconds * 1000);
@@ -103,17 +135,18 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     }
     input.onProgress(attempt, [...rows.values()]);
 
-    const results = await runAttempt(input, attempt, placements, phaseMs, cleanups);
+    const results = await runAttempt(input, attempt, placements, terms.deadlineSeconds, phaseMs, cleanups);
     for (const result of results) {
       const placement = placements.find((p) => p.cluster.id === result.clusterId);
       if (result.phase === "succeeded") {
         outputs.set(result.replica, result);
         rows.set(result.replica, {
           ...row(result.replica, attempt, placement, "succeeded"),
-          gpuSeconds: gpuSecondsOf(result, spec.gpusPerReplica),
+          gpuSeconds: gpuSecondsOf(result, terms),
         });
       } else {
-        offenders.add(result.clusterId);
+        // Contributors keep first call on their GPUs: giving them back is no fault.
+        if (!result.preempted) offenders.add(result.clusterId);
         rows.set(result.replica, {
           ...row(result.replica, attempt, placement, result.phase),
           reason: result.reason,
@@ -134,12 +167,26 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
           .map(({ replica, outputUri }) => ({ replica, outputUri })),
       });
       phaseMs.aggregate += Date.now() - aggregateStarted;
+      judged = judgedReplicas(outputs, aggregate.verdicts);
       for (const verdict of aggregate.verdicts) {
         const current = rows.get(verdict.replica);
         if (!current) continue;
-        if (verdict.accepted) rows.set(verdict.replica, { ...current, phase: "accepted" });
+        if (verdict.accepted)
+          rows.set(verdict.replica, {
+            ...current,
+            phase: "accepted",
+            scores: verdict.scores,
+            measures: verdict.detail,
+          });
         else {
-          rows.set(verdict.replica, { ...current, phase: "rejected", reason: verdict.reason, gpuSeconds: 0 });
+          rows.set(verdict.replica, {
+            ...current,
+            phase: "rejected",
+            reason: `${verdict.reason}: ${verdict.detail}`,
+            rejection: verdict.reason,
+            ...(verdict.scores ? { scores: verdict.scores } : {}),
+            gpuSeconds: 0,
+          });
           const output = outputs.get(verdict.replica);
           if (output) offenders.add(output.clusterId);
           outputs.delete(verdict.replica);
@@ -151,6 +198,23 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     pending = replicasToRetry(all, aggregate?.verdicts ?? []).filter((r) => !outputs.has(r));
   }
 
+  if (aggregate?.checkpoint) {
+    // Each accepted replica is paid for at most what its peers took (planning.ts paidRunTimes).
+    const accepted = [...outputs.values()];
+    for (const paid of paidRunTimes(accepted, aggregate.verdicts, terms.deadlineSeconds)) {
+      const current = rows.get(paid.replica);
+      const claimed = outputs.get(paid.replica);
+      outputs.set(paid.replica, paid);
+      if (!current || !claimed) continue;
+      const gpuSeconds = gpuSecondsOf(paid, terms);
+      const claimedGpuSeconds = gpuSecondsOf(claimed, terms);
+      rows.set(paid.replica, {
+        ...current,
+        gpuSeconds,
+        ...(claimedGpuSeconds > gpuSeconds ? { claimedGpuSeconds } : {}),
+      });
+    }
+  }
   const checkpoint = aggregate?.checkpoint;
   if (!aggregate || !checkpoint) {
     return {
@@ -160,15 +224,17 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     };
   }
   const commitStarted = Date.now();
+  const credits = creditsFor([...outputs.values()], aggregate.verdicts, terms);
+  // Root and payment land in one transaction, so a cancellation meanwhile finds the round either
+  // committed and paid or not committed at all (a run the DAO cancelled refuses the commit).
   await chain.commitRound({
     runId: input.runId,
     round: input.round,
     checkpoint: { uri: checkpoint.uri, root: checkpoint.root },
     metrics: checkpoint.metrics,
+    credits,
+    record: recordDraft(input, checkpoint.root, judged, credits),
   });
-  const credits = creditsFor([...outputs.values()], aggregate.verdicts, spec.gpusPerReplica);
-  if (credits.length > 0)
-    await chain.recordCompute({ runId: input.runId, round: input.round, records: credits });
   phaseMs.commit = Date.now() - commitStarted;
   phaseMs.total = Date.now() - startedAt;
   const summary: RoundSummary = {
@@ -194,13 +260,14 @@ async function runAttempt(
   input: RoundInput,
   attempt: number,
   placements: Placement[],
+  deadlineSeconds: number,
   phaseMs: { launch: number; train: number },
   cleanups: Promise<unknown>[],
 ): Promise<ReplicaResult[]> {
   const started = Date.now();
-  const deadlineMs = started + input.options.replicaDeadlineSeconds * 1000;
+  const deadlineMs = started + deadlineSeconds * 1000;
   const watch = proxyActivities<Activities>({
-    startToCloseTimeout: `${input.options.replicaDeadlineSeconds + 120} seconds`,
+    startToCloseTimeout: `${deadlineSeconds + 120} seconds`,
     heartbeatTimeout: `${input.options.heartbeatSeconds} seconds`,
     retry: clusterRetry,
   });
@@ -211,6 +278,7 @@ async function runAttempt(
     attempt,
     clusterName: p.cluster.name,
   });
+  const silent = new Set<string>();
   const one = async (p: Placement): Promise<ReplicaResult[]> => {
     try {
       await quick.launchReplicas({ key: keyOf(p), placement: p, spec: input.spec, init: input.parent });
@@ -220,7 +288,14 @@ async function runAttempt(
     }
     launched = Math.max(launched, Date.now());
     try {
-      return await watch.awaitReplicas({ key: keyOf(p), placement: p, deadlineMs });
+      const results = await watch.awaitReplicas({
+        key: keyOf(p),
+        placement: p,
+        deadlineMs,
+        silenceSeconds: input.options.clusterSilenceSeconds,
+      });
+      if (results.some((r) => r.phase !== "succeeded" && r.unreachable)) silent.add(p.cluster.id);
+      return results;
     } catch (error) {
       if (isCancellation(error)) throw error;
       return endAll(p, "lost", `watch failed: ${messageOf(error)}`);
@@ -234,10 +309,56 @@ async function runAttempt(
   } finally {
     cleanups.push(
       CancellationScope.nonCancellable(() =>
-        Promise.all(placements.map((p) => cleanup.cancelReplicas({ key: keyOf(p), cluster: p.cluster }))),
+        Promise.all(
+          placements.map((p) =>
+            (silent.has(p.cluster.id) ? cleanupOnce : cleanup)
+              .cancelReplicas({ key: keyOf(p), cluster: p.cluster })
+              .catch((error: unknown) => {
+                log.warn("left a round's Job to the cluster's own deadline and TTL", {
+                  cluster: p.cluster.name,
+                  error: messageOf(error),
+                });
+              }),
+          ),
+        ),
       ),
     );
   }
+}
+
+function judgedReplicas(
+  outputs: ReadonlyMap<number, { clusterId: Hex }>,
+  verdicts: readonly ReplicaVerdict[],
+): RoundRecordDraft["replicas"] {
+  return verdicts.flatMap((v) => {
+    const output = outputs.get(v.replica);
+    if (!output) return [];
+    const reason = v.accepted ? {} : { reason: v.reason };
+    return [{ replica: v.replica, clusterId: output.clusterId, accepted: v.accepted, ...reason }];
+  });
+}
+
+/**
+ * What the round knows about how its root came to be, hashed into the record hash committed with
+ * it: parent, dataset, the outputs the last aggregation judged, the outer step's settings, credits.
+ */
+function recordDraft(
+  input: RoundInput,
+  root: Hex,
+  replicas: RoundRecordDraft["replicas"],
+  credits: RoundRecordDraft["credits"],
+): RoundRecordDraft {
+  return {
+    format: "daotrain-round-record/0",
+    runId: input.runId,
+    round: input.round,
+    parentRoot: input.parent.root,
+    datasetRoot: input.spec.dataset,
+    root,
+    replicas,
+    outer: input.spec.outer,
+    credits,
+  };
 }
 
 function endAll(p: Placement, phase: "failed" | "lost", reason: string): ReplicaResult[] {

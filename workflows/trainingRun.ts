@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -10,26 +11,39 @@ import {
 } from "@temporalio/workflow";
 import type { RunSpec } from "../spec/runSpec.ts";
 import type { Activities } from "./activities.ts";
-import { budgetAllowsRound } from "./planning.ts";
-import { chainRetry, clusterRetry } from "./retry.ts";
+import { reactionTo } from "./failures.ts";
+import { budgetAllowsRound, replicaDeadlineSeconds, worstRoundGpuSeconds } from "./planning.ts";
+import { chainRetry, clusterRetry, specRetry } from "./retry.ts";
 import { type RoundOptions, runRound } from "./round.ts";
 import { cancelSignal, pauseSignal, resumeSignal, statusQuery } from "./signals.ts";
-import type { CancelSource, CheckpointRef, Hex, RoundSummary, RunState, RunStatus } from "./types.ts";
+import type {
+  CancelSource,
+  CheckpointRef,
+  Hex,
+  RefusalCause,
+  RoundSummary,
+  RunClosing,
+  RunState,
+  RunStatus,
+} from "./types.ts";
 
 export interface RunOptions extends RoundOptions {
   /** Start a fresh history after this many rounds (or earlier, when Temporal suggests it). */
   roundsPerExecution: number;
   /** Round summaries kept in the status (and carried through continueAsNew). */
   recentRounds: number;
+  /** While paused, how often the run reads the chain to notice that the DAO cancelled it. */
+  pausedChainCheckSeconds: number;
 }
 
 export const defaultRunOptions: RunOptions = {
-  replicaDeadlineSeconds: 6 * 3600,
+  clusterSilenceSeconds: 120,
   maxAttemptsPerRound: 3,
   heartbeatSeconds: 30,
   noCapacityRetrySeconds: 60,
   roundsPerExecution: 100,
   recentRounds: 5,
+  pausedChainCheckSeconds: 600,
 };
 
 /**
@@ -48,36 +62,49 @@ export interface RunCarry {
 
 export interface TrainingRunInput {
   runId: Hex;
-  spec: RunSpec;
+  /**
+   * The spec as the DAO approved it. The governance watcher passes `specUri` instead, and the
+   * run fetches and verifies the spec itself, so that a spec that cannot be read is this run's
+   * refusal, visible in its status, rather than the watcher's problem.
+   */
+  spec?: RunSpec;
+  specUri?: string;
   options?: Partial<RunOptions>;
   carry?: RunCarry;
 }
 
 const quick = proxyActivities<Activities>({ startToCloseTimeout: "30 seconds", retry: clusterRetry });
 const chain = proxyActivities<Activities>({ startToCloseTimeout: "45 seconds", retry: chainRetry });
+const specs = proxyActivities<Activities>({ startToCloseTimeout: "1 minute", retry: specRetry });
 
 /**
- * A DAO-approved run: rounds until the spec's rounds or GPU-hour budget are done, pausable
- * and cancellable at any time, then the run is closed on-chain so the unspent escrow returns
- * to the DAO; a round that cannot reach its quorum closes it as failed, with the reason, and
- * fails the workflow. Workflow id: `run-<runId>` (spec/runSpec.ts `runWorkflowId`).
+ * A DAO-approved run: its spec fetched and verified, then rounds until the spec's rounds or
+ * GPU-hour budget are done, pausable and cancellable at any time; then the run is closed
+ * on-chain so the unspent escrow returns to the DAO. A run that cannot start (spec unreadable,
+ * invalid, not the approved one, or unable to pay for one round) or whose step fails for good
+ * (a round short of its quorum, a contract revert no retry can fix) is closed as failed with
+ * the reason, and the workflow fails with it. A failure the DAO can undo (the operator's
+ * permission revoked, a cluster suspended mid-round) or a step whose retries ran out pauses the
+ * run with the reason instead. Workflow id: `run-<runId>` (spec/workflowIds.ts `runWorkflowId`).
  */
 export async function trainingRun(input: TrainingRunInput): Promise<RunStatus> {
-  const { runId, spec } = input;
+  const { runId } = input;
   const options: RunOptions = { ...defaultRunOptions, ...input.options };
-  const gpuSecondsBudget = Math.round(spec.gpuHourBudget * 3600);
   let cancel: { source: CancelSource; reason: string } | undefined;
   let roundScope: CancellationScope | undefined;
   let pauseRequested = input.carry?.paused ?? false;
+  let pauseReason: string | undefined;
+  // A run continued as new was reported by the execution before; a fresh one not yet.
+  let stateReported = input.carry !== undefined;
   const status: RunStatus = {
     runId,
-    name: spec.name,
+    name: input.spec?.name ?? "",
     state: pauseRequested ? "paused" : "running",
     reason: undefined,
-    rounds: spec.rounds,
+    rounds: input.spec?.rounds ?? 0,
     committedRounds: (input.carry?.nextRound ?? 1) - 1,
     gpuSecondsUsed: input.carry?.gpuSecondsUsed ?? 0,
-    gpuSecondsBudget,
+    gpuSecondsBudget: 0,
     current: undefined,
     recent: input.carry?.recent ?? [],
   };
@@ -87,26 +114,88 @@ export async function trainingRun(input: TrainingRunInput): Promise<RunStatus> {
   });
   setHandler(resumeSignal, () => {
     pauseRequested = false;
+    pauseReason = undefined;
   });
   setHandler(cancelSignal, (request) => {
     cancel ??= request;
     roundScope?.cancel();
   });
   const moveTo = async (state: RunState, reason?: string) => {
-    const from = status.state;
+    const from = stateReported ? status.state : undefined;
     status.state = state;
     status.reason = reason;
     if (from !== state) await quick.reportRunState({ runId, from, to: state });
+    stateReported = true;
+  };
+  /**
+   * Waits for `resume` or a cancel. A DAO cancel whose signal never came (the watcher was
+   * down) is noticed on the chain, so a paused run never outlives its approval.
+   */
+  const waitForResume = async (): Promise<"resumed" | "stopped"> => {
+    for (;;) {
+      const woken = await condition(
+        () => !pauseRequested || cancel !== undefined,
+        options.pausedChainCheckSeconds * 1000,
+      );
+      if (cancel) return "stopped";
+      if (woken) return "resumed";
+      if ((await chain.readRunStatus({ runId })).status !== "approved") return "stopped";
+    }
+  };
+  /** Closes the run on-chain; a failure the DAO can undo pauses until resumed, then closes again. */
+  const closeOnChain = async (closing: RunClosing) => {
+    for (;;) {
+      try {
+        await CancellationScope.nonCancellable(() => chain.closeRun({ runId, closing }));
+        return;
+      } catch (error) {
+        const reaction = reactionTo(error);
+        if (reaction.kind !== "pause") throw error;
+        await moveTo("paused", `closing the run: ${reaction.reason}`);
+        pauseRequested = true;
+        await waitForResume();
+      }
+    }
+  };
+  const fail = async (reason: string, type: string): Promise<never> => {
+    status.current = undefined;
+    await closeOnChain({ as: "failed", reason });
+    await moveTo("failed", reason);
+    throw ApplicationFailure.nonRetryable(reason, type);
+  };
+  const refuse = async (cause: RefusalCause, why: string): Promise<never> => {
+    const reason = `refused to start: ${why}`;
+    await quick.reportRunRefused({ runId, cause, reason });
+    return await fail(reason, "RunRefusedError");
   };
 
+  const spec = input.spec ?? (await fetchSpec(runId, input.specUri, refuse));
+  const gpuSecondsBudget = Math.round(spec.gpuHourBudget * 3600);
+  status.name = spec.name;
+  status.rounds = spec.rounds;
+  status.gpuSecondsBudget = gpuSecondsBudget;
+  if (!input.carry) {
+    const deadline = replicaDeadlineSeconds(spec, options.replicaDeadlineSeconds);
+    const worst = worstRoundGpuSeconds(spec, deadline);
+    if (worst > gpuSecondsBudget)
+      return await refuse(
+        "unaffordable",
+        `one round may cost ${spec.replicasPerRound} replicas × ${spec.gpusPerReplica} GPUs × ${deadline} s deadline = ${worst} GPU-seconds, more than the budget of ${gpuSecondsBudget}; raise gpuHourBudget, lower roundDeadlineSeconds or replicasPerRound`,
+      );
+  }
+
+  if (!input.carry) await moveTo("running");
   let carry: RunCarry = input.carry ?? (await startRun(runId, spec));
   let stopReason: string | undefined;
+  let endedOnChain: string | undefined;
   let roundsThisExecution = 0;
   while (carry.nextRound <= spec.rounds && !cancel) {
     if (pauseRequested) {
-      await moveTo("paused");
-      await condition(() => !pauseRequested || cancel !== undefined);
-      if (cancel) break;
+      await moveTo("paused", pauseReason);
+      if ((await waitForResume()) === "stopped") {
+        endedOnChain = cancel ? undefined : "the run was closed on-chain while paused";
+        break;
+      }
       await moveTo("running");
     }
     if (!budgetAllowsRound(carry.gpuSecondsUsed, gpuSecondsBudget, carry.lastRoundCost)) {
@@ -140,16 +229,25 @@ export async function trainingRun(input: TrainingRunInput): Promise<RunStatus> {
       );
     } catch (error) {
       if (cancel && isCancellation(error)) break;
+      const reaction = reactionTo(error);
+      if (reaction.kind === "pause") {
+        // The round is played again after resume: nothing of it was committed.
+        pauseRequested = true;
+        pauseReason = `round ${round}: ${reaction.reason}`;
+        status.current = undefined;
+        continue;
+      }
+      if (reaction.kind === "ended") {
+        endedOnChain = `round ${round}: ${reaction.reason}`;
+        break;
+      }
+      if (reaction.kind === "close") return await fail(`round ${round}: ${reaction.reason}`, reaction.type);
       throw error;
     } finally {
       roundScope = undefined;
     }
     for (const offender of outcome.offenders) carry.strikes[offender] = (carry.strikes[offender] ?? 0) + 1;
-    if (!outcome.ok) {
-      await CancellationScope.nonCancellable(() => chain.closeRun({ runId, failureReason: outcome.reason }));
-      await moveTo("failed", outcome.reason);
-      throw ApplicationFailure.nonRetryable(outcome.reason, "RoundQuorumError");
-    }
+    if (!outcome.ok) return await fail(outcome.reason, "RoundQuorumError");
     carry = advance(carry, outcome.summary, options.recentRounds);
     roundsThisExecution += 1;
     status.committedRounds = carry.nextRound - 1;
@@ -159,14 +257,44 @@ export async function trainingRun(input: TrainingRunInput): Promise<RunStatus> {
   }
 
   status.current = undefined;
-  await CancellationScope.nonCancellable(() => chain.closeRun({ runId }));
+  // A run cancelled on request ends Cancelled on-chain too (a DAO cancellation already closed it).
+  await closeOnChain(
+    cancel ? { as: "cancelled", reason: `${cancel.source}: ${cancel.reason}` } : { as: "completed" },
+  );
   if (cancel) await moveTo("cancelled", `${cancel.source}: ${cancel.reason}`);
-  else await moveTo("completed", stopReason ?? "rounds");
+  else if (endedOnChain) {
+    const { status: onChain } = await chain.readRunStatus({ runId });
+    await moveTo(onChain === "cancelled" || onChain === "completed" ? onChain : "failed", endedOnChain);
+  } else await moveTo("completed", stopReason ?? "rounds");
   return status;
 }
 
+/**
+ * The approved run's spec from its URI, verified against the run id and the terms on-chain; a
+ * spec that cannot be read (after `specRetry`), parsed or matched refuses the run.
+ */
+async function fetchSpec(
+  runId: Hex,
+  specUri: string | undefined,
+  refuse: (cause: RefusalCause, why: string) => Promise<never>,
+): Promise<RunSpec> {
+  if (specUri === undefined)
+    throw ApplicationFailure.nonRetryable(
+      `trainingRun ${runId}: give the spec or its URI`,
+      "InvalidInputError",
+    );
+  try {
+    return await specs.fetchRunSpec({ runId, specUri });
+  } catch (error) {
+    if (!(error instanceof ActivityFailure)) throw error;
+    const type = error.cause instanceof ApplicationFailure ? error.cause.type : undefined;
+    const cause: RefusalCause =
+      type === "RunSpecMismatchError" ? "mismatch" : type === "InvalidInputError" ? "invalid" : "unreadable";
+    return await refuse(cause, error.cause?.message || error.message);
+  }
+}
+
 async function startRun(runId: Hex, spec: RunSpec): Promise<RunCarry> {
-  await quick.reportRunState({ runId, from: undefined, to: "running" });
   const global = await quick.prepareRun({ runId, spec });
   return {
     nextRound: 1,

@@ -1,36 +1,38 @@
 // Plain data that crosses the workflow ↔ activity boundary. Types only: the workflow bundle
 // must not pull in any module that does I/O.
 
+import type { RejectionReason } from "../diloco/verdicts.ts";
+
 export type Hex = `0x${string}`;
 
-/** How the worker reaches a contributed cluster. Credentials: encrypted by the payload codec. */
-export type ClusterAccess =
-  | {
-      kind: "local";
-      workDir: string;
-      gpus: number;
-      gpuProduct?: string;
-      /** Extra env for this executor's trainer processes (the trainer contract's keys win). */
-      env?: Record<string, string>;
-    }
-  | { kind: "kubernetes"; kubeconfig: string; namespace: string };
-
-/** An admitted cluster the worker holds credentials for. */
+/**
+ * An admitted cluster the worker holds credentials for. Workflows know it by name only: each
+ * activity resolves the name to its credentials from the worker's own clusters file, so no
+ * kubeconfig or key is ever part of a workflow's payloads or history.
+ */
 export interface ClusterTarget {
   /** On-chain cluster id (bytes32). */
   id: Hex;
-  /** Short name for Job names, logs and metrics labels. */
+  /** The name in the worker's clusters file; also Job names, logs and metrics labels. */
   name: string;
   /** The owner the compute ledger credits. */
   owner: Hex;
-  access: ClusterAccess;
 }
 
 export type ClusterHealth =
-  | { healthy: true; freeGpus: number }
+  | {
+      healthy: true;
+      freeGpus: number;
+      /** Free GPUs per `nvidia.com/gpu.product`; empty when the cluster does not share node capacity. */
+      freeGpusByProduct?: Record<string, number>;
+    }
   | { healthy: false; freeGpus: 0; reason: string };
 
-export type ClusterCandidate = ClusterTarget & { health: ClusterHealth };
+export type ClusterCandidate = ClusterTarget & {
+  health: ClusterHealth;
+  /** The GPU product its owner registered on-chain (what placement goes by without node capacity). */
+  gpuProduct?: string;
+};
 
 /** A checkpoint the orchestrator has verified (root recomputed from its shards). */
 export interface CheckpointRef {
@@ -72,7 +74,26 @@ export type ReplicaResult =
       startedAtMs: number;
       finishedAtMs: number;
     }
-  | { replica: number; clusterId: Hex; phase: "failed" | "lost"; reason: string };
+  | {
+      replica: number;
+      clusterId: Hex;
+      phase: "failed" | "lost";
+      reason: string;
+      /** Lost because its cluster stopped answering (so deleting its Job is tried once only). */
+      unreachable?: true;
+      /** The owner's own work took the GPUs back: a dropout without a strike (and without pay). */
+      preempted?: true;
+    };
+
+/** What the worker measured of a replica (diloco/verdicts.ts), in nats and parameter units. */
+export interface ReplicaScores {
+  heldOutLoss: number;
+  ownShardLoss: number;
+  /** θ's loss on the same own-shard windows: the improvement is this minus ownShardLoss. */
+  ownShardLossOfGlobal: number;
+  /** ‖θ − θₖ‖. */
+  movement: number;
+}
 
 /**
  * What the outer step needs of a succeeded replica: which one, and where its output is. Only
@@ -82,8 +103,17 @@ export type ReplicaResult =
 export type ReplicaOutput = Pick<Extract<ReplicaResult, { phase: "succeeded" }>, "replica" | "outputUri">;
 
 export type ReplicaVerdict =
-  | { replica: number; accepted: true }
-  | { replica: number; accepted: false; reason: string };
+  /** `detail`: each measure beside the threshold it passed. */
+  | { replica: number; accepted: true; detail: string; scores: ReplicaScores }
+  | {
+      replica: number;
+      accepted: false;
+      reason: RejectionReason;
+      /** What exactly was wrong, for a person. */
+      detail: string;
+      /** Absent when its files failed before anything was measured. */
+      scores?: ReplicaScores;
+    };
 
 /** The aggregation's answer: verdicts for every output, and the new global checkpoint if quorum. */
 export interface AggregateResult {
@@ -96,14 +126,46 @@ export interface ComputeRecord {
   gpuSeconds: number;
 }
 
+/**
+ * What a round commits to (its record hash is the sha256 of this value's canonical JSON) until the
+ * full round record exists: everything the round knows about how its root came to be. The seam
+ * the round record (verifiable rounds) replaces.
+ */
+export interface RoundRecordDraft {
+  format: "daotrain-round-record/0";
+  runId: Hex;
+  round: number;
+  parentRoot: Hex;
+  datasetRoot: Hex;
+  root: Hex;
+  replicas: { replica: number; clusterId: Hex; accepted: boolean; reason?: string }[];
+  outer: { lr: number; momentum: number; nesterov: boolean; aggregation: string };
+  credits: ComputeRecord[];
+}
+
+/** How a run ends on-chain: its rounds or budget done, unable to go on, or stopped on request. */
+export type RunClosing =
+  | { as: "completed" }
+  | { as: "failed"; reason: string }
+  | { as: "cancelled"; reason: string };
+
 /** A replica's row in the live status: where it ran and how it ended. */
 export interface ReplicaStatus {
   replica: number;
   attempt: number;
   cluster: string;
   phase: ReplicaPhase | "accepted" | "rejected";
+  /** Why it failed, was lost or was rejected, for a person. */
   reason?: string;
+  /** Why the outer step rejected it, when it did. */
+  rejection?: RejectionReason;
+  scores?: ReplicaScores;
+  /** Accepted: each measure beside the threshold it passed. */
+  measures?: string;
+  /** What the replica is credited (for an accepted one, after `paidRunTimes`'s bound). */
   gpuSeconds?: number;
+  /** What its cluster's times claimed, when that is more than it is credited. */
+  claimedGpuSeconds?: number;
 }
 
 export interface RoundSummary {
@@ -141,3 +203,12 @@ export interface RunStatus {
 }
 
 export type CancelSource = "dao" | "operator";
+
+/** A run's status on-chain (RunRegistry), as the orchestration reads it. */
+export type ChainRunStatus = "none" | "approved" | "completed" | "cancelled" | "failed";
+
+/**
+ * Why a run approved on-chain was not started: its spec could not be fetched (after retries),
+ * is not a valid spec, is not the run the DAO approved, or cannot pay for one round.
+ */
+export type RefusalCause = "unreadable" | "invalid" | "mismatch" | "unaffordable";

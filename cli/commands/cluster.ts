@@ -2,7 +2,14 @@ import { readFile, writeFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError } from "commander";
 import { getCluster } from "../../governance/reads.ts";
 import { registerCluster } from "../../governance/writes.ts";
-import { type AccessCheck, checkAccess, onboardContributor } from "../../k8s/contributor/onboard.ts";
+import {
+  type AccessCheck,
+  checkAccess,
+  DEFAULT_TOKEN_HOURS,
+  type OrchestratorKubeconfig,
+  onboardContributor,
+  renewOrchestratorToken,
+} from "../../k8s/contributor/onboard.ts";
 import { clusterIdOf } from "../../workers/clusterDirectory.ts";
 import { CliError } from "../program.ts";
 import { type ChainOptions, connectFrom, printJson, withChainOptions } from "./governanceOptions.ts";
@@ -24,6 +31,17 @@ async function readKubeconfig(path: string): Promise<string> {
   } catch (error) {
     throw new CliError(`cannot read kubeconfig ${path}: ${(error as Error).message}`);
   }
+}
+
+const TOKEN_HOURS_HELP = `hours the orchestrator's token stays valid (default ${DEFAULT_TOKEN_HOURS}, i.e. 30 days; renew it with daotrain cluster token)`;
+
+/** Writes the orchestrator's kubeconfig (owner-only) and says until when its token is good. */
+async function writeOrchestratorKubeconfig(out: string, minted: OrchestratorKubeconfig): Promise<string> {
+  await writeFile(out, minted.serviceAccountKubeconfig, { mode: 0o600 });
+  return (
+    `wrote the orchestrator's kubeconfig to ${out}; its token expires at ${minted.tokenExpiresAt}: ` +
+    `renew it before then with daotrain cluster token --kubeconfig <admin kubeconfig> and hand the orchestrator the new file\n`
+  );
 }
 
 function printChecks(checks: AccessCheck[]): void {
@@ -52,6 +70,11 @@ export function register(program: Command): void {
       "--share-node-capacity",
       "let the orchestrator read Nodes cluster-wide (names, labels, allocatable GPUs) to place rounds only where GPUs are free; without it, nothing cluster-wide is granted and the quota alone bounds placement",
     )
+    .option("--token-hours <n>", TOKEN_HOURS_HELP, count)
+    .option(
+      "--priority-class <name>",
+      "your PriorityClass for daotrain's pods (keep it below your own workloads'); default: daotrain-low, which the bundle creates below every default priority and unable to preempt",
+    )
     .option("--out <path>", "where to write the ServiceAccount kubeconfig", "daotrain-sa.kubeconfig")
     .option("--json", "print the result as JSON")
     .action(
@@ -61,6 +84,8 @@ export function register(program: Command): void {
         namespace: string;
         egressPort?: number[];
         shareNodeCapacity?: boolean;
+        tokenHours?: number;
+        priorityClass?: string;
         out: string;
         json?: boolean;
       }) => {
@@ -70,17 +95,56 @@ export function register(program: Command): void {
           gpus: options.gpus,
           ...(options.egressPort ? { egressPorts: options.egressPort } : {}),
           shareNodeCapacity: options.shareNodeCapacity ?? false,
+          ...(options.tokenHours !== undefined ? { tokenHours: options.tokenHours } : {}),
+          ...(options.priorityClass ? { priorityClass: options.priorityClass } : {}),
         });
-        await writeFile(options.out, result.serviceAccountKubeconfig, { mode: 0o600 });
+        const wrote = await writeOrchestratorKubeconfig(options.out, result);
         if (options.json) {
           const { serviceAccountKubeconfig: _secret, ...visible } = result;
           process.stdout.write(`${JSON.stringify({ ...visible, kubeconfig: options.out })}\n`);
         } else {
           process.stdout.write(
-            `applied ${result.applied.length} objects in namespace ${result.namespace} (${result.gpus} GPUs donated)\n` +
-              `wrote the orchestrator's kubeconfig to ${options.out}; check it with: daotrain cluster check --kubeconfig ${options.out}\n`,
+            `applied ${result.applied.length} objects in namespace ${result.namespace} (${result.gpus} GPUs donated)\n${wrote}` +
+              `check it with: daotrain cluster check --kubeconfig ${options.out}\n`,
           );
         }
+      },
+    );
+
+  cluster
+    .command("token")
+    .description(
+      "issue the orchestrator a fresh bound token (TokenRequest) for an onboarded namespace and write its kubeconfig; --rotate first revokes every token issued before",
+    )
+    .requiredOption("--kubeconfig <path>", "an admin kubeconfig of the cluster you contribute")
+    .option("--namespace <name>", "the namespace you onboarded", "daotrain")
+    .option("--token-hours <n>", TOKEN_HOURS_HELP, count)
+    .option(
+      "--rotate",
+      "recreate the orchestrator's ServiceAccount first, so that every earlier token stops working now",
+    )
+    .option("--out <path>", "where to write the ServiceAccount kubeconfig", "daotrain-sa.kubeconfig")
+    .option("--json", "print the result as JSON")
+    .action(
+      async (options: {
+        kubeconfig: string;
+        namespace: string;
+        tokenHours?: number;
+        rotate?: boolean;
+        out: string;
+        json?: boolean;
+      }) => {
+        const minted = await renewOrchestratorToken(await readKubeconfig(options.kubeconfig), {
+          namespace: options.namespace,
+          rotate: options.rotate ?? false,
+          ...(options.tokenHours !== undefined ? { tokenHours: options.tokenHours } : {}),
+        });
+        const wrote = await writeOrchestratorKubeconfig(options.out, minted);
+        if (options.json)
+          process.stdout.write(
+            `${JSON.stringify({ namespace: options.namespace, tokenExpiresAt: minted.tokenExpiresAt, kubeconfig: options.out })}\n`,
+          );
+        else process.stdout.write(wrote);
       },
     );
 

@@ -1,20 +1,20 @@
 import { type Command, InvalidArgumentError } from "commander";
-import { type Address, type Hex, parseUnits } from "viem";
+import { type Address, parseUnits } from "viem";
 import { deploymentPath } from "../../governance/deployment.ts";
 import { increaseTime } from "../../governance/localChain.ts";
 import { proposalCount } from "../../governance/proposalReads.ts";
 import { tokenBalance } from "../../governance/reads.ts";
-import { CliError } from "../program.ts";
+import { CliError, ExitCode } from "../program.ts";
 import {
   address,
   type ChainOptions,
   connectFrom,
   printJson,
-  privateKey,
   tokens,
   wholeNumber,
   withChainOptions,
 } from "./governanceOptions.ts";
+import { type SignerOptions, signingKey, withSignerOptions } from "./signer.ts";
 
 interface Member {
   address: Address;
@@ -38,65 +38,72 @@ function amountOfTokens(value: string): bigint {
 export function register(program: Command): void {
   const dao = program.command("dao").description("the DAO: deploy a local one, show the current one");
 
-  dao
-    .command("deploy")
-    .description(
-      "deploy Aragon OSx, TokenVoting, the governance token, a DAO and daotrain's registries on a local chain (anvil), and bind them by the DAO's first proposal",
-    )
-    .requiredOption(
-      "--member <address=tokens>",
-      "a member and its voting tokens (repeat for each member)",
-      member,
-    )
-    .requiredOption("--operator <address>", "the orchestrator's address (gets OPERATOR_PERMISSION)", address)
-    .option(
-      "--treasury <tokens>",
-      "tokens minted for the DAO treasury (default: as many as all members hold)",
-      amountOfTokens,
-    )
-    .option("--rpc <url>", "local chain RPC URL", "http://127.0.0.1:8545")
-    .option("--key <hex>", "deployer's private key (default: DAOTRAIN_KEY)", privateKey)
-    .option(
-      "--deployment <file>",
-      "where to write the deployment (default: DAOTRAIN_DEPLOYMENT or .daotrain/deployment.json)",
-    )
-    .option("--json", "print the deployment as JSON")
-    .action(
-      async (options: {
+  withSignerOptions(
+    dao
+      .command("deploy")
+      .description(
+        "deploy Aragon OSx, TokenVoting, the governance token, a DAO and daotrain's registries on a local chain (anvil), and bind them by the DAO's first proposal",
+      )
+      .requiredOption(
+        "--member <address=tokens>",
+        "a member and its voting tokens (repeat for each member)",
+        member,
+      )
+      .requiredOption(
+        "--operator <address>",
+        "the orchestrator's address (gets OPERATOR_PERMISSION)",
+        address,
+      )
+      .option(
+        "--treasury <tokens>",
+        "tokens minted for the DAO treasury (default: as many as all members hold)",
+        amountOfTokens,
+      )
+      .option("--rpc <url>", "local chain RPC URL", "http://127.0.0.1:8545")
+      .option(
+        "--deployment <file>",
+        "where to write the deployment (default: DAOTRAIN_DEPLOYMENT or .daotrain/deployment.json)",
+      )
+      .option("--json", "print the deployment as JSON"),
+  ).action(
+    async (
+      options: SignerOptions & {
         member: Member[];
         operator: Address;
         treasury?: bigint;
         rpc: string;
-        key?: Hex;
         deployment?: string;
         json?: boolean;
-      }) => {
-        const key =
-          options.key ?? (process.env.DAOTRAIN_KEY ? privateKey(process.env.DAOTRAIN_KEY) : undefined);
-        if (!key)
-          throw new CliError("dao deploy needs the deployer's key: pass --key or set DAOTRAIN_KEY", 2);
-        const file = deploymentPath(options.deployment);
-        // Loaded here: deploying needs Aragon's contract artifacts, which no other verb does.
-        const { deployLocalDao } = await import("../../governance/deploy.ts");
-        const deployment = await deployLocalDao({
-          rpcUrl: options.rpc,
-          deployerKey: key,
-          members: options.member,
-          operator: options.operator,
-          ...(options.treasury === undefined ? {} : { treasury: options.treasury }),
-          deploymentFile: file,
-        });
-        if (options.json) return printJson(deployment);
-        process.stdout.write(
-          `${[
-            `DAO ${deployment.dao.address} (${deployment.dao.ensName}) with TokenVoting ${deployment.dao.tokenVoting}`,
-            `token ${deployment.dao.token}; operator ${deployment.operator}`,
-            `votes last ${deployment.dao.voting.minDurationSeconds / 3600} h; support > ${deployment.dao.voting.supportThreshold / 10_000}%, participation ≥ ${deployment.dao.voting.minParticipation / 10_000}%`,
-            `wrote ${file}`,
-          ].join("\n")}\n`,
-        );
       },
-    );
+    ) => {
+      const key = await signingKey(options);
+      if (!key)
+        throw new CliError(
+          "dao deploy needs the deployer's key: pass --keystore FILE or set DAOTRAIN_KEY",
+          ExitCode.usage,
+        );
+      const file = deploymentPath(options.deployment);
+      // Loaded here: deploying needs Aragon's contract artifacts, which no other verb does.
+      const { deployLocalDao } = await import("../../governance/deploy.ts");
+      const deployment = await deployLocalDao({
+        rpcUrl: options.rpc,
+        deployerKey: key,
+        members: options.member,
+        operator: options.operator,
+        ...(options.treasury === undefined ? {} : { treasury: options.treasury }),
+        deploymentFile: file,
+      });
+      if (options.json) return printJson(deployment);
+      process.stdout.write(
+        `${[
+          `DAO ${deployment.dao.address} (${deployment.dao.ensName}) with TokenVoting ${deployment.dao.tokenVoting}`,
+          `token ${deployment.dao.token}; operator ${deployment.operator}`,
+          `votes last ${deployment.dao.voting.minDurationSeconds / 3600} h; support > ${deployment.dao.voting.supportThreshold / 10_000}%, participation ≥ ${deployment.dao.voting.minParticipation / 10_000}%`,
+          `wrote ${file}`,
+        ].join("\n")}\n`,
+      );
+    },
+  );
 
   withChainOptions(
     dao.command("info").description("show the DAO, its token, treasury, voting settings and registries"),

@@ -16,12 +16,15 @@ import {
   onboardLocalContributors,
   onboardSimulatedContributors,
   releaseCheckpoint,
+  sampleRelease,
 } from "../../localstack/story.ts";
 import type { RunStatus } from "../../workflows/types.ts";
 import { CliError, oneOf } from "../program.ts";
 import { type DemoSummary, printSummary } from "./demoSummary.ts";
 
 const projectRoot = fileURLToPath(new URL("../../", import.meta.url));
+/** How the corpus's fables begin: what the demo asks the released model to continue. */
+const SAMPLE_PROMPT = "At dawn, a gentle lamb ";
 const CONTRIBUTORS = [
   { name: "contributor-a", gpus: 2, gpuProduct: "NVIDIA-H100-80GB-HBM3" },
   { name: "contributor-b", gpus: 2, gpuProduct: "NVIDIA-A100-SXM4-40GB" },
@@ -79,7 +82,13 @@ export function register(program: Command): void {
       const workDir = resolve(options.workDir ?? ".daotrain/up");
       await rm(workDir, { recursive: true, force: true });
       await mkdir(workDir, { recursive: true });
-      const stack = await startLocalStack({ workDir, ui: true, metricsPort: 0, log: progress });
+      const stack = await startLocalStack({
+        workDir,
+        ui: true,
+        console: true,
+        metricsPort: 0,
+        log: progress,
+      });
       printWhereToLook(stack);
       process.stderr.write(
         `\nThe stack's environment is in ${stack.envFile}:\n  source ${stack.envFile}\nthen run other daotrain verbs. Ctrl-C stops everything.\n`,
@@ -105,6 +114,7 @@ function printWhereToLook(stack: LocalStack): void {
     [
       "",
       "Where to look:",
+      `  members' console ${stack.console?.url ?? "(not started with --json)"}`,
       `  Temporal UI      ${stack.temporal.uiUrl ?? "(headless)"}`,
       `  worker metrics   ${stack.worker.metricsServer.url}`,
       `  chain RPC        ${stack.anvil.rpcUrl} (chain id ${stack.anvil.chainId})`,
@@ -120,7 +130,7 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     options.workDir ?? join(".daotrain", "demo", new Date().toISOString().replace(/[:.]/g, "-")),
   );
   await mkdir(workDir, { recursive: true });
-  const steps = 9;
+  const steps = 10;
   let n = 0;
   // Ctrl-C ends the story at the next step (or stops following the run) and stops the stack in
   // order: worker, Temporal connection, then the processes.
@@ -145,7 +155,7 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const story = async (): Promise<DemoSummary> => {
       const live = await step(
         "Start the local stack: anvil, Aragon OSx DAO, Temporal, a daotrain worker",
-        () => startLocalStack({ workDir, ui: !options.json, log: progress }),
+        () => startLocalStack({ workDir, ui: !options.json, console: !options.json, log: progress }),
       );
       stack = live;
       const dataset = await step(
@@ -201,12 +211,12 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         releaseCheckpoint(live, run.runId, lastRound),
       );
       const download = await step(
-        "A downloader fetches the released checkpoint and verifies it against the chain",
+        "A downloader fetches the released model (Hugging Face layout) and proves every file against the chain",
         async () => {
           const out = join(workDir, "download");
           const result = await downloadRelease(live, run.runId, lastRound, out);
           progress(
-            `${result.shards.length} shard(s), ${result.totalBytes} bytes verified against root ${result.root} → ${out}`,
+            `${result.files.length} files, ${result.totalBytes} bytes proven against root ${result.root} → ${out}`,
           );
           return result;
         },
@@ -222,6 +232,12 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       const record = await step("Read back what the chain recorded for every round", () =>
         chainRecord(live, run.runId),
       );
+      const sample = await step("The downloader tries the released model: daotrain sample", async () => {
+        const made = await sampleRelease(download.out, SAMPLE_PROMPT);
+        progress(`daotrain sample ${download.out} --prompt ${JSON.stringify(made.prompt)}`);
+        progress(`${made.prompt}${made.continuation}`);
+        return made;
+      });
       return {
         runId: run.runId,
         datasetRoot: dataset.root,
@@ -237,6 +253,7 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
           claimTx: c.txHash,
         })),
         download: { out: download.out, root: download.root, bytes: download.totalBytes },
+        sample,
         temporalUi: live.temporal.uiUrl,
         metricsUrl: live.worker.metricsServer.url,
         workDir,

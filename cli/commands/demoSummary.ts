@@ -1,5 +1,5 @@
 import type { Address, Hex } from "viem";
-import type { CommittedRound } from "../../localstack/story.ts";
+import type { CommittedRound, Sample } from "../../localstack/story.ts";
 
 /** What `daotrain demo` ends with; `--json` prints exactly this. */
 export interface DemoSummary {
@@ -16,6 +16,8 @@ export interface DemoSummary {
     claimTx: Hex | undefined;
   }>;
   download: { out: string; root: Hex; bytes: number };
+  /** What the released model wrote when the downloader sampled it. */
+  sample: Sample;
   temporalUi: string | undefined;
   metricsUrl: string;
   workDir: string;
@@ -62,6 +64,7 @@ export function printSummary(summary: DemoSummary, json: boolean): void {
       contributors,
       "",
       `downloaded and verified: ${summary.download.out} (${summary.download.bytes} bytes, root ${summary.download.root})`,
+      `sampled (temperature ${summary.sample.temperature}, seed ${summary.sample.seed}): ${JSON.stringify(summary.sample.prompt + summary.sample.continuation)}`,
       "",
     ].join("\n"),
   );

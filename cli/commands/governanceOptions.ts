@@ -2,21 +2,15 @@ import { type Command, InvalidArgumentError } from "commander";
 import { type Address, formatUnits, getAddress, type Hex, isAddress } from "viem";
 import { connect, type Governance } from "../../governance/chain.ts";
 import { DEFAULT_DEPLOYMENT_FILE } from "../../governance/deployment.ts";
+import { type SignerOptions, signingKey, withSignerOptions } from "./signer.ts";
 
 // The options and argument parsers the governance verbs (dao, propose, vote, execute,
 // proposals) share. A wrong value is a commander InvalidArgumentError: exit code 2.
 
-export interface ChainOptions {
+export interface ChainOptions extends SignerOptions {
   rpc?: string;
   deployment?: string;
-  key?: Hex;
   json?: boolean;
-}
-
-export function privateKey(value: string): Hex {
-  if (!/^0x[0-9a-fA-F]{64}$/.test(value))
-    throw new InvalidArgumentError("must be 0x followed by 64 hex digits");
-  return value as Hex;
 }
 
 export function address(value: string): Address {
@@ -36,7 +30,7 @@ export function wholeNumber(value: string): bigint {
   return BigInt(value);
 }
 
-/** Adds --rpc, --deployment, --key (or DAOTRAIN_KEY) and --json. */
+/** Adds --rpc, --deployment, --json and, for verbs that sign, --keystore/--password-file (or DAOTRAIN_KEY). */
 export function withChainOptions(command: Command, options: { write: boolean }): Command {
   command
     .option("--rpc <url>", "chain RPC URL (default: the one in the deployment file)")
@@ -45,13 +39,11 @@ export function withChainOptions(command: Command, options: { write: boolean }):
       `daotrain deployment file (default: DAOTRAIN_DEPLOYMENT or ${DEFAULT_DEPLOYMENT_FILE})`,
     )
     .option("--json", "print the result as JSON");
-  if (options.write)
-    command.option("--key <hex>", "private key that signs (default: DAOTRAIN_KEY)", privateKey);
-  return command;
+  return options.write ? withSignerOptions(command) : command;
 }
 
 export async function connectFrom(options: ChainOptions): Promise<Governance> {
-  const key = options.key ?? (process.env.DAOTRAIN_KEY ? privateKey(process.env.DAOTRAIN_KEY) : undefined);
+  const key = await signingKey(options);
   return connect({ rpcUrl: options.rpc, deploymentFile: options.deployment, privateKey: key });
 }
 

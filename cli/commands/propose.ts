@@ -1,23 +1,30 @@
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { Command } from "commander";
 import type { Address, Hex } from "viem";
 import type { Governance } from "../../governance/chain.ts";
+import type { Deployment } from "../../governance/deployment.ts";
 import {
+  admitClusterProposal,
   approveDatasetProposal,
   approveRunProposal,
-  CLUSTER_DECISIONS,
-  type ClusterDecision,
-  clusterProposal,
+  attestationQuorumProposal,
+  CLUSTER_SANCTIONS,
+  cancelRunProposal,
+  clusterSanctionProposal,
   grantOperatorProposal,
+  grantVerifierProposal,
   type ProposalDraft,
   releaseCheckpointProposal,
+  resolveDisputeProposal,
   revokeDatasetProposal,
   revokeOperatorProposal,
+  revokeVerifierProposal,
+  runApprovalOf,
 } from "../../governance/proposals.ts";
-import { escrowFor } from "../../governance/reads.ts";
+import { escrowFor, getAttestations, getCluster, getRun } from "../../governance/reads.ts";
 import { propose } from "../../governance/voting.ts";
-import { readRunSpecFile, runIdOf } from "../../spec/runSpec.ts";
+import { runIdOf } from "../../spec/runSpec.ts";
+import { readRunSpecFile } from "../../spec/specDocument.ts";
+import { publishRunSpec, readRunSpec } from "../../storage/index.ts";
 import { CliError, ExitCode, oneOf } from "../program.ts";
 import {
   address,
@@ -47,7 +54,7 @@ export function register(program: Command): void {
   const proposeCommand = program
     .command("propose")
     .description(
-      "open a DAO vote: approve a dataset, decide on a cluster, approve and fund a run, release a checkpoint, (re)appoint the operator",
+      "open a DAO vote: approve a dataset, decide on a cluster, approve and fund a run, cancel a run, release a checkpoint, (re)appoint the operator or a verifier, set the attestation quorum, resolve a dispute",
     );
 
   withChainOptions(
@@ -67,42 +74,75 @@ export function register(program: Command): void {
     return submit(options, (g) => approveDatasetProposal(g.deployment.contracts, { root, uri, license }));
   });
 
+  const clusterDecisions = ["admit", ...CLUSTER_SANCTIONS] as const;
   withChainOptions(
     proposeCommand
       .command("cluster")
-      .description("admit, suspend or remove a registered cluster")
-      .argument("<decision>", CLUSTER_DECISIONS.join("|"), oneOf(CLUSTER_DECISIONS))
-      .argument("<cluster-id>", "the cluster's id (bytes32)", bytes32),
+      .description(
+        "admit a registered cluster for its owner (again, to approve a raised capacity), suspend or remove it",
+      )
+      .argument("<decision>", clusterDecisions.join("|"), oneOf(clusterDecisions))
+      .argument("<cluster-id>", "the cluster's id (bytes32)", bytes32)
+      .option("--owner <address>", "admit only if this address registered the cluster", address),
     { write: true },
-  ).action((decision: ClusterDecision, clusterId: Hex, options: ChainOptions) =>
-    submit(options, (g) => clusterProposal(g.deployment.contracts, decision, clusterId)),
+  ).action(
+    (
+      decision: (typeof clusterDecisions)[number],
+      clusterId: Hex,
+      options: ChainOptions & { owner?: Address },
+    ) =>
+      submit(options, async (g) => {
+        if (decision !== "admit") return clusterSanctionProposal(g.deployment.contracts, decision, clusterId);
+        return admitClusterProposal(g.deployment.contracts, await admissionOf(g, clusterId, options.owner));
+      }),
   );
 
   withChainOptions(
     proposeCommand
       .command("run")
       .description(
-        "approve a run spec and move its GPU-hour budget × reward rate from the treasury into its escrow",
+        "publish a run spec where every worker can read it, and propose to approve it and move its GPU-hour budget × reward rate from the treasury into its escrow",
       )
       .argument("<spec>", "run spec file (YAML or JSON)")
-      .option("--spec-uri <uri>", "where members can read the spec (default: the file's file:// URL)"),
+      .option(
+        "--store <uri>",
+        "publish the spec's canonical JSON in this store (the run store: s3://bucket/prefix) as specs/<runId>.json (default: DAOTRAIN_STORE_URI; without one a spec up to 2 KiB goes inline as a data: URI)",
+      ),
     { write: true },
-  ).action(async (specFile: string, options: ChainOptions & { specUri?: string }) => {
+  ).action(async (specFile: string, options: ChainOptions & { store?: string }) => {
     const spec = await readRunSpecFile(specFile);
-    const run = {
-      runId: runIdOf(spec),
-      datasetRoot: spec.dataset,
-      gpuSecondsBudget: BigInt(Math.round(spec.gpuHourBudget * 3600)),
-      rewardPerGpuHour: BigInt(spec.rewardPerGpuHour),
-      specUri: options.specUri ?? pathToFileURL(resolve(specFile)).href,
-    };
+    const specUri = await publishRunSpec(spec, { storeUri: options.store ?? process.env.DAOTRAIN_STORE_URI });
+    // What a worker will do: read it back and check it is this run.
+    await readRunSpec(specUri, runIdOf(spec), { allowFile: true });
+    const run = runApprovalOf(spec, specUri);
     await submit(options, async (g) => {
       const escrow = await escrowFor(g, run.gpuSecondsBudget, run.rewardPerGpuHour);
       if (!options.json)
-        process.stderr.write(`run ${run.runId}: escrow ${tokens(escrow)} tokens from the treasury\n`);
+        process.stderr.write(
+          `run ${run.runId}: spec at ${specUri.startsWith("data:") ? "an inline data: URI" : specUri}; escrow ${tokens(escrow)} tokens from the treasury\n`,
+        );
       return approveRunProposal(g.deployment, run, escrow);
     });
   });
+
+  withChainOptions(
+    proposeCommand
+      .command("cancel")
+      .description(
+        "stop a run: its workflow ends cancelled and what no contributor was credited returns to the treasury",
+      )
+      .argument("<run-id>", "the run's id (spec hash)", bytes32),
+    { write: true },
+  ).action((runId: Hex, options: ChainOptions) =>
+    submit(options, async (g) => {
+      const { status } = await getRun(g, runId);
+      if (status !== "approved")
+        throw new CliError(
+          `run ${runId} is ${status === "none" ? "unknown" : status}; only an approved run can be cancelled`,
+        );
+      return cancelRunProposal(g.deployment.contracts, runId);
+    }),
+  );
 
   withChainOptions(
     proposeCommand
@@ -112,21 +152,93 @@ export function register(program: Command): void {
       .argument("<round>", "the round whose checkpoint to release", wholeNumber),
     { write: true },
   ).action((runId: Hex, round: bigint, options: ChainOptions) =>
-    submit(options, (g) => releaseCheckpointProposal(g.deployment.contracts, runId, round)),
+    submit(options, async (g) =>
+      releaseCheckpointProposal(g.deployment.contracts, runId, round, await getAttestations(g, runId, round)),
+    ),
   );
+
+  permissionVerb(proposeCommand, {
+    name: "operator",
+    description: "grant (or with --revoke, revoke) the orchestrator's OPERATOR_PERMISSION",
+    who: "the orchestrator's address",
+    grant: grantOperatorProposal,
+    revoke: revokeOperatorProposal,
+  });
+  permissionVerb(proposeCommand, {
+    name: "verifier",
+    description:
+      "appoint a verifier, who attests or disputes committed rounds (or with --revoke, dismiss one: its attestations of unreleased rounds stop counting)",
+    who: "the verifier's address",
+    grant: grantVerifierProposal,
+    revoke: revokeVerifierProposal,
+  });
 
   withChainOptions(
     proposeCommand
-      .command("operator")
-      .description("grant (or with --revoke, revoke) the orchestrator's OPERATOR_PERMISSION")
-      .argument("<address>", "the orchestrator's address", address)
-      .option("--revoke", "revoke instead of grant"),
+      .command("attestation-quorum")
+      .description("set how many current verifiers must attest a round before it can be released")
+      .argument("<count>", "attestations a release needs (0: none)", wholeNumber),
     { write: true },
-  ).action((operator: Address, options: ChainOptions & { revoke?: boolean }) =>
+  ).action((count: bigint, options: ChainOptions) => {
+    if (count > 2n ** 32n - 1n)
+      throw new CliError("attestation-quorum: <count> must fit in 32 bits", ExitCode.usage);
+    return submit(options, (g) => attestationQuorumProposal(g.deployment.contracts, Number(count)));
+  });
+
+  const disputeDecisions = ["uphold", "dismiss"] as const;
+  withChainOptions(
+    proposeCommand
+      .command("dispute")
+      .description(
+        "resolve an open dispute on a round: uphold it (the round is never released) or dismiss it",
+      )
+      .argument("<run-id>", "the run's id (spec hash)", bytes32)
+      .argument("<round>", "the disputed round", wholeNumber)
+      .argument("<decision>", disputeDecisions.join("|"), oneOf(disputeDecisions)),
+    { write: true },
+  ).action((runId: Hex, round: bigint, decision: (typeof disputeDecisions)[number], options: ChainOptions) =>
     submit(options, (g) =>
-      options.revoke
-        ? revokeOperatorProposal(g.deployment, operator)
-        : grantOperatorProposal(g.deployment, operator),
+      resolveDisputeProposal(g.deployment.contracts, { runId, round, upheld: decision === "uphold" }),
     ),
   );
+}
+
+/** `propose <name> <address> [--revoke]`: a permission the DAO grants to, or revokes from, an address. */
+function permissionVerb(
+  proposeCommand: Command,
+  verb: {
+    name: string;
+    description: string;
+    who: string;
+    grant: (deployment: Deployment, who: Address) => ProposalDraft;
+    revoke: (deployment: Deployment, who: Address) => ProposalDraft;
+  },
+): void {
+  withChainOptions(
+    proposeCommand
+      .command(verb.name)
+      .description(verb.description)
+      .argument("<address>", verb.who, address)
+      .option("--revoke", "revoke instead of grant"),
+    { write: true },
+  ).action((who: Address, options: ChainOptions & { revoke?: boolean }) =>
+    submit(options, (g) => (options.revoke ? verb.revoke : verb.grant)(g.deployment, who)),
+  );
+}
+
+/**
+ * Who the DAO admits and with how many GPUs: the registered owner and its reported capacity, read
+ * now for the voters to see. `expectedOwner` refuses an id someone else registered.
+ */
+async function admissionOf(governance: Governance, clusterId: Hex, expectedOwner: Address | undefined) {
+  const cluster = await getCluster(governance, clusterId);
+  if (cluster.status === "none")
+    throw new CliError(
+      `cluster ${clusterId} is not registered; its owner registers it first (daotrain cluster register)`,
+    );
+  if (expectedOwner !== undefined && cluster.owner !== expectedOwner)
+    throw new CliError(
+      `cluster ${clusterId} was registered by ${cluster.owner}, not ${expectedOwner}; do not admit it`,
+    );
+  return { clusterId, owner: cluster.owner, gpuCapacity: cluster.gpuCapacity };
 }

@@ -102,7 +102,7 @@ function formatStatus(status: RunStatus): string {
 }
 
 function formatReplica(r: ReplicaStatus): string {
-  const extra = [r.gpuSeconds !== undefined ? `${r.gpuSeconds} GPU-s` : "", r.reason ?? ""]
+  const extra = [r.gpuSeconds !== undefined ? `${r.gpuSeconds} GPU-s` : "", r.reason ?? r.measures ?? ""]
     .filter(Boolean)
     .join(", ");
   return `  replica ${r.replica} on ${r.cluster} (attempt ${r.attempt}): ${r.phase}${extra ? ` — ${extra}` : ""}`;

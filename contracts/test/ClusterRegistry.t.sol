@@ -3,7 +3,13 @@ pragma solidity ^0.8.28;
 
 import {DaoUnauthorized} from "@aragon/osx-commons-contracts/src/permission/auth/auth.sol";
 import {ClusterRegistry} from "../src/ClusterRegistry.sol";
-import {ClusterAlreadyRegistered, ClusterNotRegistered, InvalidClusterTransition, NotClusterOwner} from "../src/Errors.sol";
+import {
+    ClusterAlreadyRegistered,
+    ClusterNotRegistered,
+    ClusterOwnerMismatch,
+    InvalidClusterTransition,
+    NotClusterOwner
+} from "../src/Errors.sol";
 import {DaoTrainFixture} from "./utils/DaoTrainFixture.sol";
 import {vm} from "./utils/Vm.sol";
 
@@ -51,8 +57,8 @@ contract ClusterRegistryTest is DaoTrainFixture {
     function test_daoAdmitsSuspendsReadmitsAndRemoves() public {
         _register();
         vm.expectEmit(address(clusters));
-        emit ClusterRegistry.ClusterAdmitted(CLUSTER);
-        _execute(address(clusters), abi.encodeCall(ClusterRegistry.admitCluster, (CLUSTER)));
+        emit ClusterRegistry.ClusterAdmitted(CLUSTER, owner, 8);
+        _execute(address(clusters), abi.encodeCall(ClusterRegistry.admitCluster, (CLUSTER, owner)));
         vm.assertTrue(clusters.isAdmitted(CLUSTER), "admitted");
 
         vm.expectEmit(address(clusters));
@@ -60,7 +66,7 @@ contract ClusterRegistryTest is DaoTrainFixture {
         _execute(address(clusters), abi.encodeCall(ClusterRegistry.suspendCluster, (CLUSTER)));
         vm.assertEq(uint256(_status()), SUSPENDED, "suspended");
 
-        _execute(address(clusters), abi.encodeCall(ClusterRegistry.admitCluster, (CLUSTER)));
+        _execute(address(clusters), abi.encodeCall(ClusterRegistry.admitCluster, (CLUSTER, owner)));
         vm.assertTrue(clusters.isAdmitted(CLUSTER), "re-admitted");
 
         vm.expectEmit(address(clusters));
@@ -77,7 +83,7 @@ contract ClusterRegistryTest is DaoTrainFixture {
 
         clusters.removeCluster(CLUSTER);
         vm.expectRevert(abi.encodeWithSelector(InvalidClusterTransition.selector, CLUSTER, REMOVED, ADMITTED));
-        clusters.admitCluster(CLUSTER);
+        clusters.admitCluster(CLUSTER, owner);
         vm.expectRevert(abi.encodeWithSelector(InvalidClusterTransition.selector, CLUSTER, REMOVED, REMOVED));
         clusters.removeCluster(CLUSTER);
         vm.stopPrank();
@@ -86,12 +92,47 @@ contract ClusterRegistryTest is DaoTrainFixture {
     function test_unknownClusterCannotBeAdmitted() public {
         vm.prank(address(dao));
         vm.expectRevert(abi.encodeWithSelector(ClusterNotRegistered.selector, CLUSTER));
-        clusters.admitCluster(CLUSTER);
+        clusters.admitCluster(CLUSTER, owner);
+    }
+
+    /// A proposal names the owner it admits: an id squatted by someone else before the vote ends
+    /// (or registered by someone else all along) is not admitted.
+    function test_admissionIsBoundToTheOwnerTheDaoVotedFor() public {
+        address squatter = vm.addr(0x5A7);
+        vm.prank(squatter);
+        clusters.registerCluster(CLUSTER, 64, "NVIDIA-H100-80GB-HBM3", "region=eu");
+        vm.prank(address(dao));
+        vm.expectRevert(abi.encodeWithSelector(ClusterOwnerMismatch.selector, CLUSTER, owner, squatter));
+        clusters.admitCluster(CLUSTER, owner);
+        vm.assertEq(uint256(_status()), REGISTERED, "still pending");
+    }
+
+    function test_capacityRaisedAfterAdmissionCountsOnlyAfterANewAdmission() public {
+        _register();
+        _execute(address(clusters), abi.encodeCall(ClusterRegistry.admitCluster, (CLUSTER, owner)));
+        vm.prank(owner);
+        clusters.updateCluster(CLUSTER, 64, "region=eu");
+        ClusterRegistry.Cluster memory cluster = clusters.getCluster(CLUSTER);
+        vm.assertEq(uint256(cluster.gpuCapacity), 64, "reported");
+        vm.assertEq(uint256(cluster.admittedGpuCapacity), 8, "admitted stays what the DAO approved");
+
+        vm.prank(owner);
+        clusters.updateCluster(CLUSTER, 4, "region=eu");
+        vm.assertEq(uint256(clusters.getCluster(CLUSTER).admittedGpuCapacity), 4, "a lower report counts at once");
+        vm.prank(owner);
+        clusters.updateCluster(CLUSTER, 16, "region=eu");
+        vm.assertEq(uint256(clusters.getCluster(CLUSTER).admittedGpuCapacity), 4, "raising it back needs a vote");
+
+        vm.expectEmit(address(clusters));
+        emit ClusterRegistry.ClusterAdmitted(CLUSTER, owner, 16);
+        _execute(address(clusters), abi.encodeCall(ClusterRegistry.admitCluster, (CLUSTER, owner)));
+        vm.assertEq(uint256(clusters.getCluster(CLUSTER).admittedGpuCapacity), 16, "re-admitted at 16");
+        vm.assertTrue(clusters.isAdmitted(CLUSTER), "admitted");
     }
 
     function test_onlyTheOwnerUpdatesCapacityAndAdmissionIsKept() public {
         _register();
-        _execute(address(clusters), abi.encodeCall(ClusterRegistry.admitCluster, (CLUSTER)));
+        _execute(address(clusters), abi.encodeCall(ClusterRegistry.admitCluster, (CLUSTER, owner)));
 
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(NotClusterOwner.selector, CLUSTER, stranger));
@@ -111,7 +152,7 @@ contract ClusterRegistryTest is DaoTrainFixture {
         );
         vm.startPrank(caller);
         vm.expectRevert(denied);
-        clusters.admitCluster(CLUSTER);
+        clusters.admitCluster(CLUSTER, owner);
         vm.expectRevert(denied);
         clusters.suspendCluster(CLUSTER);
         vm.expectRevert(denied);

@@ -20,3 +20,17 @@ export async function daotrain(...args: string[]): Promise<{ code: number; stdou
     vi.restoreAllMocks();
   }
 }
+
+/** The CLI in this process with `env` added to the environment (DAOTRAIN_KEY, the deployment, Temporal's settings…). */
+export async function daotrainWithEnv(
+  env: Record<string, string | undefined>,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    return await daotrain(...args);
+  } finally {
+    process.env = saved;
+  }
+}

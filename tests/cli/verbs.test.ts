@@ -33,6 +33,9 @@ describe("every daotrain verb", () => {
       "dao deploy",
       "propose run",
       "propose release",
+      "propose verifier",
+      "propose attestation-quorum",
+      "propose dispute",
       "vote",
       "execute",
       "proposals",
@@ -70,9 +73,9 @@ describe("every daotrain verb", () => {
   });
 });
 
-test("the installed command, as its own process, exits 2 on a wrong argument", async () => {
-  const bin = fileURLToPath(new URL("../../cli/bin/daotrain.js", import.meta.url));
-  const failure = await promisify(execFile)(process.execPath, [bin, "download", "not-a-run-id"]).catch(
+test("the command the bootstrap puts on PATH, as its own process, exits 2 on a wrong argument", async () => {
+  const bin = fileURLToPath(new URL("../../.daotrain/bin/daotrain", import.meta.url));
+  const failure = await promisify(execFile)(bin, ["download", "not-a-run-id"]).catch(
     (error: { code: number; stderr: string }) => error,
   );
   expect(failure).toMatchObject({ code: ExitCode.usage });

@@ -5,8 +5,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { hashCheckpoint, verifyCheckpoint } from "../../checkpoints/index.ts";
+import { hashCheckpoint } from "../../checkpoints/index.ts";
 import type { DemoSummary } from "../../cli/commands/demoSummary.ts";
+import { readReleaseManifest } from "../../release/manifest.ts";
 
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
@@ -33,7 +34,7 @@ describe.each(["local", "kubernetes"])("daotrain demo --reduced --clusters %s", 
   });
 
   test("tells every step of the story with visible progress", () => {
-    for (let step = 1; step <= 9; step++) expect(progress).toContain(`[${step}/9]`);
+    for (let step = 1; step <= 10; step++) expect(progress).toContain(`[${step}/10]`);
   });
 
   test("commits three rounds whose on-chain roots equal the roots recomputed from the stored checkpoints", async () => {
@@ -45,13 +46,17 @@ describe.each(["local", "kubernetes"])("daotrain demo --reduced --clusters %s", 
     }
   });
 
-  test("the released checkpoint is downloaded and verifies against the released root", async () => {
+  test("the released model is downloaded in the Hugging Face layout, verified against the released root, and sampled", async () => {
     const released = summary.rounds.filter((r) => r.released);
     expect(released.map((r) => r.round)).toEqual([summary.rounds.at(-1)?.round]);
     expect(summary.download.root).toBe(released[0]?.root);
-    await verifyCheckpoint(summary.download.out, summary.download.root);
+    const manifest = await readReleaseManifest(summary.download.out);
+    expect(manifest.checkpointRoot).toBe(summary.download.root);
     const sums = await readFile(join(summary.download.out, "SHA256SUMS"), "utf8");
-    expect(sums).toMatch(/model/);
+    expect(sums).toMatch(/model\.safetensors/);
+    expect(sums).toMatch(/config\.json/);
+    expect(summary.sample.continuation.length).toBeGreaterThan(0);
+    expect(progress).toContain(summary.sample.prompt + summary.sample.continuation);
   });
 
   test("both contributors are credited for their GPU-seconds and claim rewards", () => {

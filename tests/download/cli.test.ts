@@ -19,7 +19,7 @@ import {
   releaseCheckpointProposal,
 } from "../../governance/proposals.ts";
 import { execute, propose, vote } from "../../governance/voting.ts";
-import { commitCheckpoint } from "../../governance/writes.ts";
+import { commitRound } from "../../governance/writes.ts";
 import type { Bytes32 } from "../../spec/runSpec.ts";
 import { openStore, putDirectory } from "../../storage/index.ts";
 import { type Anvil, startAnvil } from "../harness/anvil.ts";
@@ -81,7 +81,17 @@ beforeAll(async () => {
   await pass(
     alice,
     bob,
-    approveRunProposal(deployment, { runId, datasetRoot, ...budget, specUri: "file:///spec.json" }, escrow),
+    approveRunProposal(
+      deployment,
+      {
+        runId,
+        datasetRoot,
+        ...budget,
+        limits: { rounds: 3, replicasPerRound: 1, gpusPerReplica: 1, roundDeadlineSeconds: 3600 },
+        specUri: "file:///spec.json",
+      },
+      escrow,
+    ),
   );
 
   // The orchestrator publishes and commits rounds 1 to 3; the DAO releases rounds 1 and 3.
@@ -92,12 +102,15 @@ beforeAll(async () => {
     const prefix = `runs/${runId}/round-${round}`;
     await putDirectory(store, dir, prefix);
     checkpoints.set(round, { dir, manifest, prefix });
-    await commitCheckpoint(orchestrator, {
+    await commitRound(orchestrator, {
       runId,
       round: BigInt(round),
       root: manifest.root,
       manifestUri: store.uriOf(`${prefix}/manifest.json`),
+      // A stand-in: downloads read the root, not the round record.
+      recordHash: manifest.root,
       metrics: { loss: 2.5, valLoss: 2.7, tokens: 1000n, steps: 10n },
+      records: [],
     });
   }
   await pass(alice, bob, releaseCheckpointProposal(deployment.contracts, runId, 1n));

@@ -84,6 +84,6 @@ describe("daotrain dao / propose / vote / execute / proposals against anvil", ()
     expect((await daotrain(["dao", "deploy", "--operator", "nope", "--member", "x=1"])).code).toBe(2);
     const keyless = await daotrain(["vote", "0", "yes"]);
     expect(keyless.code).toBe(1);
-    expect(keyless.stderr).toMatch(/pass --key or set DAOTRAIN_KEY/);
+    expect(keyless.stderr).toMatch(/pass --keystore FILE or set DAOTRAIN_KEY/);
   });
 });

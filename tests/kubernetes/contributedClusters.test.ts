@@ -18,6 +18,7 @@ import {
   type RoundJobSpecInput,
   type RoundStatus,
 } from "../../k8s/cluster.ts";
+import { DEFAULT_PRIORITY_CLASS } from "../../k8s/contributor/bundle.ts";
 import { checkAccess, onboardContributor } from "../../k8s/contributor/onboard.ts";
 import { KubernetesCluster } from "../../k8s/kubernetesCluster.ts";
 import { buildRoundJob } from "../../k8s/roundJob.ts";
@@ -380,8 +381,12 @@ describe("the run store's credentials", () => {
 
   test("a Job whose Secret is missing waits with CreateContainerConfigError, runs once launch puts the Secret in, and takes the Secret with it when deleted", async () => {
     const spec = round(7, writeStoreEnv(7), [0], { storeEnv });
-    // As if a launch had died after the Job and before the Secret: the Job alone, made directly.
-    const { job } = buildRoundJob(parseRoundJobSpec(spec), NAMESPACE);
+    // As if a launch had died after the Job and before the Secret: the Job alone, made directly
+    // (at the PriorityClass launch reads from the bundle's quota, without which no pod is admitted).
+    const { job } = buildRoundJob(
+      parseRoundJobSpec({ ...spec, priorityClassName: DEFAULT_PRIORITY_CLASS }),
+      NAMESPACE,
+    );
     await beta.kubeConfig.makeApiClient(BatchV1Api).createNamespacedJob({ namespace: NAMESPACE, body: job });
     const ref = { cluster: "beta", name: job.metadata?.name ?? "" };
     await waitUntilReady(
@@ -463,7 +468,8 @@ describe("the ServiceAccount kubeconfig from onboard", () => {
         },
       }),
     ).rejects.toMatchObject({ code: 403 });
-    await expect(core.listNamespacedSecret({ namespace: NAMESPACE })).resolves.toBeDefined();
+    // It writes its rounds' Secrets without reading any.
+    await expect(core.listNamespacedSecret({ namespace: NAMESPACE })).rejects.toMatchObject({ code: 403 });
   });
 
   test("daotrain cluster check proves every expected permission, onboard again changes nothing, and node capacity shared can be withdrawn", async () => {
@@ -474,7 +480,7 @@ describe("the ServiceAccount kubeconfig from onboard", () => {
     expect(checks.find(nodeRead)?.actual).toBe("forbidden");
     expect((await checkAccess(betaSa)).find(nodeRead)?.actual).toBe("allowed");
     const again = await onboardContributor(alpha.kubeconfig, { gpus: 6, namespace: NAMESPACE });
-    expect(again.applied).toHaveLength(9);
+    expect(again.applied).toHaveLength(12);
 
     const shared = await onboardContributor(alpha.kubeconfig, {
       gpus: 6,

@@ -20,6 +20,7 @@ function recordWorkerActivity(): void {
   metrics.roundsCommitted.inc();
   metrics.replicas.inc({ outcome: "accepted" }, 3);
   metrics.replicas.inc({ outcome: "rejected" });
+  metrics.replicaRejections.inc({ reason: "no-progress" });
   metrics.checkpointLoss.set({ split: "train" }, 2.5 + Math.random());
   metrics.checkpointLoss.set({ split: "val" }, 2.7 + Math.random());
   owners.forEach((contributor, index) => {
@@ -28,8 +29,8 @@ function recordWorkerActivity(): void {
   });
   metrics.hashBytes.inc(64 * 1024 * 1024);
   metrics.hashDuration.inc(0.05);
-  metrics.chainTransactions.inc({ method: "commitCheckpoint", status: "success" });
-  metrics.chainGasUsed.inc({ method: "commitCheckpoint" }, 84_000);
+  metrics.chainTransactions.inc({ method: "commitRound", status: "success" });
+  metrics.chainGasUsed.inc({ method: "commitRound" }, 84_000);
   metrics.proposals.set({ state: "active" }, 1);
   metrics.proposals.set({ state: "executed" }, 2);
   metrics.votes.inc({ option: "yes" }, 2);

@@ -3,34 +3,23 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { openStore } from "../../storage/index.ts";
-import { type RunningWorker, startWorker } from "../../workers/main.ts";
 import type { RunStatus } from "../../workflows/types.ts";
 import { type S3Server, startS3Server } from "../harness/s3.ts";
-import { type OrchestrationStack, startOrchestrationStack } from "./stack.ts";
+import { startWatchedStack, TWO_CLUSTERS, type WatchedStack } from "./stack.ts";
 import { provesTheRunStory, workflowResult } from "./story.ts";
 
 // Trainers on contributors' clusters cannot see the orchestrator's disk: with the dataset and the
 // run store in buckets (a real S3 server), a whole run goes through the buckets alone.
 
 let s3: S3Server;
-let stack: OrchestrationStack;
-let worker: RunningWorker;
+let stack: WatchedStack;
 
 beforeAll(async () => {
   s3 = await startS3Server();
-  stack = await startOrchestrationStack(
-    [
-      { name: "alpha", gpus: 4, ownerIndex: 0 },
-      { name: "beta", gpus: 4, ownerIndex: 1 },
-    ],
-    { bucketsOn: s3 },
-  );
-  worker = await startWorker(stack.env);
-  await stack.startWatcher();
+  stack = await startWatchedStack(TWO_CLUSTERS, { bucketsOn: s3 });
 });
 
 afterAll(async () => {
-  await worker?.stop();
   await stack?.stop();
   await s3?.stop();
 });

@@ -6,14 +6,32 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { writeKeystore } from "../../governance/keys.ts";
 import { InvalidInputError } from "../../spec/errors.ts";
-import { clusterIdOf, clusterStoreEnv, readClusters } from "../../workers/clusterDirectory.ts";
+import { clusterIdOf, readClusters } from "../../workers/clusterDirectory.ts";
 import { AesGcmCodec, CodecKeyError } from "../../workers/codec.ts";
-import { parseWorkerEnv } from "../../workers/config.ts";
+import { confirmationsFor, operatorKeyOf, parseWorkerEnv } from "../../workers/config.ts";
 
 // The worker's boundaries: its environment, its clusters file and its codec refuse bad input by name.
 
 let dir: string;
+
+/** A kubeconfig of the shape `daotrain cluster onboard` writes: inline token, one context. */
+async function writeContributorKubeconfig(name: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(
+    path,
+    [
+      "apiVersion: v1",
+      "kind: Config",
+      "clusters: [{ name: lab, cluster: { server: 'https://10.0.0.1:6443' } }]",
+      "users: [{ name: sa, user: { token: abc.def } }]",
+      "contexts: [{ name: lab, context: { cluster: lab, user: sa, namespace: daotrain } }]",
+      "current-context: lab",
+    ].join("\n"),
+  );
+  return path;
+}
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "daotrain-config-"));
 });
@@ -62,10 +80,66 @@ describe("worker environment", () => {
   });
 });
 
+describe("worker environment: keys and chain settings", () => {
+  const problemsOf = (env: Record<string, string | undefined>) => {
+    try {
+      parseWorkerEnv(env as NodeJS.ProcessEnv);
+    } catch (error) {
+      if (error instanceof InvalidInputError) return error.problems.join("\n");
+      throw error;
+    }
+    return "";
+  };
+
+  test("signs as the operator from a keystore and its password file, and refuses both sources, or neither, by name", async () => {
+    const key = `0x${"cd".repeat(32)}` as const;
+    const keystore = join(dir, "operator.json");
+    const passwordFile = join(dir, "operator.password");
+    await writeKeystore(keystore, key, "operator password", { scryptN: 1024 });
+    await writeFile(passwordFile, "operator password\n");
+    const { DAOTRAIN_OPERATOR_KEY: _inline, ...withoutKey } = validEnv();
+    const env = parseWorkerEnv({
+      ...withoutKey,
+      DAOTRAIN_OPERATOR_KEYSTORE: keystore,
+      DAOTRAIN_OPERATOR_PASSWORD_FILE: passwordFile,
+    });
+    expect(await operatorKeyOf(env)).toBe(key);
+
+    expect(problemsOf(withoutKey)).toMatch(
+      /DAOTRAIN_OPERATOR_KEYSTORE .* or DAOTRAIN_OPERATOR_KEY: is required/,
+    );
+    expect(problemsOf({ ...validEnv(), DAOTRAIN_OPERATOR_KEYSTORE: keystore })).toMatch(
+      /DAOTRAIN_OPERATOR_KEY, DAOTRAIN_OPERATOR_KEYSTORE: give one, not both/,
+    );
+    expect(problemsOf({ ...withoutKey, DAOTRAIN_OPERATOR_KEYSTORE: keystore })).toMatch(
+      /DAOTRAIN_OPERATOR_PASSWORD_FILE: is required with DAOTRAIN_OPERATOR_KEYSTORE/,
+    );
+  });
+
+  test("takes codec keys newest first, and refuses none, both variables, or a short key", () => {
+    const [a, b] = [randomBytes(32).toString("base64"), randomBytes(32).toString("base64")];
+    const { DAOTRAIN_CODEC_KEY: _single, ...withoutCodec } = validEnv();
+    const env = parseWorkerEnv({ ...withoutCodec, DAOTRAIN_CODEC_KEYS: `${a}, ${b}` });
+    expect(AesGcmCodec.fromSettings(env).keyId).toBe(new AesGcmCodec(Buffer.from(a, "base64")).keyId);
+    expect(problemsOf(withoutCodec)).toMatch(/DAOTRAIN_CODEC_KEYS \(or DAOTRAIN_CODEC_KEY\): is required/);
+    expect(problemsOf({ ...validEnv(), DAOTRAIN_CODEC_KEYS: a })).toMatch(/give one/);
+    expect(problemsOf({ ...withoutCodec, DAOTRAIN_CODEC_KEYS: `${a},c2hvcnQ=` })).toMatch(
+      /DAOTRAIN_CODEC_KEYS\.1: must be 32 bytes/,
+    );
+  });
+
+  test("waits for no confirmations on a development chain and 12 elsewhere unless told", () => {
+    const env = parseWorkerEnv(validEnv());
+    expect(confirmationsFor(env, 31_337)).toBe(0);
+    expect(confirmationsFor(env, 8453)).toBe(12);
+    expect(confirmationsFor(parseWorkerEnv({ ...validEnv(), DAOTRAIN_CONFIRMATIONS: "3" }), 8453)).toBe(3);
+    expect(env.DAOTRAIN_ALLOW_FILE_SPECS).toBe(false);
+  });
+});
+
 describe("clusters file", () => {
-  test("reads local and Kubernetes clusters, with the kubeconfig's text and the default id", async () => {
-    const kubeconfig = join(dir, "sa.kubeconfig");
-    await writeFile(kubeconfig, "apiVersion: v1\nkind: Config\n");
+  test("reads local and Kubernetes clusters, with the kubeconfig's values and the default id", async () => {
+    const kubeconfig = await writeContributorKubeconfig("sa.kubeconfig");
     const file = join(dir, "clusters.yaml");
     await writeFile(
       file,
@@ -76,23 +150,31 @@ describe("clusters file", () => {
       {
         id: clusterIdOf("lab"),
         name: "lab",
-        access: { kind: "kubernetes", kubeconfig: "apiVersion: v1\nkind: Config\n", namespace: "daotrain" },
+        access: {
+          kind: "kubernetes",
+          kubeconfig: {
+            clusterName: "lab",
+            server: "https://10.0.0.1:6443",
+            userName: "sa",
+            credential: { token: "abc.def" },
+            contextName: "lab",
+            namespace: "daotrain",
+          },
+          namespace: "daotrain",
+        },
       },
     ]);
   });
 
-  test("keeps a contributor's own store keys out of what travels through Temporal, and refuses a bad key name", async () => {
+  test("gives a contributor's own store keys to that cluster only, and refuses a bad key name", async () => {
     const file = join(dir, "keys.yaml");
     await writeFile(
       file,
       `clusters:\n- name: home\n  local: { workDir: ${dir}/home, gpus: 2 }\n  storeEnv: { AWS_ACCESS_KEY_ID: home-key, AWS_SECRET_ACCESS_KEY: home-secret }\n- name: lab\n  local: { workDir: ${dir}/lab, gpus: 1 }\n`,
     );
-    expect(JSON.stringify(await readClusters(file))).not.toContain("home-secret");
-    expect(await clusterStoreEnv(file, "home")).toEqual({
-      AWS_ACCESS_KEY_ID: "home-key",
-      AWS_SECRET_ACCESS_KEY: "home-secret",
-    });
-    expect(await clusterStoreEnv(file, "lab")).toBeUndefined();
+    const [home, lab] = await readClusters(file);
+    expect(home?.storeEnv).toEqual({ AWS_ACCESS_KEY_ID: "home-key", AWS_SECRET_ACCESS_KEY: "home-secret" });
+    expect(lab?.storeEnv).toBeUndefined();
     const bad = join(dir, "bad-keys.yaml");
     await writeFile(
       bad,
@@ -111,6 +193,26 @@ describe("clusters file", () => {
     );
     await expect(readClusters(file)).rejects.toThrow(
       /clusters\.0\.local: give exactly one of local or kubernetes/,
+    );
+  });
+
+  test("carries a Kubernetes cluster's Kueue LocalQueue, and refuses one that is not a label value", async () => {
+    const kubeconfig = await writeContributorKubeconfig("queued.kubeconfig");
+    const file = join(dir, "queued.yaml");
+    await writeFile(
+      file,
+      `clusters:\n- name: lab\n  kubernetes: { kubeconfig: ${kubeconfig}, queue: daotrain-gpus }\n`,
+    );
+    expect((await readClusters(file))[0]?.access).toMatchObject({
+      kind: "kubernetes",
+      queue: "daotrain-gpus",
+    });
+    await writeFile(
+      file,
+      `clusters:\n- name: lab\n  kubernetes: { kubeconfig: ${kubeconfig}, queue: "GPUs please" }\n`,
+    );
+    await expect(readClusters(file)).rejects.toThrow(
+      /clusters\.0\.kubernetes\.queue: must be a LocalQueue name/,
     );
   });
 });

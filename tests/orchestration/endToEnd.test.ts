@@ -2,28 +2,20 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type RunningWorker, startWorker } from "../../workers/main.ts";
 import type { RunStatus } from "../../workflows/types.ts";
-import { type OrchestrationStack, startOrchestrationStack } from "./stack.ts";
+import { startWatchedStack, type WatchedStack } from "./stack.ts";
 import { provesTheRunStory } from "./story.ts";
 
 // A DAO decision becomes a trained, committed and released checkpoint: real anvil with the DAO,
 // a real Temporal server and worker, real trainer processes on two local executors.
 
-let stack: OrchestrationStack;
-let worker: RunningWorker;
+let stack: WatchedStack;
 
 beforeAll(async () => {
-  stack = await startOrchestrationStack([
-    { name: "alpha", gpus: 4, ownerIndex: 0 },
-    { name: "beta", gpus: 4, ownerIndex: 1 },
-  ]);
-  worker = await startWorker(stack.env);
-  await stack.startWatcher();
+  stack = await startWatchedStack();
 });
 
 afterAll(async () => {
-  await worker?.stop();
   await stack?.stop();
 });
 
@@ -41,14 +33,14 @@ describe("end to end on local executors", () => {
     expect(shown.recent.map((r) => r.root)).toEqual(status.recent.map((r) => r.root));
 
     // And the worker's /metrics counted the same story.
-    const scrape = await (await fetch(worker.metricsServer.url)).text();
+    const scrape = await (await fetch(stack.worker.metricsServer.url)).text();
     const value = (series: string) => {
       const line = scrape.split("\n").find((l) => l.startsWith(`${series} `));
       return line === undefined ? undefined : Number(line.slice(series.length + 1));
     };
     expect(value("daotrain_rounds_committed_total")).toBe(3);
     expect(value('daotrain_replicas_total{outcome="accepted"}')).toBe(12);
-    expect(value('daotrain_chain_transactions_total{method="commitCheckpoint",status="success"}')).toBe(3);
+    expect(value('daotrain_chain_transactions_total{method="commitRound",status="success"}')).toBe(3);
     const credited = Object.values(stack.owners).map(
       (owner) => value(`daotrain_gpu_seconds_total{contributor="${owner}"}`) ?? 0,
     );

@@ -11,6 +11,7 @@ import { clusterIdOf } from "../../workers/clusterDirectory.ts";
 import { statusQuery } from "../../workflows/signals.ts";
 import type { Hex, RunStatus } from "../../workflows/types.ts";
 import type { ManagedProcess } from "../harness/process.ts";
+import { waitFor } from "./polling.ts";
 import { type OrchestrationStack, startOrchestrationStack } from "./stack.ts";
 import { startTcpProxy, type TcpProxy } from "./tcpProxy.ts";
 
@@ -206,14 +207,4 @@ async function runHandle(client: Client, runId: Hex) {
 
 async function runResult(client: Client, runId: Hex): Promise<RunStatus> {
   return (await (await runHandle(client, runId)).result()) as RunStatus;
-}
-
-async function waitFor<T>(check: () => Promise<T | undefined | false>, timeoutMs = 180_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }

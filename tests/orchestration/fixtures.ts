@@ -1,5 +1,8 @@
 import { parseRunSpec, type RunSpec, type RunSpecInput } from "../../spec/runSpec.ts";
 
+/** A trainer image pinned by digest, as a run spec requires (the local executor never pulls it). */
+export const TEST_IMAGE = `ghcr.io/daotrain/trainer@sha256:${"0".repeat(64)}`;
+
 /** A run small enough for a test: a tiny transformer, few inner steps, tiny batches. */
 export function tinySpec(overrides: Partial<RunSpecInput> = {}): RunSpec {
   return parseRunSpec({
@@ -24,7 +27,7 @@ export function tinySpec(overrides: Partial<RunSpecInput> = {}): RunSpec {
     inner: { optimizer: "adamw", lr: 0.01, batch: 2 },
     validation: { batches: 1, tolerance: 0.5 },
     seed: 7,
-    image: "daotrain/trainer:test",
+    image: TEST_IMAGE,
     ...overrides,
   });
 }

@@ -2,13 +2,13 @@ import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sleep as activitySleep, heartbeat } from "@temporalio/activity";
 import type { Activities } from "../../workflows/activities.ts";
-import type { ClusterCandidate, Hex, ReplicaResult } from "../../workflows/types.ts";
+import type { ClusterCandidate, Hex, ReplicaResult, RunClosing } from "../../workflows/types.ts";
 
 /**
  * Activities over an in-memory simulation of clusters, for unit tests of the workflows' logic
  * (placement, quorum, retries, budget, pause, cancel). The end-to-end tests use the real ones.
  */
-export type ReplicaBehaviour = "train" | "fail" | "cheat" | "hang";
+export type ReplicaBehaviour = "train" | "fail" | "cheat" | "hang" | "preempted-once";
 
 export interface SimulatedCluster {
   name: string;
@@ -17,8 +17,6 @@ export interface SimulatedCluster {
   behaviour: ReplicaBehaviour;
   /** Simulated training time of one replica. */
   trainMs: number;
-  /** Reached through this kubeconfig (a credential that must never be in clear in history). */
-  kubeconfig?: string;
 }
 
 export interface Simulation {
@@ -31,9 +29,11 @@ export interface Simulation {
   /** How each run was closed on-chain; a run is closed once, later calls change nothing. */
   closed: Map<string, ClosedRun>;
   states: string[];
+  /** Errors to throw, one per call and in order, from the named activities (then they work again). */
+  failures: Partial<Record<keyof Activities, Error[]>>;
 }
 
-export type ClosedRun = { as: "completed" } | { as: "failed"; reason: string };
+export type ClosedRun = RunClosing;
 
 export function idOf(name: string): Hex {
   return `0x${createHash("sha256").update(name).digest("hex")}`;
@@ -49,10 +49,24 @@ export function newSimulation(clusters: SimulatedCluster[]): Simulation {
     credits: [],
     closed: new Map(),
     states: [],
+    failures: {},
   };
 }
 
 export function simulatedActivities(sim: Simulation): Activities {
+  const activities = workingActivities(sim);
+  const failing = Object.entries(activities).map(([name, activity]) => [
+    name,
+    async (...args: never[]) => {
+      const error = sim.failures[name as keyof Activities]?.shift();
+      if (error) throw error;
+      return await (activity as (...a: never[]) => Promise<unknown>)(...args);
+    },
+  ]);
+  return Object.fromEntries(failing) as Activities;
+}
+
+function workingActivities(sim: Simulation): Activities {
   const byName = (name: string) => {
     const cluster = sim.clusters.find((c) => c.name === name);
     if (!cluster) throw new Error(`no simulated cluster ${name}`);
@@ -66,9 +80,6 @@ export function simulatedActivities(sim: Simulation): Activities {
         id: idOf(c.name),
         name: c.name,
         owner: idOf(`owner-${c.name}`).slice(0, 42) as Hex,
-        access: c.kubeconfig
-          ? { kind: "kubernetes", kubeconfig: c.kubeconfig, namespace: "daotrain" }
-          : { kind: "local", workDir: `/sim/${c.name}`, gpus: c.freeGpus },
         health: c.healthy
           ? { healthy: true, freeGpus: c.freeGpus }
           : { healthy: false, freeGpus: 0, reason: "down" },
@@ -89,18 +100,30 @@ export function simulatedActivities(sim: Simulation): Activities {
         await activitySleep(200);
       }
       await sleep(cluster.trainMs);
-      return placement.replicas.map((replica) =>
-        cluster.behaviour === "fail"
-          ? { replica, clusterId: placement.cluster.id, phase: "failed", reason: "exit code 1" }
-          : {
-              replica,
-              clusterId: placement.cluster.id,
-              phase: "succeeded",
-              // As long as a real run store's (runStore.replicaKey), so payload sizes are real too.
-              outputUri: `sim:///var/lib/daotrain/run-store/runs/${key.runId}/rounds/${key.round}/clusters/${key.clusterName}/replicas/${replica}-a${key.attempt}/${cluster.behaviour}`,
-              startedAtMs,
-              finishedAtMs: startedAtMs + 1500,
-            },
+      // The owner takes its GPUs back once; after that its cluster trains.
+      const preempted = cluster.behaviour === "preempted-once";
+      if (preempted) cluster.behaviour = "train";
+      return placement.replicas.map(
+        (replica): ReplicaResult =>
+          preempted
+            ? {
+                replica,
+                clusterId: placement.cluster.id,
+                phase: "lost",
+                reason: "PreemptionByScheduler: preempted by owner/job",
+                preempted: true,
+              }
+            : cluster.behaviour === "fail"
+              ? { replica, clusterId: placement.cluster.id, phase: "failed", reason: "exit code 1" }
+              : {
+                  replica,
+                  clusterId: placement.cluster.id,
+                  phase: "succeeded",
+                  // As long as a real run store's (runStore.replicaKey), so payload sizes are real too.
+                  outputUri: `sim:///var/lib/daotrain/run-store/runs/${key.runId}/rounds/${key.round}/clusters/${key.clusterName}/replicas/${replica}-a${key.attempt}/${cluster.behaviour}`,
+                  startedAtMs,
+                  finishedAtMs: startedAtMs + 1500,
+                },
       );
     },
     async cancelReplicas({ key }) {
@@ -116,10 +139,16 @@ export function simulatedActivities(sim: Simulation): Activities {
       };
     },
     async aggregateRound({ runId, round, spec, outputs }) {
+      const scores = { heldOutLoss: 3, ownShardLoss: 3, ownShardLossOfGlobal: 3.5, movement: 1 };
       const verdicts = outputs.map((o) =>
         o.outputUri.endsWith("/cheat")
-          ? { replica: o.replica, accepted: false as const, reason: "norm 100x the median" }
-          : { replica: o.replica, accepted: true as const },
+          ? {
+              replica: o.replica,
+              accepted: false as const,
+              reason: "norm-outlier" as const,
+              detail: "norm 100x the median",
+            }
+          : { replica: o.replica, accepted: true as const, detail: "moved 1 (at least 0.25)", scores },
       );
       const accepted = verdicts.filter((v) => v.accepted).length;
       const checkpoint =
@@ -137,23 +166,17 @@ export function simulatedActivities(sim: Simulation): Activities {
           : undefined;
       return { verdicts, checkpoint };
     },
-    async commitRound({ runId, round, checkpoint }) {
+    async commitRound({ runId, round, checkpoint, credits }) {
       const existing = sim.commits.get(`${runId}/${round}`);
       if (existing && existing !== checkpoint.root) throw new Error("conflicting commit");
+      if (existing) return { alreadyCommitted: true };
       sim.commits.set(`${runId}/${round}`, checkpoint.root);
-      return { alreadyCommitted: existing !== undefined };
+      for (const credit of credits) sim.credits.push({ runId, round, ...credit });
+      return { alreadyCommitted: false };
     },
-    async recordCompute({ runId, round, records }) {
-      const already = sim.credits.some((c) => c.runId === runId && c.round === round);
-      if (!already) for (const r of records) sim.credits.push({ runId, round, ...r });
-      return { alreadyRecorded: already };
-    },
-    async closeRun({ runId, failureReason }) {
+    async closeRun({ runId, closing }) {
       if (sim.closed.has(runId)) return { closedNow: false };
-      sim.closed.set(
-        runId,
-        failureReason === undefined ? { as: "completed" } : { as: "failed", reason: failureReason },
-      );
+      sim.closed.set(runId, closing);
       return { closedNow: true };
     },
     async recordPublication({ runId, round, manifestUri }) {
@@ -164,6 +187,10 @@ export function simulatedActivities(sim: Simulation): Activities {
     async pollGovernance({ fromBlock }) {
       return { events: [], nextBlock: fromBlock };
     },
+    async readRunStatus({ runId }) {
+      const closed = sim.closed.get(runId);
+      return { status: closed ? closed.as : "approved" };
+    },
     async fetchRunSpec() {
       throw new Error("not simulated");
     },
@@ -172,5 +199,6 @@ export function simulatedActivities(sim: Simulation): Activities {
       sim.states.push(`${runId.slice(0, 6)}:${to}`);
     },
     async reportClusterHealth() {},
+    async reportRunRefused() {},
   };
 }

@@ -8,7 +8,7 @@ import { bundleWorkflowCode } from "@temporalio/worker";
 import type { Hex } from "viem";
 import { stringify as toYaml } from "yaml";
 import { packDataset } from "../../datasets/index.ts";
-import { approveDatasetProposal, clusterProposal } from "../../governance/proposals.ts";
+import { admitClusterProposal, approveDatasetProposal } from "../../governance/proposals.ts";
 import { registerCluster } from "../../governance/writes.ts";
 import { approveRun } from "../../localstack/story.ts";
 import type { RunSpec, RunSpecInput } from "../../spec/runSpec.ts";
@@ -16,7 +16,7 @@ import { openStore, putDirectory } from "../../storage/index.ts";
 import { clusterIdOf } from "../../workers/clusterDirectory.ts";
 import { AesGcmCodec, encryptedDataConverter } from "../../workers/codec.ts";
 import { parseWorkerEnv, s3StoreOptions, type WorkerEnv } from "../../workers/config.ts";
-import { workflowsPath } from "../../workers/main.ts";
+import { type RunningWorker, startWorker, workflowBundleOptions } from "../../workers/main.ts";
 import { RunStore } from "../../workers/runStore.ts";
 import { GOVERNANCE_WATCH_ID, TASK_QUEUE } from "../../workflows/signals.ts";
 import type { RunOptions } from "../../workflows/trainingRun.ts";
@@ -57,6 +57,9 @@ export interface OrchestrationStack {
   temporal: TemporalDevServer;
   client: Client;
   codec: AesGcmCodec;
+  /** The secrets the worker holds, for tests that look for them where they must not be. */
+  codecKey: string;
+  operatorKey: Hex;
   dir: string;
   datasetRoot: Hex;
   env: WorkerEnv;
@@ -134,7 +137,13 @@ export async function startOrchestrationStack(
       gpuProduct: "NVIDIA-TEST",
       metadata: `test cluster ${cluster.name}`,
     });
-    await dao.pass(clusterProposal(contracts, "admit", clusterIdOf(cluster.name)));
+    await dao.pass(
+      admitClusterProposal(contracts, {
+        clusterId: clusterIdOf(cluster.name),
+        owner: owner.wallet.account.address,
+        gpuCapacity: cluster.gpus,
+      }),
+    );
   }
 
   const clustersFile = join(dir, "clusters.yaml");
@@ -151,7 +160,7 @@ export async function startOrchestrationStack(
   await writeFile(deploymentFile, JSON.stringify(dao.deployment));
   await mkdir(join(dir, "store"), { recursive: true });
   const bundlePath = join(dir, "workflows.bundle.js");
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  const { code } = await bundleWorkflowCode({ ...workflowBundleOptions, logger: quietLogger });
   await writeFile(bundlePath, code);
 
   const operatorKey = dao.anvil.accounts[4]?.privateKey;
@@ -185,6 +194,8 @@ export async function startOrchestrationStack(
     temporal,
     client,
     codec,
+    codecKey,
+    operatorKey,
     dir,
     datasetRoot,
     env,
@@ -230,6 +241,41 @@ export async function startOrchestrationStack(
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The two contributed clusters the end-to-end files run on. */
+export const TWO_CLUSTERS: readonly ClusterSetup[] = [
+  { name: "alpha", gpus: 4, ownerIndex: 0 },
+  { name: "beta", gpus: 4, ownerIndex: 1 },
+];
+
+/** A stack whose worker runs in this process and whose governance watcher follows the chain. */
+export interface WatchedStack extends OrchestrationStack {
+  worker: RunningWorker;
+  /** Stops the worker and starts another with the stack's environment changed by `env`. */
+  restartWorker(env?: Partial<WorkerEnv>): Promise<RunningWorker>;
+}
+
+export async function startWatchedStack(
+  clusters: readonly ClusterSetup[] = TWO_CLUSTERS,
+  options: StackOptions = {},
+): Promise<WatchedStack> {
+  const stack = await startOrchestrationStack([...clusters], options);
+  const watched: WatchedStack = {
+    ...stack,
+    worker: await startWorker(stack.env),
+    async restartWorker(env = {}) {
+      await watched.worker.stop();
+      watched.worker = await startWorker({ ...stack.env, ...env });
+      return watched.worker;
+    },
+    async stop() {
+      await watched.worker.stop();
+      await stack.stop();
+    },
+  };
+  await stack.startWatcher();
+  return watched;
 }
 
 const quietLogger = {

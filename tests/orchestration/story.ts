@@ -2,10 +2,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Client } from "@temporalio/client";
 import { expect } from "vitest";
-import { hashCheckpoint, verifyCheckpoint } from "../../checkpoints/index.ts";
+import { hashCheckpoint } from "../../checkpoints/index.ts";
+import { releaseFacts } from "../../download/index.ts";
 import { releaseCheckpointProposal } from "../../governance/proposals.ts";
 import { computeCredits, getCheckpoint, getRun } from "../../governance/reads.ts";
+import { verifyRelease } from "../../release/verify.ts";
+import type { RunSpecInput } from "../../spec/runSpec.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
+import { PEER_TIME_FACTOR, PEER_TIME_SLACK_SECONDS } from "../../workflows/planning.ts";
 import { releaseWorkflowId } from "../../workflows/signals.ts";
 import type { Hex, RunStatus } from "../../workflows/types.ts";
 import type { OrchestrationStack } from "./stack.ts";
@@ -20,8 +24,9 @@ import type { OrchestrationStack } from "./stack.ts";
 export async function provesTheRunStory(
   stack: OrchestrationStack,
   rounds: number,
+  spec: Partial<RunSpecInput> = {},
 ): Promise<{ runId: Hex; status: RunStatus }> {
-  const runId = await stack.approveRun(stack.spec({ rounds, replicasPerRound: 4, minReplicas: 2 }));
+  const runId = await stack.approveRun(stack.spec({ rounds, replicasPerRound: 4, minReplicas: 2, ...spec }));
   const status = await workflowResult<RunStatus>(stack.client, runWorkflowId(runId));
   expect(status).toMatchObject({ state: "completed", committedRounds: rounds, reason: "rounds" });
 
@@ -31,6 +36,17 @@ export async function provesTheRunStory(
     const recomputed = await hashCheckpoint(await stack.runStore.localDir(committed.manifestUri));
     expect(recomputed.root).toBe(committed.root);
     expect(recomputed.manifest.round).toBe(round);
+  }
+
+  // Honest replicas are paid all the time they took: none hits the peer bound (planning.ts).
+  for (const round of status.recent) {
+    const accepted = round.replicas.filter((r) => r.phase === "accepted");
+    expect(accepted.filter((r) => r.claimedGpuSeconds !== undefined)).toEqual([]);
+    const times = accepted.map((r) => r.gpuSeconds ?? 0).sort((a, b) => a - b);
+    const reference = times[Math.floor((times.length - 1) / 2)] ?? 0;
+    process.stdout.write(
+      `honest round ${round.round}: accepted replicas' GPU-seconds ${times.join(", ")}; longest ${times.at(-1)} vs bound ${PEER_TIME_FACTOR * reference + PEER_TIME_SLACK_SECONDS} (3 × ${reference} + ${PEER_TIME_SLACK_SECONDS})\n`,
+    );
   }
 
   const expected = new Map<string, bigint>();
@@ -59,7 +75,10 @@ export async function provesTheRunStory(
   );
   expect(published.root).toBe(status.recent.at(-1)?.root);
   const publicDir = join(fileURLToPath(stack.env.DAOTRAIN_PUBLIC_STORE_URI), runId, String(rounds));
-  expect((await verifyCheckpoint(publicDir, published.root)).problems).toEqual([]);
+  // What was published is the release (Hugging Face layout), every file proven against the chain.
+  const release = { runId, round: rounds, checkpointRoot: published.root };
+  const facts = await releaseFacts(stack.dao.operator, runId, rounds);
+  expect((await verifyRelease(publicDir, release, facts)).problems).toEqual([]);
   const onChain = await getCheckpoint(stack.dao.operator, runId, BigInt(rounds));
   expect(onChain.committed && onChain.publishedManifestUri).toBe(published.uri);
   return { runId, status };

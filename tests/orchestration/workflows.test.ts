@@ -1,10 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { Client, Connection, WorkflowFailedError } from "@temporalio/client";
-import type { Payload } from "@temporalio/common";
-import { NativeConnection, Worker } from "@temporalio/worker";
+import { Client, WorkflowFailedError } from "@temporalio/client";
+import { Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { runIdOf } from "../../spec/runSpec.ts";
+import { type RunSpec, runIdOf } from "../../spec/runSpec.ts";
 import { runWorkflowId } from "../../spec/workflowIds.ts";
 import { AesGcmCodec, encryptedDataConverter } from "../../workers/codec.ts";
 import {
@@ -16,15 +15,11 @@ import {
 } from "../../workflows/signals.ts";
 import type { RunOptions, TrainingRunInput } from "../../workflows/trainingRun.ts";
 import type { RunStatus } from "../../workflows/types.ts";
-import { startTemporal, type TemporalDevServer } from "../harness/temporal.ts";
+import { collectPayloads } from "../harness/history.ts";
 import { tinySpec } from "./fixtures.ts";
-import {
-  idOf,
-  newSimulation,
-  type SimulatedCluster,
-  type Simulation,
-  simulatedActivities,
-} from "./simulatedActivities.ts";
+import { waitFor } from "./polling.ts";
+import { idOf, type SimulatedCluster } from "./simulatedActivities.ts";
+import { type SimulatedTemporal, startSimulatedTemporal } from "./simulatedWorkers.ts";
 
 // The workflows' logic on a real Temporal dev server and a real Worker, over simulated
 // activities (pure logic: placement, quorum and retries, budget, pause, cancel, continueAsNew).
@@ -35,59 +30,28 @@ const fastOptions: Partial<RunOptions> = {
   noCapacityRetrySeconds: 1,
 };
 
-let temporal: TemporalDevServer;
+let simulated: SimulatedTemporal;
 let client: Client;
-let connection: Connection;
-let workerConnection: NativeConnection;
-const simulations = new Map<string, Simulation>();
-const workers: { worker: Worker; running: Promise<void> }[] = [];
 const codecKey = randomBytes(32);
 const codecKeyBase64 = codecKey.toString("base64");
 const codec = new AesGcmCodec(codecKey);
 
 beforeAll(async () => {
-  temporal = await startTemporal();
-  connection = await Connection.connect({ address: temporal.address });
-  client = new Client({
-    connection,
-    namespace: temporal.namespace,
-    dataConverter: encryptedDataConverter(codec),
-  });
-  workerConnection = await NativeConnection.connect({ address: temporal.address });
+  simulated = await startSimulatedTemporal(codec);
+  client = simulated.client;
 });
 
 afterAll(async () => {
-  for (const { worker, running } of workers) {
-    worker.shutdown();
-    await running;
-  }
-  await connection?.close();
-  await workerConnection?.close();
-  await temporal?.stop();
+  await simulated?.stop();
 });
 
-/** One task queue and worker per simulation, so tests do not share clusters. */
-async function simulate(clusters: SimulatedCluster[]): Promise<{ sim: Simulation; taskQueue: string }> {
-  const taskQueue = `wf-${simulations.size}-${process.pid}`;
-  const sim = newSimulation(clusters);
-  simulations.set(taskQueue, sim);
-  const worker = await Worker.create({
-    connection: workerConnection,
-    namespace: temporal.namespace,
-    taskQueue,
-    workflowsPath: fileURLToPath(new URL("../../workflows/index.ts", import.meta.url)),
-    activities: simulatedActivities(sim),
-    dataConverter: encryptedDataConverter(codec),
-  });
-  workers.push({ worker, running: worker.run() });
-  return { sim, taskQueue };
-}
+const simulate = (clusters: SimulatedCluster[]) => simulated.simulate(clusters);
 
 function cluster(name: string, overrides: Partial<SimulatedCluster> = {}): SimulatedCluster {
   return { name, freeGpus: 8, healthy: true, behaviour: "train", trainMs: 20, ...overrides };
 }
 
-async function startRun(taskQueue: string, input: Omit<TrainingRunInput, "runId">) {
+async function startRun(taskQueue: string, input: Omit<TrainingRunInput, "runId"> & { spec: RunSpec }) {
   const runId = runIdOf({ ...input.spec, name: `${input.spec.name}-${randomBytes(4).toString("hex")}` });
   const handle = await client.workflow.start("trainingRun", {
     taskQueue,
@@ -131,6 +95,24 @@ describe("trainingRun", () => {
     const replicas = status.recent[0]?.replicas ?? [];
     expect(replicas.filter((r) => r.phase === "failed").every((r) => r.cluster === "bad")).toBe(true);
     expect(status.recent[0]?.attempts).toBe(1);
+  });
+
+  test("replicas the owner preempts are dropouts without a strike: unpaid, and their cluster is tried again in the retry", async () => {
+    const { sim, taskQueue } = await simulate([
+      cluster("steady", { freeGpus: 2 }),
+      cluster("owned", { freeGpus: 2, behaviour: "preempted-once" }),
+    ]);
+    const { runId, handle } = await startRun(taskQueue, { spec: tinySpec({ rounds: 1, minReplicas: 4 }) });
+    const status = (await handle.result()) as RunStatus;
+    expect(status.state).toBe("completed");
+    expect(status.recent[0]?.attempts).toBe(2);
+    // A failed cluster would be left out of the retry; a preempted one is not.
+    expect(sim.launches.filter((l) => l.key.includes("-a2-")).map((l) => l.key.split("-").at(-1))).toContain(
+      "owned",
+    );
+    const paid = sim.credits.reduce((sum, c) => sum + c.gpuSeconds, 0);
+    expect(paid).toBe(8);
+    expect(sim.credits.every((c) => c.runId === runId)).toBe(true);
   });
 
   test("a round short of its quorum is retried on other clusters, and the cheating cluster is not paid", async () => {
@@ -180,8 +162,12 @@ describe("trainingRun", () => {
 
   test("stops at the GPU-hour budget before a round that would exceed it", async () => {
     const { sim, taskQueue } = await simulate([cluster("alpha"), cluster("beta")]);
-    // Each round costs 8 GPU-seconds; 20 s of budget fits two rounds, not a third.
-    const { handle } = await startRun(taskQueue, { spec: tinySpec({ rounds: 5, gpuHourBudget: 20 / 3600 }) });
+    // Each round costs 8 GPU-seconds; 20 s of budget fits two rounds, not a third (and the worst
+    // case of one round, 4 replicas × 1 GPU × a 5 s deadline, fits it).
+    const { handle } = await startRun(taskQueue, {
+      spec: tinySpec({ rounds: 5, gpuHourBudget: 20 / 3600 }),
+      options: { replicaDeadlineSeconds: 5 },
+    });
     const status = (await handle.result()) as RunStatus;
     expect(status).toMatchObject({
       state: "completed",
@@ -190,6 +176,20 @@ describe("trainingRun", () => {
       gpuSecondsUsed: 16,
     });
     expect(sim.commits.size).toBe(2);
+  });
+
+  test("refuses a run that cannot pay for one round before launching anything, and closes it as failed", async () => {
+    const { sim, taskQueue } = await simulate([cluster("alpha")]);
+    // 4 replicas × 1 GPU × a 30 s deadline may cost 120 GPU-seconds; the budget is 60.
+    const { runId, handle } = await startRun(taskQueue, { spec: tinySpec({ gpuHourBudget: 60 / 3600 }) });
+    const failure = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(failure.cause?.message).toMatch(
+      /^refused to start: one round may cost .* = 120 GPU-seconds, more than the budget of 60/,
+    );
+    expect(sim.launches).toEqual([]);
+    expect(sim.closed.get(runId)).toEqual({ as: "failed", reason: failure.cause?.message });
+    expect((await handle.query(statusQuery)).state).toBe("failed");
   });
 
   test("continues as new between rounds and keeps its progress", async () => {
@@ -237,7 +237,7 @@ describe("trainingRun", () => {
     expect(status).toMatchObject({ state: "completed", committedRounds: 3 });
   });
 
-  test("cancel stops the round in flight, deletes its Jobs and closes the run", async () => {
+  test("an operator's cancel stops the round in flight, deletes its Jobs and closes the run as cancelled, not completed", async () => {
     const { sim, taskQueue } = await simulate([
       cluster("alpha", { behaviour: "hang" }),
       cluster("beta", { behaviour: "hang" }),
@@ -250,14 +250,14 @@ describe("trainingRun", () => {
     const status = (await handle.result()) as RunStatus;
     expect(status).toMatchObject({ state: "cancelled", reason: "operator: test", committedRounds: 0 });
     expect(sim.liveJobs.size).toBe(0);
-    expect(sim.closed.get(runId)).toEqual({ as: "completed" });
+    expect(sim.closed.get(runId)).toEqual({ as: "cancelled", reason: "operator: test" });
   });
 });
 
 describe("clusterHealth", () => {
-  test("reports each cluster's health and free GPUs, a failing one with its reason, and never its credentials", async () => {
+  test("reports each cluster's health and free GPUs, and a failing one with its reason", async () => {
     const { taskQueue } = await simulate([
-      cluster("up", { freeGpus: 3, kubeconfig: "apiVersion: v1\nkind: Config\n" }),
+      cluster("up", { freeGpus: 3 }),
       cluster("down", { healthy: false }),
     ]);
     const handle = await client.workflow.start("clusterHealth", {
@@ -271,26 +271,24 @@ describe("clusterHealth", () => {
       ["up", { healthy: true, freeGpus: 3 }],
       ["down", { healthy: false, freeGpus: 0, reason: "down" }],
     ]);
-    expect(JSON.stringify(rows)).not.toContain("kind: Config");
     await handle.terminate();
   });
 });
 
 describe("payload codec", () => {
-  test("history holds no kubeconfig, token or codec key in clear, yet decodes with the key", async () => {
-    const token = `secret-token-${randomBytes(8).toString("hex")}`;
-    const kubeconfig = `apiVersion: v1\nkind: Config\nusers:\n- name: sa\n  user:\n    token: ${token}\n`;
-    const { taskQueue } = await simulate([cluster("remote", { kubeconfig })]);
+  test("history holds no run input or codec key in clear, yet decodes with the key", async () => {
+    const secret = `run-${randomBytes(8).toString("hex")}`;
+    const { taskQueue } = await simulate([cluster("remote")]);
     const { handle } = await startRun(taskQueue, {
-      spec: tinySpec({ rounds: 1, replicasPerRound: 2, minReplicas: 1 }),
+      spec: tinySpec({ name: secret, rounds: 1, replicasPerRound: 2, minReplicas: 1 }),
     });
     await handle.result();
 
-    const raw = new Client({ connection, namespace: temporal.namespace });
+    const raw = new Client({ connection: simulated.connection, namespace: simulated.temporal.namespace });
     const history = await raw.workflow.getHandle(handle.workflowId).fetchHistory();
     const bytes = Buffer.from(JSON.stringify(history));
-    for (const secret of [token, "kind: Config", codecKeyBase64, "trainingRun input"]) {
-      expect(bytes.includes(secret)).toBe(false);
+    for (const clear of [secret, codecKeyBase64, "trainingRun input"]) {
+      expect(bytes.includes(clear)).toBe(false);
     }
     const payloads = collectPayloads(history);
     expect(payloads.length).toBeGreaterThan(10);
@@ -302,27 +300,8 @@ describe("payload codec", () => {
       decoded.some((p) =>
         Buffer.from(p.data ?? [])
           .toString()
-          .includes(token),
+          .includes(secret),
       ),
     ).toBe(true);
   });
 });
-
-/** Every payload anywhere in a history (inputs, results, signals, heartbeats). */
-function collectPayloads(node: unknown, found: Payload[] = []): Payload[] {
-  if (Array.isArray(node)) for (const item of node) collectPayloads(item, found);
-  else if (node && typeof node === "object") {
-    const record = node as Record<string, unknown>;
-    if (record.metadata && "data" in record) found.push(record as Payload);
-    else for (const value of Object.values(record)) collectPayloads(value, found);
-  }
-  return found;
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

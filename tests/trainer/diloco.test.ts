@@ -1,11 +1,18 @@
 import { execFile } from "node:child_process";
-import { cp, mkdtemp, open, rm } from "node:fs/promises";
+import { cp, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CheckpointManifest, readCheckpoint, writeCheckpoint } from "../../checkpoints/index.ts";
+import {
+  type CheckpointManifest,
+  floatTensor,
+  hashCheckpoint,
+  readCheckpoint,
+  toFloat32,
+  writeCheckpoint,
+} from "../../checkpoints/index.ts";
 import { assignShards, type DatasetManifest, packDataset } from "../../datasets/index.ts";
-import { MOMENTUM_PREFIX, outerStep } from "../../diloco/index.ts";
+import { MOMENTUM_PREFIX, outerStep, type ReplicaInput, type Verdict } from "../../diloco/index.ts";
 import {
   evaluateLoss,
   initialCheckpoint,
@@ -14,7 +21,10 @@ import {
   toTensors,
 } from "../../model/index.ts";
 import { parseRunSpec, type RunSpec, runIdOf } from "../../spec/runSpec.ts";
+import { SeededRandom } from "../../spec/seededRandom.ts";
 import { trainerEnvVars } from "../../spec/trainerContract.ts";
+import { TEST_IMAGE } from "../orchestration/fixtures.ts";
+import { type OuterStepRequest, rederive } from "./rederiveRound.ts";
 
 const repo = new URL("../../", import.meta.url).pathname;
 const corpus = join(repo, "datasets/corpus");
@@ -93,7 +103,7 @@ beforeAll(async () => {
     inner: { optimizer: "adamw", lr: 3e-3, batch: 8 },
     validation: { batches: 4, tolerance: 0 },
     seed: 7,
-    image: "daotrain/trainer:dev",
+    image: TEST_IMAGE,
   });
   const init = initialCheckpoint(spec);
   global0 = await writeCheckpoint(join(dir, "global-0"), init.tensors, init.fields);
@@ -110,6 +120,61 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** The outer step on this file's round, reading the local dataset. */
+function step(replicas: ReplicaInput[], extra: { globalRoot?: CheckpointManifest["root"] } = {}) {
+  return outerStep({
+    global: join(dir, "global-0"),
+    ...extra,
+    replicas,
+    spec,
+    dataset: async () => join(dir, "dataset"),
+  });
+}
+
+/** A replica checkpoint with these values and the round's lineage. */
+async function writeReplica(name: string, values: Record<string, Float32Array>, dtype?: "F16") {
+  const good = await readCheckpoint(replicaDirs.r0);
+  const tensors = toTensors(values, spec.model);
+  const encoded = dtype
+    ? Object.fromEntries(
+        Object.entries(tensors).map(([n, t]) => [n, floatTensor(t.shape, toFloat32(t), dtype)]),
+      )
+    : tensors;
+  await writeCheckpoint(join(dir, name), encoded, {
+    runId: good.manifest.runId,
+    round: 0,
+    parentRoot: global0.root,
+    metrics: good.manifest.metrics,
+    metadata: runSpecMetadata(spec),
+  });
+  return join(dir, name);
+}
+
+async function valuesOf(checkpointDir: string) {
+  return modelValues((await readCheckpoint(checkpointDir)).tensors, spec);
+}
+
+function reasonsOf(result: { verdicts: readonly Verdict[] }) {
+  return Object.fromEntries(result.verdicts.map((v) => [v.id, v.accepted ? "accepted" : v.reason]));
+}
+
+/** θ + scale·(θₖ − θ) + noise·N(0, 1) per coordinate. */
+function around(
+  theta: Record<string, Float32Array>,
+  trained: Record<string, Float32Array>,
+  scale: number,
+  noise = 0,
+  seed = 1,
+) {
+  const random = new SeededRandom(seed);
+  return Object.fromEntries(
+    Object.entries(theta).map(([n, t]) => [
+      n,
+      t.map((x, i) => x + scale * (trained[n]![i]! - x) + noise * random.normal()),
+    ]),
+  );
+}
+
 describe("a DiLoCo round on the CPU", () => {
   it("trains two replicas from one global checkpoint on different shards, and the outer step lowers the held-out loss, in under a minute", async () => {
     for (const run of Object.values(runs)) {
@@ -121,16 +186,13 @@ describe("a DiLoCo round on the CPU", () => {
     expect(outputs.map((m) => m.metrics.steps)).toEqual([50, 50]);
     expect(outputs[0]!.root).not.toBe(outputs[1]!.root);
 
-    const result = await outerStep({
-      global: join(dir, "global-0"),
-      globalRoot: global0.root,
-      replicas: [
-        { id: "r0", dir: replicaDirs.r0, root: outputs[0]!.root },
-        { id: "r1", dir: replicaDirs.r1 },
+    const result = await step(
+      [
+        { id: "r0", index: 0, dir: replicaDirs.r0, root: outputs[0]!.root },
+        { id: "r1", index: 1, dir: replicaDirs.r1 },
       ],
-      spec,
-      datasetDir: join(dir, "dataset"),
-    });
+      { globalRoot: global0.root },
+    );
     expect(result.rejected).toEqual([]);
     expect(result.accepted).toEqual(["r0", "r1"]);
     const global1 = await result.write(join(dir, "global-1"));
@@ -143,7 +205,9 @@ describe("a DiLoCo round on the CPU", () => {
       `held-out loss ${before.toFixed(3)} → ${after.toFixed(3)}; pack + 2×50 steps + outer step + evaluation in ${seconds.toFixed(1)} s`,
     );
     expect(after).toBeLessThan(before);
+    // The worker's deterministic evaluator and TensorFlow.js compute the same model.
     expect(global1.metrics.valLoss).toBeCloseTo(after, 4);
+    expect(result.valLoss.global).toBeCloseTo(before, 4);
     expect(seconds).toBeLessThan(60);
 
     const stored = await readCheckpoint(join(dir, "global-1"), { expectedRoot: global1.root });
@@ -152,44 +216,54 @@ describe("a DiLoCo round on the CPU", () => {
     );
   });
 
-  it("rejects a replica with NaNs, one with a 100× pseudo-gradient and a tampered one, each with its reason", async () => {
-    const good = await readCheckpoint(replicaDirs.r0);
-    const theta = modelValues((await readCheckpoint(join(dir, "global-0"))).tensors, spec);
-    const trained = modelValues(good.tensors, spec);
-    const fields = {
+  it("puts the worker's own figures in the next checkpoint, never a replica's: tokens the spec allows, the loss it measured", async () => {
+    const claimed = await valuesOf(replicaDirs.r1);
+    const boastful = join(dir, "boastful");
+    const good = await readCheckpoint(replicaDirs.r1);
+    await writeCheckpoint(boastful, toTensors(claimed, spec.model), {
       runId: good.manifest.runId,
       round: 0,
       parentRoot: global0.root,
-      metrics: good.manifest.metrics,
+      metrics: { loss: 0.0001, valLoss: 0.0001, tokens: 10 ** 15, steps: 10 ** 9 },
       metadata: runSpecMetadata(spec),
-    };
+    });
+    const result = await step([
+      { id: "r0", index: 0, dir: replicaDirs.r0 },
+      { id: "r1", index: 1, dir: boastful },
+    ]);
+    expect(result.accepted).toEqual(["r0", "r1"]);
+    const next = await result.write(join(dir, "global-1-boastful"));
+    const measured = result.evidence.replicas.map((e) =>
+      "scores" in e ? e.scores.ownShardLoss : Number.NaN,
+    );
+    expect(next.metrics).toMatchObject({
+      tokens: 2 * spec.innerSteps * spec.inner.batch * spec.model.contextLength,
+      steps: spec.innerSteps,
+      loss: (measured[0]! + measured[1]!) / 2,
+    });
+    expect(next.metrics.loss).toBeGreaterThan(1);
+  });
 
+  it("rejects a replica with NaNs, one with a 100× pseudo-gradient and a tampered one, each with its reason", async () => {
+    const theta = await valuesOf(join(dir, "global-0"));
+    const trained = await valuesOf(replicaDirs.r0);
     const withNaN = Object.fromEntries(Object.entries(trained).map(([n, v]) => [n, Float32Array.from(v)]));
     withNaN["h.1.mlp.c_fc.weight"]![17] = Number.NaN;
-    await writeCheckpoint(join(dir, "nan"), toTensors(withNaN, spec.model), fields);
-
-    const scaled = Object.fromEntries(
-      Object.entries(theta).map(([n, t]) => [n, t.map((x, i) => x - 100 * (x - trained[n]![i]!))]),
-    );
-    await writeCheckpoint(join(dir, "scaled"), toTensors(scaled, spec.model), fields);
+    const nan = await writeReplica("nan", withNaN);
+    const scaled = await writeReplica("scaled", around(theta, trained, 100));
 
     await cp(replicaDirs.r1, join(dir, "tampered"), { recursive: true });
     const handle = await open(join(dir, "tampered", "model.safetensors"), "r+");
     await handle.write(Buffer.of(0x7f), 0, 1, 4000);
     await handle.close();
 
-    const result = await outerStep({
-      global: join(dir, "global-0"),
-      replicas: [
-        { id: "r0", dir: replicaDirs.r0 },
-        { id: "nan", dir: join(dir, "nan") },
-        { id: "scaled", dir: join(dir, "scaled") },
-        { id: "tampered", dir: join(dir, "tampered") },
-        { id: "r1", dir: replicaDirs.r1 },
-      ],
-      spec,
-      datasetDir: join(dir, "dataset"),
-    });
+    const result = await step([
+      { id: "r0", index: 0, dir: replicaDirs.r0 },
+      { id: "nan", index: 0, dir: nan },
+      { id: "scaled", index: 0, dir: scaled },
+      { id: "tampered", index: 1, dir: join(dir, "tampered") },
+      { id: "r1", index: 1, dir: replicaDirs.r1 },
+    ]);
     expect(result.accepted).toEqual(["r0", "r1"]);
     const reasons = Object.fromEntries(result.rejected.map((r) => [r.id, r]));
     expect(reasons.nan).toMatchObject({
@@ -205,6 +279,166 @@ describe("a DiLoCo round on the CPU", () => {
       message: expect.stringMatching(/model.safetensors: sha256 [0-9a-f]{64} does not match the manifest's/),
     });
     expect(result.rejected).toHaveLength(3);
+  });
+
+  it("rejects free riders — θ returned unchanged, θ plus tiny noise, noise of an honest step's size — and every copy: same bytes, same values in other bytes, scaled, or with noise added", async () => {
+    const theta = await valuesOf(join(dir, "global-0"));
+    const r1 = await valuesOf(replicaDirs.r1);
+    const norm = (v: Record<string, Float32Array>) =>
+      Math.sqrt(
+        Object.keys(v).reduce((n, k) => n + v[k]!.reduce((a, x, i) => a + (x - theta[k]![i]!) ** 2, 0), 0),
+      );
+    const parameters = Object.values(theta).reduce((n, v) => n + v.length, 0);
+    const honestStep = norm(r1) / Math.sqrt(parameters);
+    const honest: ReplicaInput[] = [
+      { id: "r0", index: 0, dir: replicaDirs.r0 },
+      { id: "r1", index: 1, dir: replicaDirs.r1 },
+    ];
+    const idle = await step([
+      ...honest,
+      { id: "unchanged", index: 0, dir: await writeReplica("unchanged", theta) },
+      { id: "tiny-noise", index: 0, dir: await writeReplica("tiny-noise", around(theta, theta, 0, 1e-6)) },
+      { id: "noise", index: 0, dir: await writeReplica("noise", around(theta, theta, 0, honestStep, 2)) },
+    ]);
+    expect(reasonsOf(idle)).toEqual({
+      r0: "accepted",
+      r1: "accepted",
+      unchanged: "no-progress",
+      "tiny-noise": "no-progress",
+      noise: "no-progress",
+    });
+
+    await cp(replicaDirs.r1, join(dir, "copy"), { recursive: true });
+    const copies = await step([
+      ...honest,
+      { id: "copy", index: 0, dir: join(dir, "copy") },
+      { id: "f16-copy", index: 0, dir: await writeReplica("f16-copy", r1, "F16") },
+      { id: "half-copy", index: 0, dir: await writeReplica("half-copy", around(theta, r1, 0.5)) },
+      {
+        id: "near-copy",
+        index: 0,
+        dir: await writeReplica("near-copy", around(theta, r1, 1, honestStep / 20, 3)),
+      },
+    ]);
+    expect(reasonsOf(copies)).toEqual({
+      r0: "accepted",
+      // Copied, it is one of a group of copies: none of the group is paid (diloco/README.md).
+      r1: "duplicate",
+      copy: "duplicate",
+      "f16-copy": "duplicate",
+      "half-copy": "duplicate",
+      "near-copy": "duplicate",
+    });
+  });
+
+  it("refuses outputs that claim more than the model takes, before reading their shards: a 10 GiB shard, 100,000 shards, a 100 MB header, sizes that cannot hold the model", async () => {
+    const claims = async (name: string, edit: (m: CheckpointManifest) => CheckpointManifest | string) => {
+      await cp(replicaDirs.r1, join(dir, name), { recursive: true });
+      const manifest = JSON.parse(
+        await readFile(join(dir, name, "manifest.json"), "utf8"),
+      ) as CheckpointManifest;
+      const edited = edit(manifest);
+      await writeFile(
+        join(dir, name, "manifest.json"),
+        typeof edited === "string" ? edited : JSON.stringify(edited),
+      );
+      return { id: name, index: 1, dir: join(dir, name) };
+    };
+    const shard = (m: CheckpointManifest) => m.shards[0]!;
+    const hugeShard = await claims("huge-shard", (m) => ({
+      ...m,
+      shards: [{ ...shard(m), bytes: 10 * 2 ** 30 }],
+    }));
+    const manyShards = await claims("many-shards", (m) =>
+      JSON.stringify({
+        ...m,
+        shards: Array.from({ length: 100_000 }, (_, i) => ({
+          ...shard(m),
+          path: `model-${String(i + 1).padStart(5, "0")}-of-99999.safetensors`,
+        })),
+      }),
+    );
+    const tooSmall = await claims("too-small", (m) => ({ ...m, shards: [{ ...shard(m), bytes: 1000 }] }));
+    // A shard whose own header length says 100 MB, its manifest consistent with its bytes.
+    const header = join(dir, "big-header");
+    await cp(replicaDirs.r1, header, { recursive: true });
+    const file = await open(join(header, "model.safetensors"), "r+");
+    const prefix = Buffer.alloc(8);
+    prefix.writeBigUInt64LE(100_000_000n);
+    await file.write(prefix, 0, 8, 0);
+    await file.close();
+    const rehashed = await hashCheckpoint(header);
+    const manifest = JSON.parse(await readFile(join(header, "manifest.json"), "utf8")) as CheckpointManifest;
+    await writeFile(
+      join(header, "manifest.json"),
+      JSON.stringify({
+        ...manifest,
+        shards: rehashed.shards.map(({ path, bytes, sha256 }) => ({ path, bytes, sha256 })),
+        root: rehashed.root,
+      }),
+    );
+
+    const result = await step([
+      { id: "r0", index: 0, dir: replicaDirs.r0 },
+      hugeShard,
+      manyShards,
+      tooSmall,
+      { id: "big-header", index: 1, dir: header },
+    ]);
+    const byId = Object.fromEntries(result.rejected.map((r) => [r.id, r]));
+    expect(byId["huge-shard"]).toMatchObject({
+      reason: "oversized",
+      message: expect.stringMatching(/claims 10737418240 bytes; one shard of this model takes at most/),
+    });
+    expect(byId["many-shards"]).toMatchObject({
+      reason: "oversized",
+      message: expect.stringMatching(/longer than the \d+ bytes a manifest may take/),
+    });
+    expect(byId["too-small"]).toMatchObject({
+      reason: "shape",
+      message: expect.stringMatching(/fewer than the model's parameters take/),
+    });
+    expect(byId["big-header"]).toMatchObject({
+      reason: "oversized",
+      message: expect.stringMatching(/header length 100000000 exceeds the \d+-byte limit/),
+    });
+    expect(result.accepted).toEqual(["r0"]);
+  });
+
+  it("gives the same root, verdicts and evidence when a second process on one core, with another TensorFlow.js backend, redoes the round", async () => {
+    const request: OuterStepRequest = {
+      global: join(dir, "global-0"),
+      replicas: [
+        { id: "r0", index: 0, dir: replicaDirs.r0 },
+        { id: "r1", index: 1, dir: replicaDirs.r1 },
+        { id: "unchanged", index: 0, dir: join(dir, "unchanged") },
+      ],
+      spec,
+      datasetDir: join(dir, "dataset"),
+      out: join(dir, "rederived-here"),
+    };
+    const here = await rederive(request);
+    const there = await new Promise<string>((resolve, reject) =>
+      execFile(
+        "taskset",
+        [
+          "-c",
+          "0",
+          process.execPath,
+          join(repo, "tests/trainer/rederiveRound.ts"),
+          JSON.stringify({ ...request, out: join(dir, "rederived-there"), aggregationBufferBytes: 4096 }),
+        ],
+        {
+          env: { ...process.env, DAOTRAIN_BACKEND: "cpu", UV_THREADPOOL_SIZE: "1" },
+          maxBuffer: 64 * 2 ** 20,
+        },
+        (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout)),
+      ),
+    );
+    const { backend, ...theirs } = JSON.parse(there);
+    expect(backend).toBe("cpu");
+    expect(theirs).toEqual(here);
+    expect(here.verdicts.map((v) => v.accepted)).toEqual([true, true, false]);
   });
 
   it("refuses to train on a dataset whose root is not the one it was given, with a one-line reason", async () => {

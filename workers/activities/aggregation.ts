@@ -1,8 +1,8 @@
-import { heartbeat } from "@temporalio/activity";
-import { outerStep } from "../../diloco/index.ts";
+import { heartbeat, log } from "@temporalio/activity";
+import { outerStep, type ReplicaEvidence, type ReplicaInput, replicaBounds } from "../../diloco/index.ts";
 import type { Governance } from "../../governance/chain.ts";
 import type { AggregationActivities } from "../../workflows/activities.ts";
-import type { ReplicaVerdict } from "../../workflows/types.ts";
+import type { ReplicaScores, ReplicaVerdict } from "../../workflows/types.ts";
 import type { RunStore } from "../runStore.ts";
 import { datasetUriOf } from "./datasets.ts";
 
@@ -18,33 +18,43 @@ export function aggregationActivities(ctx: AggregationContext): AggregationActiv
       const pulse = setInterval(() => heartbeat(), 1_000);
       try {
         const { runStore } = ctx;
-        // The outer step scores on the held-out shards alone; of a remote dataset only those come.
-        const datasetDir = await runStore.localDir(
-          await datasetUriOf(ctx.chain, spec.dataset),
-          spec.dataset,
-          (shard) => shard.split === "validation",
+        const datasetUri = await datasetUriOf(ctx.chain, spec.dataset, runId);
+        const bounds = replicaBounds(spec);
+        // Staging judges what it fetches: a replica whose output is missing, oversized or corrupt
+        // comes back as its defect, and the round goes on with the others.
+        const replicas: ReplicaInput[] = await Promise.all(
+          outputs.map(async (o) => ({
+            id: String(o.replica),
+            index: o.replica,
+            ...(await runStore.stageReplica(o.outputUri, bounds)),
+          })),
         );
-        // Unknown roots: staging only makes each copy whole; the outer step judges the replicas.
-        const replicas = await Promise.all(
-          outputs.map(async (o) => ({ id: String(o.replica), dir: await runStore.localDir(o.outputUri) })),
-        );
+        const staged = replicas.flatMap((r) => ("dir" in r ? [r.dir] : []));
         const globalDir = await runStore.localDir(parent.uri, parent.root);
         const step = await outerStep({
           global: globalDir,
           globalRoot: parent.root,
           replicas,
           spec,
-          datasetDir,
+          // Of a remote dataset only what the outer step asks for comes: the held-out shards and
+          // the few training shards each replica is scored on.
+          dataset: (select) => runStore.localDir(datasetUri, spec.dataset, select),
         });
-        await runStore.dropStaged(replicas.map((r) => r.dir));
-        const verdicts: ReplicaVerdict[] = [
-          ...step.accepted.map((id) => ({ replica: Number(id), accepted: true as const })),
-          ...step.rejected.map((r) => ({
-            replica: Number(r.id),
-            accepted: false as const,
-            reason: `${r.reason}: ${r.message}`,
-          })),
-        ].sort((a, b) => a.replica - b.replica);
+        await runStore.dropStaged(staged);
+        const evidence = new Map(step.evidence.replicas.map((e) => [e.id, e]));
+        const verdicts: ReplicaVerdict[] = step.verdicts.map((v) => {
+          const scores = scoresOf(evidence.get(v.id));
+          const replica = Number(v.id);
+          if (v.accepted) return { replica, accepted: true, detail: v.message, scores: scores! };
+          return {
+            replica,
+            accepted: false,
+            reason: v.reason,
+            detail: v.message,
+            ...(scores ? { scores } : {}),
+          };
+        });
+        for (const v of verdicts) log.info("replica verdict", { runId, round, ...v });
         if (!step.quorum) return { verdicts, checkpoint: undefined };
         const key = runStore.globalKey(runId, round);
         const manifest = await runStore.writeCheckpoint(key, (dir) => step.write(dir));
@@ -68,5 +78,17 @@ export function aggregationActivities(ctx: AggregationContext): AggregationActiv
         clearInterval(pulse);
       }
     },
+  };
+}
+
+/** The few numbers of a replica's evidence worth carrying through the workflow (no sketch). */
+function scoresOf(evidence: ReplicaEvidence | undefined): ReplicaScores | undefined {
+  if (!evidence || !("scores" in evidence)) return undefined;
+  const { scores, delta } = evidence;
+  return {
+    heldOutLoss: scores.heldOutLoss,
+    ownShardLoss: scores.ownShardLoss,
+    ownShardLossOfGlobal: scores.ownShardLossOfGlobal,
+    movement: delta.norm,
   };
 }

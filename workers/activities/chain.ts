@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { ApplicationFailure } from "@temporalio/common";
 import { type Address, zeroAddress } from "viem";
 import type { Governance } from "../../governance/chain.ts";
@@ -5,15 +6,22 @@ import { ContractRevertError } from "../../governance/errors.ts";
 import { getCheckpoint, getCluster, getRun } from "../../governance/reads.ts";
 import {
   type CommitOutcome,
-  commitCheckpoint,
+  cancelRunAsOperator,
+  commitRound,
   completeRun,
   failRun,
-  recordCompute,
   recordPublication,
   type Sent,
 } from "../../governance/writes.ts";
+import { canonicalJson } from "../../spec/canonicalJson.ts";
 import type { ChainActivities } from "../../workflows/activities.ts";
-import type { CheckpointMetrics, ComputeRecord, Hex } from "../../workflows/types.ts";
+import type {
+  CheckpointMetrics,
+  ComputeRecord,
+  Hex,
+  RoundRecordDraft,
+  RunClosing,
+} from "../../workflows/types.ts";
 import type { Metrics } from "../metrics.ts";
 
 export interface ChainContext {
@@ -45,26 +53,45 @@ export function chainActivities(ctx: ChainContext): ChainActivities {
     }
   }
 
+  function close(runId: Hex, closing: RunClosing): Promise<Sent> {
+    switch (closing.as) {
+      case "completed":
+        return counted("completeRun", () => completeRun(chain, runId));
+      case "failed":
+        return counted("failRun", () => failRun(chain, runId, closing.reason));
+      case "cancelled":
+        return counted("cancelRunAsOperator", () => cancelRunAsOperator(chain, runId, closing.reason));
+    }
+  }
+
   return {
-    async commitRound({ runId, round, checkpoint, metrics }) {
+    async commitRound({ runId, round, checkpoint, metrics, credits, record }) {
+      const recordHash = roundRecordHash(record);
       try {
-        const outcome = await counted("commitCheckpoint", () =>
-          commitCheckpoint(chain, {
+        const outcome = await counted("commitRound", () =>
+          commitRound(chain, {
             runId,
             round: BigInt(round),
             root: checkpoint.root,
             manifestUri: checkpoint.uri,
+            recordHash,
             metrics: onChainMetrics(metrics),
+            records: credits.map((r) => ({ clusterId: r.clusterId, gpuSeconds: BigInt(r.gpuSeconds) })),
           }),
         );
-        // "already-committed" (same root) is a retry after a commit that landed: success.
-        if (outcome.outcome === "committed") ctx.metrics.roundsCommitted.inc();
+        // "already-committed" (same root and record) is a retry after a commit that landed, with
+        // its credits: success, and nothing more to count.
+        if (outcome.outcome === "committed") {
+          ctx.metrics.roundsCommitted.inc();
+          await countCredits(ctx, runId, credits);
+        }
         return { alreadyCommitted: outcome.outcome === "already-committed" };
       } catch (error) {
         if (error instanceof ContractRevertError && error.errorName === "AlreadyCommitted") {
           const existing = await getCheckpoint(chain, runId, BigInt(round));
+          const found = existing.committed ? `root ${existing.root}, record ${existing.recordHash}` : "?";
           throw conflict(
-            `round ${round} of run ${runId} is committed with root ${existing.committed ? existing.root : "?"}, not ${checkpoint.root}: ` +
+            `round ${round} of run ${runId} is committed with ${found}, not root ${checkpoint.root}, record ${recordHash}: ` +
               "two different global checkpoints were produced for one round; inspect the run store before resuming",
           );
         }
@@ -72,38 +99,16 @@ export function chainActivities(ctx: ChainContext): ChainActivities {
       }
     },
 
-    async recordCompute({ runId, round, records }) {
-      try {
-        await counted("recordCompute", () =>
-          recordCompute(
-            chain,
-            runId,
-            BigInt(round),
-            records.map((r) => ({ clusterId: r.clusterId, gpuSeconds: BigInt(r.gpuSeconds) })),
-          ),
-        );
-      } catch (error) {
-        // All or nothing on-chain: a repeated round means the whole earlier call landed.
-        if (error instanceof ContractRevertError && error.errorName === "ComputeAlreadyRecorded") {
-          return { alreadyRecorded: true };
-        }
-        throw error;
-      }
-      await countCredits(ctx, runId, records);
-      return { alreadyRecorded: false };
-    },
-
-    async closeRun({ runId, failureReason }) {
-      // failRun reverts on an empty reason, and chain calls retry without a cap: refuse it here.
-      if (failureReason === "")
+    async closeRun({ runId, closing }) {
+      // failRun and cancelRunAsOperator revert on an empty reason; refuse it before sending.
+      if (closing.as !== "completed" && closing.reason === "")
         throw ApplicationFailure.nonRetryable(
-          `closeRun: run ${runId} cannot be failed without a reason; pass the reason the round gave`,
+          `closeRun: run ${runId} cannot be ${closing.as} without a reason; pass the reason the workflow has`,
           "InvalidInputError",
         );
       if ((await getRun(chain, runId)).status !== "approved") return { closedNow: false };
       try {
-        if (failureReason === undefined) await counted("completeRun", () => completeRun(chain, runId));
-        else await counted("failRun", () => failRun(chain, runId, failureReason));
+        await close(runId, closing);
         return { closedNow: true };
       } catch (error) {
         // Closed meanwhile (by the DAO, or by an earlier attempt whose receipt was lost).
@@ -133,6 +138,14 @@ async function countCredits(ctx: ChainContext, runId: Hex, records: readonly Com
     ctx.metrics.gpuSeconds.inc({ contributor: owner }, record.gpuSeconds);
     ctx.metrics.rewardsTokens.inc({ contributor: owner }, Number(reward) / 1e18);
   }
+}
+
+/**
+ * The record hash committed with a round: sha256 of the draft's canonical JSON. The seam the full
+ * round record replaces; until then it pins what the worker knew when it committed.
+ */
+function roundRecordHash(record: RoundRecordDraft): Hex {
+  return `0x${createHash("sha256").update(canonicalJson(record)).digest("hex")}`;
 }
 
 /** A loss that could not be measured (NaN) is recorded as 0, which no real loss is. */

@@ -13,6 +13,7 @@ import {
   type RoundStatus,
   roundName,
 } from "../../k8s/cluster.ts";
+import { ClusterUnreachableError } from "../../k8s/kubernetesCluster.ts";
 import { splitObjectUri } from "../../storage/index.ts";
 import type { ClusterActivities } from "../../workflows/activities.ts";
 import type {
@@ -22,7 +23,12 @@ import type {
   LaunchKey,
   ReplicaResult,
 } from "../../workflows/types.ts";
-import { type ConfiguredCluster, clusterClient } from "../clusterDirectory.ts";
+import {
+  type ClusterClientOptions,
+  type ConfiguredCluster,
+  clusterClient,
+  clusterNotConfigured,
+} from "../clusterDirectory.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RunStore } from "../runStore.ts";
 import { datasetUriOf } from "./datasets.ts";
@@ -30,13 +36,17 @@ import { datasetUriOf } from "./datasets.ts";
 export interface ClusterContext {
   chain: Governance;
   runStore: RunStore;
-  /** The clusters the worker can reach (DAOTRAIN_CLUSTERS), read per survey. */
+  /**
+   * The clusters the worker can reach (DAOTRAIN_CLUSTERS), read again by every activity: workflows
+   * name a cluster, and its credentials are looked up here, never carried through Temporal.
+   */
   configuredClusters: () => Promise<ConfiguredCluster[]>;
   trainerCommand: string[];
-  /** What trainers need to reach the run store (secret-valued: the cluster keeps it in a Secret). */
+  /**
+   * The worker's own run-store env (empty for a local directory). Only trainers on this machine
+   * (local executors) get it; a contributor's cluster gets the keys the clusters file gives it.
+   */
   storeEnv: Record<string, string>;
-  /** The keys the clusters file gives one cluster's trainers instead, read at each launch. */
-  clusterStoreEnv: (name: string) => Promise<Record<string, string> | undefined>;
   /** Working directory and env of local trainer processes. */
   cwd: string;
   env?: Record<string, string>;
@@ -58,8 +68,25 @@ interface Observed {
 }
 
 export function clusterActivities(ctx: ClusterContext): ClusterActivities {
-  const client = (cluster: Pick<ConfiguredCluster, "name" | "access">): ComputeCluster =>
-    clusterClient(cluster, { cwd: ctx.cwd, env: ctx.env });
+  const resolve = async (name: string): Promise<ConfiguredCluster> => {
+    const cluster = (await ctx.configuredClusters()).find((c) => c.name === name);
+    if (!cluster) throw clusterNotConfigured(name, "not in the worker's clusters file any more");
+    return cluster;
+  };
+  const client = (cluster: ConfiguredCluster, options: Partial<ClusterClientOptions> = {}): ComputeCluster =>
+    clusterClient(cluster, { cwd: ctx.cwd, env: ctx.env, ...options });
+  /**
+   * The run-store env a cluster's trainers get: the worker's own only for trainers on this machine;
+   * a contributor's cluster needs keys of its own when the store is a bucket.
+   */
+  const trainerStoreEnv = (cluster: ConfiguredCluster): Record<string, string> => {
+    if (cluster.storeEnv) return cluster.storeEnv;
+    if (cluster.access.kind === "local" || Object.keys(ctx.storeEnv).length === 0) return ctx.storeEnv;
+    throw clusterNotConfigured(
+      cluster.name,
+      `has no run-store keys of its own (storeEnv in the clusters file), and the worker's never go to a contributor; mint them with: daotrain store grant ${cluster.name}`,
+    );
+  };
   const refOf = (key: LaunchKey): RoundRef => ({
     cluster: key.clusterName,
     name: roundName({ ...key, round: trainerRound(key.round) }),
@@ -86,16 +113,20 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
         configured.map(async (cluster): Promise<ClusterCandidate | undefined> => {
           const record = await getCluster(ctx.chain, cluster.id);
           if (record.status !== "admitted") return undefined;
-          return { ...cluster, owner: record.owner as Hex, health: await healthOf(client(cluster)) };
+          const { id, name } = cluster;
+          const health = withinAdmission(await healthOf(cluster), record.admittedGpuCapacity);
+          return { id, name, owner: record.owner as Hex, gpuProduct: record.gpuProduct, health };
         }),
       ).then((all) => all.filter((c): c is ClusterCandidate => c !== undefined));
     },
 
     async launchReplicas({ key, placement, spec, init }) {
-      const datasetUri = await datasetUriOf(ctx.chain, spec.dataset);
+      const cluster = await resolve(key.clusterName);
+      const storeEnv = trainerStoreEnv(cluster);
+      const datasetUri = await datasetUriOf(ctx.chain, spec.dataset, key.runId);
       const dataset = await datasetManifest(spec.dataset, datasetUri);
       try {
-        await client(placement.cluster).launchRound(
+        await client(cluster).launchRound(
           parseRoundJobSpec({
             runId: key.runId,
             round: trainerRound(key.round),
@@ -111,13 +142,15 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
             })),
             totalReplicas: spec.replicasPerRound,
             gpusPerReplica: spec.gpusPerReplica,
+            ...(spec.gpuProduct ? { gpuProduct: spec.gpuProduct } : {}),
+            ...spec.resources,
             initUri: splitObjectUri(init.uri).storeUri,
             initRoot: init.root,
             datasetUri,
             datasetRoot: spec.dataset,
             innerSteps: spec.innerSteps,
             seed: spec.seed,
-            storeEnv: (await ctx.clusterStoreEnv(key.clusterName)) ?? ctx.storeEnv,
+            storeEnv,
           }),
         );
       } catch (error) {
@@ -129,8 +162,8 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
       }
     },
 
-    async awaitReplicas({ key, placement, deadlineMs }) {
-      const cluster = client(placement.cluster);
+    async awaitReplicas({ key, placement, deadlineMs, silenceSeconds }) {
+      const cluster = client(await resolve(key.clusterName), { silenceMs: silenceSeconds * 1000 });
       const ref = refOf(key);
       const observed: Observed = (activityInfo().heartbeatDetails as Observed | undefined) ?? {
         started: {},
@@ -150,54 +183,87 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
       const deadline = setTimeout(() => abort.abort(), Math.max(0, deadlineMs - Date.now()));
       // A quiet watch still has to prove this worker is alive.
       const pulse = setInterval(() => heartbeat(observed), 1_000);
-      let last = await cluster.roundStatus(ref);
-      note(last);
+      let last: RoundStatus | undefined;
+      let unreachable: string | undefined;
       try {
-        if (!last.done) {
-          for await (const status of cluster.watchRound(ref, { signal: abort.signal })) {
-            last = status;
-            note(status);
-          }
+        for await (const status of cluster.watchRound(ref, { signal: abort.signal })) {
+          last = status;
+          note(status);
         }
+        // Retried after the deadline: one look at how the replicas ended.
+        if (!last) {
+          last = await cluster.roundStatus(ref);
+          note(last);
+        }
+      } catch (error) {
+        if (!(error instanceof ClusterUnreachableError)) throw error;
+        unreachable = error.message;
       } finally {
         clearTimeout(deadline);
         clearInterval(pulse);
       }
       // Temporal's cancellation error is the signal's reason; rethrowing it reports "cancelled".
       if (cancelled.aborted) throw cancelled.reason;
-      return last.replicas.map((state): ReplicaResult => {
-        const base = { replica: state.replica, clusterId: placement.cluster.id };
-        if (state.state === "succeeded") {
+      return placement.replicas.map((replica): ReplicaResult => {
+        const base = { replica, clusterId: placement.cluster.id };
+        const state = last?.replicas.find((r) => r.replica === replica);
+        if (state?.state === "succeeded") {
           return {
             ...base,
             phase: "succeeded",
             outputUri: ctx.runStore.dirUri(
-              ctx.runStore.replicaKey(key.runId, key.round, key.clusterName, state.replica, key.attempt),
+              ctx.runStore.replicaKey(key.runId, key.round, key.clusterName, replica, key.attempt),
             ),
             ...verifiedRunTime(state, observed),
           };
         }
+        if (state?.state === "failed") {
+          ctx.metrics.clusterFailures.inc({ cluster: key.clusterName, reason: "failed" });
+          return { ...base, phase: "failed", reason: state.reason };
+        }
+        const preempted = state?.state === "lost" && state.preempted === true;
         ctx.metrics.clusterFailures.inc({
           cluster: key.clusterName,
-          reason: state.state === "lost" ? "lost" : "failed",
+          reason: unreachable ? "unreachable" : preempted ? "preempted" : "lost",
         });
-        if (state.state === "failed" || state.state === "lost")
-          return { ...base, phase: state.state, reason: state.reason };
-        return { ...base, phase: "lost", reason: `still ${state.state} at the round's deadline` };
+        const reason =
+          unreachable ??
+          (state?.state === "lost"
+            ? state.reason
+            : `still ${state?.state ?? "pending"} at the round's deadline`);
+        return {
+          ...base,
+          phase: "lost",
+          reason,
+          ...(unreachable ? { unreachable: true as const } : {}),
+          ...(preempted ? { preempted: true as const } : {}),
+        };
       });
     },
 
     async cancelReplicas({ key, cluster }) {
-      await client(cluster).cancelRound(refOf(key));
+      await client(await resolve(cluster.name)).cancelRound(refOf(key));
     },
   };
+
+  /** A cluster the worker cannot use, or that does not answer, is unhealthy, with the reason. */
+  async function healthOf(cluster: ConfiguredCluster): Promise<ClusterHealth> {
+    try {
+      trainerStoreEnv(cluster);
+      const capacity = await client(cluster).capacity();
+      return { healthy: true, freeGpus: capacity.freeGpus, freeGpusByProduct: capacity.freeGpusByProduct };
+    } catch (error) {
+      return { healthy: false, freeGpus: 0, reason: error instanceof Error ? error.message : String(error) };
+    }
+  }
 }
 
 /**
- * The time a replica is paid for. The cluster's own record (the container's start and finish) is
- * exact but reported by the contributor; the worker's observation (first seen running, first seen
- * done) includes scheduling and polling delays but cannot be inflated by the cluster. The shorter
- * of the two is paid, so neither a slow watch nor a boastful cluster adds GPU-seconds.
+ * The time a replica claims: the shorter of the cluster's own record (the container's start and
+ * finish) and the worker's observation (first seen running, first seen done, which includes
+ * scheduling and polling delays). Both come through the contributor's apiserver, so both can lie:
+ * a cluster can hold a pod Running for hours. The round pays at most what its peers took for the
+ * same work (`workflows/planning.ts` `paidRunTimes`).
  */
 function verifiedRunTime(
   state: Extract<ReplicaState, { state: "succeeded" }>,
@@ -211,11 +277,20 @@ function verifiedRunTime(
   return { startedAtMs, finishedAtMs: startedAtMs + Math.min(finishedAtMs - startedAtMs, reported) };
 }
 
-async function healthOf(cluster: ComputeCluster): Promise<ClusterHealth> {
-  try {
-    const capacity = await cluster.capacity();
-    return { healthy: true, freeGpus: capacity.freeGpus };
-  } catch (error) {
-    return { healthy: false, freeGpus: 0, reason: error instanceof Error ? error.message : String(error) };
-  }
+/**
+ * A round places no more GPUs on a cluster than the DAO admitted it with: capacity its owner
+ * raised since (on-chain or in its quota) waits for a new admission. Runs in flight at once share
+ * the contributor's quota, which the cluster itself enforces.
+ */
+function withinAdmission(health: ClusterHealth, admittedGpus: number): ClusterHealth {
+  if (!health.healthy) return health;
+  const cap = (gpus: number) => Math.min(gpus, admittedGpus);
+  const byProduct = health.freeGpusByProduct;
+  return {
+    ...health,
+    freeGpus: cap(health.freeGpus),
+    ...(byProduct
+      ? { freeGpusByProduct: Object.fromEntries(Object.entries(byProduct).map(([p, n]) => [p, cap(n)])) }
+      : {}),
+  };
 }

@@ -1,44 +1,76 @@
-import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import { ApplicationFailure } from "@temporalio/common";
 import type { Governance } from "../../governance/chain.ts";
+import { getRun } from "../../governance/reads.ts";
 import { type GovernanceEvent as ChainEvent, pollEvents } from "../../governance/watcher.ts";
-import { parseRunSpec, runIdOf } from "../../spec/runSpec.ts";
-import { openStore, splitObjectUri } from "../../storage/index.ts";
+import { InvalidInputError } from "../../spec/errors.ts";
+import type { RunSpec } from "../../spec/runSpec.ts";
+import { RunSpecMismatchError } from "../../spec/specDocument.ts";
+import { type ReadRunSpecOptions, readRunSpec } from "../../storage/index.ts";
 import type { GovernanceActivities, GovernanceEvent } from "../../workflows/activities.ts";
+import type { Hex } from "../../workflows/types.ts";
 
-export function governanceActivities(chain: Governance): GovernanceActivities {
+export interface GovernanceContext {
+  chain: Governance;
+  /** Blocks an event must be buried under before the watcher sees it. */
+  confirmations: number;
+  /** How specs are read: S3 settings, and whether file:// specs are allowed. */
+  specReading: ReadRunSpecOptions;
+}
+
+export function governanceActivities(ctx: GovernanceContext): GovernanceActivities {
+  const { chain } = ctx;
   return {
     async pollGovernance({ fromBlock }) {
-      const { events, cursor } = await pollEvents(chain, { cursor: { nextBlock: fromBlock } });
+      const { events, cursor } = await pollEvents(chain, {
+        cursor: { nextBlock: fromBlock },
+        confirmations: ctx.confirmations,
+      });
       return { events: events.flatMap(toGovernanceEvent), nextBlock: cursor.nextBlock };
     },
 
+    async readRunStatus({ runId }) {
+      return { status: (await getRun(chain, runId)).status };
+    },
+
     async fetchRunSpec({ runId, specUri }) {
-      const spec = parseRunSpec(JSON.parse(await readSpecText(specUri)), `run spec at ${specUri}`);
-      if (runIdOf(spec) !== runId) {
-        throw ApplicationFailure.nonRetryable(
-          `the spec at ${specUri} hashes to ${runIdOf(spec)}, not the approved run ${runId}; the proposal points at the wrong spec`,
-          "RunSpecMismatchError",
-        );
+      try {
+        const spec = await readRunSpec(specUri, runId, ctx.specReading);
+        await checkApprovedTerms(chain, runId, spec);
+        return spec;
+      } catch (error) {
+        // Retrying cannot change what the document says; a store that did not answer can.
+        if (error instanceof InvalidInputError || error instanceof RunSpecMismatchError)
+          throw ApplicationFailure.nonRetryable(error.message, error.name);
+        throw error;
       }
-      return spec;
     },
   };
 }
 
-/** A run spec URI: inline (`data:…;base64,`), a local file, or an object in a store. */
-async function readSpecText(uri: string): Promise<string> {
-  if (uri.startsWith("data:")) {
-    const comma = uri.indexOf(",");
-    const body = uri.slice(comma + 1);
-    return uri.slice(0, comma).endsWith(";base64")
-      ? Buffer.from(body, "base64").toString("utf8")
-      : decodeURIComponent(body);
-  }
-  if (uri.startsWith("file:")) return await readFile(fileURLToPath(uri), "utf8");
-  const { storeUri, key } = splitObjectUri(uri);
-  return Buffer.from(await openStore(storeUri).getBytes(key)).toString("utf8");
+/**
+ * The spec's hash is the run id, but the dataset, budget and rate the DAO voted on are separate
+ * arguments of approveRun: a proposal could pair one spec with other terms. The run trains by
+ * the spec and is paid by the chain, so the two must agree.
+ */
+async function checkApprovedTerms(chain: Governance, runId: Hex, spec: RunSpec): Promise<void> {
+  const run = await getRun(chain, runId);
+  const approved = {
+    dataset: run.datasetRoot.toLowerCase(),
+    gpuSecondsBudget: run.gpuSecondsBudget,
+    rewardPerGpuHour: run.rewardPerGpuHour,
+  };
+  const specified = {
+    dataset: spec.dataset,
+    gpuSecondsBudget: BigInt(Math.round(spec.gpuHourBudget * 3600)),
+    rewardPerGpuHour: BigInt(spec.rewardPerGpuHour),
+  };
+  const differing = (Object.keys(approved) as (keyof typeof approved)[])
+    .filter((field) => approved[field] !== specified[field])
+    .map((field) => `${field} is ${approved[field]} on-chain but ${specified[field]} in the spec`);
+  if (differing.length > 0)
+    throw new RunSpecMismatchError(
+      `the spec of run ${runId} does not match its approval: ${differing.join("; ")}; the DAO must cancel the run and propose it again`,
+    );
 }
 
 /** The events the orchestration acts on; every other governance event is skipped. */

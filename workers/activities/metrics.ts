@@ -1,3 +1,4 @@
+import { log } from "@temporalio/activity";
 import type { MetricsActivities } from "../../workflows/activities.ts";
 import type { Metrics } from "../metrics.ts";
 
@@ -18,6 +19,7 @@ export function metricsActivities(metrics: Metrics): MetricsActivities {
             ? replica.phase
             : undefined;
         if (outcome) metrics.replicas.inc({ outcome });
+        if (replica.rejection) metrics.replicaRejections.inc({ reason: replica.rejection });
       }
       metrics.checkpointLoss.set({ split: "train" }, summary.metrics.loss);
       metrics.checkpointLoss.set({ split: "val" }, summary.metrics.valLoss);
@@ -26,6 +28,11 @@ export function metricsActivities(metrics: Metrics): MetricsActivities {
     async reportRunState({ from, to }) {
       if (from) metrics.runs.dec({ state: from });
       metrics.runs.inc({ state: to });
+    },
+
+    async reportRunRefused({ runId, cause, reason }) {
+      log.warn(`run ${runId} ${reason}`, { runId, cause });
+      metrics.runsRefused.inc({ cause });
     },
 
     async reportClusterHealth({ candidates }) {

@@ -1,15 +1,11 @@
-import { join } from "node:path";
 import { heartbeat } from "@temporalio/activity";
 import { ApplicationFailure } from "@temporalio/common";
-import {
-  MANIFEST_FILE,
-  readCheckpointManifest,
-  verifyCheckpoint,
-  writeCheckpoint,
-} from "../../checkpoints/index.ts";
+import { verifyCheckpoint, writeCheckpoint } from "../../checkpoints/index.ts";
+import { releaseFacts } from "../../download/chain.ts";
 import type { Governance } from "../../governance/chain.ts";
 import { getCheckpoint } from "../../governance/reads.ts";
 import { initialCheckpoint } from "../../model/index.ts";
+import { publishRelease } from "../../release/publish.ts";
 import { runIdOf } from "../../spec/runSpec.ts";
 import type { CheckpointStore } from "../../storage/index.ts";
 import type { StorageActivities } from "../../workflows/activities.ts";
@@ -61,16 +57,12 @@ export function storageActivities(ctx: StorageContext): StorageActivities {
           "CommitConflictError",
         );
       }
-      const manifest = await readCheckpointManifest(dir);
-      const prefix = `${runId}/${round}`;
-      for (const shard of manifest.shards) {
-        await ctx.publicStore.putFile(`${prefix}/${shard.path}`, join(dir, shard.path));
-        heartbeat(shard.path);
-      }
-      // The manifest goes last: its presence says every shard it lists is there.
-      await ctx.publicStore.putFile(`${prefix}/${MANIFEST_FILE}`, join(dir, MANIFEST_FILE));
+      // What downloaders get: the Hugging Face layout, built from the verified checkpoint and the
+      // chain's facts.
+      const facts = await releaseFacts(ctx.chain, runId, round);
+      const published = await publishRelease(dir, facts, ctx.publicStore, `${runId}/${round}`, heartbeat);
       ctx.metrics.checkpointsReleased.inc();
-      return { uri: ctx.publicStore.uriOf(`${prefix}/${MANIFEST_FILE}`), root: committed.root };
+      return { uri: published.uri, root: committed.root };
     },
   };
 }

@@ -13,9 +13,12 @@ import {DaoTrainHandler} from "./DaoTrainHandler.sol";
 /// claims and unauthorized attempts (foundry.toml: 256 runs × depth 50).
 contract DaoTrainInvariants is DaoTrainFixture {
     DaoTrainHandler internal handler;
+    uint64 internal constant MAX_ROUND = 7;
+
     bytes32[] internal runIds;
     bytes32[] internal clusterIds;
     address[] internal owners;
+    address[] internal verifiers;
 
     function setUp() public override {
         super.setUp();
@@ -27,6 +30,9 @@ contract DaoTrainInvariants is DaoTrainFixture {
             clusterIds.push(keccak256(abi.encode("cluster", i)));
             owners.push(vm.addr(0xC0 + i));
             _registerAndAdmit(owners[i], clusterIds[i], 8);
+        }
+        for (uint256 i = 0; i < 3; i++) {
+            verifiers.push(vm.addr(0x7E0 + i));
         }
         handler = new DaoTrainHandler(
             DaoTrainHandler.System({
@@ -40,12 +46,18 @@ contract DaoTrainInvariants is DaoTrainFixture {
                 dataset: DATASET
             }),
             runIds,
-            clusterIds
+            clusterIds,
+            verifiers
         );
         dao.grant(address(dao), address(handler), EXECUTE_PERMISSION_ID);
-        // Two runs are live from the first call on; the fuzzer approves the other four.
-        handler.approveRun(100 hours, 1 ether);
-        handler.approveRun(300 hours, 7 ether);
+        // Two runs are live from the first call on; the fuzzer approves the other four. Two of the
+        // three verifiers are appointed and a release needs one attestation, so that releases,
+        // attestations and disputes meet from the first calls on; the fuzzer changes both.
+        handler.approveRun(100 hours, 1 ether, 7 | 4 << 8 | 8 << 16 | 7200 << 24);
+        handler.approveRun(300 hours, 7 ether, 3 | 2 << 8 | 1 << 16 | 600 << 24);
+        handler.appointVerifier(0);
+        handler.appointVerifier(1);
+        handler.setAttestationQuorum(1);
     }
 
     /// forge fuzzes only the handler's functions, never the contracts directly.
@@ -90,6 +102,61 @@ contract DaoTrainInvariants is DaoTrainFixture {
         }
     }
 
+    /// Compute is credited only inside the commit of a round within the run's rounds, and no round
+    /// credits more than replicasPerRound × gpusPerReplica × roundDeadlineSeconds.
+    function invariant_computeOnlyForCommittedRoundsWithinTheOperatorsLimits() public view {
+        vm.assertEq(handler.creditsOutOfRange(), 0, "credited a round outside 1..rounds");
+        vm.assertEq(handler.creditsOverRoundLimit(), 0, "credited more than the round's limit");
+        for (uint256 r = 0; r < handler.daoApprovedRuns(); r++) {
+            RunRegistry.Run memory run = runs.getRun(runIds[r]);
+            uint256 perRound = runs.maxGpuSecondsPerRound(runIds[r]);
+            uint256 sum;
+            for (uint64 round = 0; round <= MAX_ROUND + 1; round++) {
+                uint64 credited = runs.roundGpuSeconds(runIds[r], round);
+                sum += credited;
+                vm.assertLe(credited, perRound, "within the per-round bound");
+                if (credited == 0) continue;
+                vm.assertTrue(checkpoints.isCommitted(runIds[r], round), "credited round is committed");
+                vm.assertTrue(round >= 1 && round <= run.limits.rounds, "credited round within the run's rounds");
+            }
+            vm.assertEq(sum, run.gpuSecondsRecorded, "every credited second belongs to a committed round");
+        }
+    }
+
+    /// Admission binds the id to the owner the DAO named, and the admitted capacity is never more
+    /// than the DAO approved at the last admission, nor more than the owner reports now.
+    function invariant_admissionNamesTheOwnerAndCapsTheCapacity() public view {
+        vm.assertEq(handler.admissionsForAnotherOwner(), 0, "admitted for an owner who did not register it");
+        for (uint256 i = 0; i < clusterIds.length; i++) {
+            ClusterRegistry.Cluster memory cluster = clusters.getCluster(clusterIds[i]);
+            vm.assertEq(cluster.owner, owners[i], "the registering owner stays");
+            vm.assertLe(cluster.admittedGpuCapacity, handler.approvedCapacity(clusterIds[i]), "approved by the DAO");
+            vm.assertLe(cluster.admittedGpuCapacity, cluster.gpuCapacity, "no more than reported");
+        }
+    }
+
+    /// A round is released only with the quorum of current verifiers' attestations, never while a
+    /// dispute is open or after one was upheld, and only the committed root is ever attested or disputed.
+    function invariant_releasesNeedTheQuorumAndNoDispute() public view {
+        vm.assertEq(handler.releasesWithoutQuorum(), 0, "released without the attestation quorum");
+        vm.assertEq(handler.releasesOfDisputedRounds(), 0, "released a disputed or rejected round");
+        vm.assertEq(handler.acceptedWrongRoots(), 0, "a verdict on a root other than the committed one");
+        vm.assertEq(uint256(checkpoints.attestationQuorum()), uint256(handler.ghostQuorum()), "quorum set by the DAO");
+        for (uint256 i = 0; i < handler.committedCount(); i++) {
+            (bytes32 runId, uint64 round) = handler.committed(i);
+            CheckpointRegistry.Checkpoint memory checkpoint = checkpoints.getCheckpoint(runId, round);
+            vm.assertEq(uint256(checkpoint.dispute), uint256(handler.ghostDispute(runId, round)), "dispute state");
+            vm.assertEq(checkpoints.attesters(runId, round).length, handler.ghostAttesterCount(runId, round), "attesters");
+            vm.assertEq(checkpoints.attestationCount(runId, round), handler.currentAttestations(runId, round), "count");
+            if (!checkpoint.released) continue;
+            vm.assertTrue(
+                checkpoint.dispute == CheckpointRegistry.DisputeState.None
+                    || checkpoint.dispute == CheckpointRegistry.DisputeState.Dismissed,
+                "a released round was never disputed or its dispute was dismissed"
+            );
+        }
+    }
+
     function invariant_atMostOneCommitPerRunAndRound() public view {
         vm.assertEq(handler.doubleCommits(), 0, "a second commit succeeded");
         for (uint256 i = 0; i < handler.committedCount(); i++) {
@@ -117,7 +184,9 @@ contract DaoTrainInvariants is DaoTrainFixture {
     }
 
     function invariant_onlyTheOperatorCommitsAndRecords() public view {
-        vm.assertEq(handler.unauthorizedOperations(), 0, "a non-operator committed, recorded, completed or failed");
+        vm.assertEq(
+            handler.unauthorizedOperations(), 0, "a non-operator committed, completed, failed or cancelled, or credited outside a commit"
+        );
         uint256 failed;
         for (uint256 r = 0; r < runIds.length; r++) {
             if (runs.runStatus(runIds[r]) == RunRegistry.RunStatus.Failed) failed++;
