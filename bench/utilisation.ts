@@ -1,11 +1,11 @@
 // Compute utilisation of a 1B-parameter run at 10-minute rounds with 64 replicas, modelled from
 // measured figures, with and without int8 pseudo-gradients, beside INTELLECT-1's 83 %.
 //
-//   node bench/utilisation.ts [--mib 256] [--overhead-s 4.6] [--outer-s …]
+//   node bench/utilisation.ts [--mib 256] [--overhead-s …] [--outer-fixed-s …] [--outer-per-replica-s …]
 //
 // It measures the transfer rate itself (daotrain's S3 store against versitygw on this machine,
 // `--mib` up and down, best of 3); the per-round orchestration overhead and today's outer step
-// come from the benches that measure them (bench/fleet.ts, issue 18's outer-step figures) as
+// come from the benches that measure them (bench/fleet.ts, bench/outerStep.ts) as
 // flags whose defaults are their last figures, and every assumption is printed. A daotrain round
 // is sequential: replicas train, upload, the worker fetches every replica, runs the outer step,
 // publishes the new global, the replicas fetch it; GPUs compute only in the first phase.
@@ -24,9 +24,10 @@ const { values } = parseArgs({
     mib: { type: "string", default: "256" },
     // bench/fleet.ts at 100 × 64 (bench/README.md): a round's time beyond the trainers' own.
     "overhead-s": { type: "string", default: "4.6" },
-    // Today's outer step (issue 18): 13.9 s at 2 replicas and 35.5 s at 8 of a 25.4M-parameter model.
-    "outer-fixed-s": { type: "string", default: "6.7" },
-    "outer-per-replica-s": { type: "string", default: "3.6" },
+    // bench/outerStep.ts (bench/README.md): the streaming, deterministic outer step takes 108.6 s
+    // at 4 replicas and 402.0 s at 32 of a 25.4M-parameter model: 66.7 s + 10.48 s a replica.
+    "outer-fixed-s": { type: "string", default: "66.7" },
+    "outer-per-replica-s": { type: "string", default: "10.48" },
     "outer-measured-params": { type: "string", default: "25.4e6" },
     params: { type: "string", default: "1e9" },
     replicas: { type: "string", default: "64" },
@@ -115,7 +116,7 @@ for (const line of [
   `${num("replicas")} replicas, ${num("round-minutes")}-minute rounds of inner steps (the GPUs' compute), nothing overlapped with it`,
   `transfer: daotrain's S3 store measured now on this machine (versitygw on loopback): up ${rates.up.toFixed(0)} MiB/s, down ${rates.down.toFixed(0)} MiB/s per client; every replica has a link of its own at that rate, the worker one`,
   `orchestration overhead ${num("overhead-s")} s a round (bench/fleet.ts, 100 clusters × 64 pods)`,
-  `outer step today: ${num("outer-fixed-s")} s + ${num("outer-per-replica-s")} s a replica at ${num("outer-measured-params") / 1e6}M parameters (issue 18), scaled linearly to ${num("params") / 1e9}B (it holds two model copies per replica: at this size it would not fit in memory)`,
+  `outer step today: ${num("outer-fixed-s")} s + ${num("outer-per-replica-s")} s a replica at ${num("outer-measured-params") / 1e6}M parameters (bench/outerStep.ts: streaming, scored by the deterministic evaluator on the worker's CPU), scaled linearly to ${num("params") / 1e9}B`,
   "INTELLECT-1: 83 % compute utilisation (DiLoCo, 100 inner steps, int8 all-reduce, overlapped)",
 ])
   console.log(`  - ${line}`);
