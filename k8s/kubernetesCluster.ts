@@ -485,6 +485,9 @@ export class KubernetesCluster implements ComputeCluster {
           if (jobDeleted) throw new RoundNotFoundError(ref);
           const job = jobs.get(ref.name, namespace);
           if (jobsListed && !job) throw new RoundNotFoundError(ref);
+          // Until the informer has the Job there is nothing to read: wait for its event, not in a
+          // loop of resolved promises that would starve the very I/O it waits for.
+          if (!job) changed = false;
           if (Date.now() - lastAnswerAt >= probeAfterMs) {
             // Informers say nothing of a cluster that went quiet: is it still there?
             await this.readJob(ref);
