@@ -220,7 +220,7 @@ async function dilocoRun(ws: Workspace, spec: RunSpec, label: string): Promise<D
       valLoss: step.valLoss.next ?? Number.NaN,
       globalLoss: step.valLoss.global,
       worstReplicaDelta: Math.max(...replicaLosses) - step.valLoss.global,
-      rejected: step.rejected.map((r) => `${r.id}: ${r.reason}`),
+      rejected: step.rejected.map((r) => `${r.id}: ${r.reason} (${r.message})`),
     });
   }
   const final = await readCheckpoint(global);
@@ -404,6 +404,17 @@ async function main(): Promise<void> {
         ];
       }),
     );
+    const rejections = settings.flatMap((o) =>
+      bySetting
+        .get(o)!
+        .flatMap((run, seed) =>
+          run.rounds.flatMap((r) =>
+            r.rejected.map((why) => `  ${describeOuter(o)}, seed ${seeds[seed]}, round ${r.round}: ${why}`),
+          ),
+        ),
+    );
+    if (rejections.length > 0)
+      console.log(`\nhonest replicas rejected by the outer step:\n${rejections.join("\n")}`);
     console.log(`\n${((performance.now() - started) / 1000).toFixed(0)} s in all`);
   } finally {
     await rm(ws.dir, { recursive: true, force: true });
