@@ -53,6 +53,8 @@ const trainSeconds = Number(values["train-seconds"]);
 const maxClusters = Math.max(...shapes.map(([c]) => c));
 const maxPods = Math.max(...shapes.map(([, p]) => p));
 const planes = Math.min(Number(values.planes), maxClusters);
+/** The replicas' deadline: room for the pods' run time and a slow round's launch and watch. */
+const replicaDeadlineSeconds = trainSeconds + 600;
 const MiB = 1024 * 1024;
 // The bench prints tables; the SDK's INFO lines would bury them.
 Runtime.install({ logger: new DefaultLogger("WARN") });
@@ -230,8 +232,10 @@ try {
         rounds,
         replicasPerRound: clusters * pods,
         minReplicas: 1,
-        // Room for every replica's run time twice over; a token unit an hour keeps the escrow small.
-        gpuHourBudget: Math.ceil((2 * clusters * pods * rounds * (trainSeconds + 60)) / 3600),
+        roundDeadlineSeconds: replicaDeadlineSeconds,
+        // A run starts only if every round could cost replicas × deadline; a token unit an hour
+        // keeps the escrow small.
+        gpuHourBudget: Math.ceil((clusters * pods * (rounds + 1) * replicaDeadlineSeconds) / 3600),
         rewardPerGpuHour: "1",
       });
       const runId = await stack.approveRun(spec);
@@ -241,7 +245,7 @@ try {
       const handle = await stack.client.workflow.start("trainingRun", {
         taskQueue: TASK_QUEUE,
         workflowId: runWorkflowId(runId),
-        args: [{ runId, spec, options: { heartbeatSeconds: 60, replicaDeadlineSeconds: 3600 } }],
+        args: [{ runId, spec, options: { heartbeatSeconds: 60, replicaDeadlineSeconds } }],
       });
       const status = (await handle.result()) as RunStatus;
       const runSeconds = (performance.now() - runStarted) / 1000;
