@@ -24,7 +24,7 @@ const { values } = parseArgs({
     mib: { type: "string", default: "256" },
     // bench/fleet.ts at 20 × 32 on this machine (bench/README.md): a round's time beyond the
     // trainers' own, the control planes' work for 640 pods included; 100 × 64 is not measured.
-    "overhead-s": { type: "string", default: "120" },
+    "overhead-s": { type: "string", default: "88" },
     // bench/outerStep.ts (bench/README.md): the streaming, deterministic outer step takes 108.6 s
     // at 4 replicas and 402.0 s at 32 of a 25.4M-parameter model: 66.7 s + 10.48 s a replica.
     "outer-fixed-s": { type: "string", default: "66.7" },
