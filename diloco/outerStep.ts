@@ -1,5 +1,4 @@
 import type { CheckpointManifest } from "../checkpoints/manifest.ts";
-import type { TensorLocation } from "../checkpoints/stream.ts";
 import { floatTensor, type Tensor } from "../checkpoints/tensor.ts";
 import { writeCheckpoint } from "../checkpoints/write.ts";
 import { openDataset } from "../datasets/read.ts";
@@ -11,6 +10,7 @@ import { aggregateReplicas, type NextGlobal } from "./aggregate.ts";
 import { replicaBounds } from "./bounds.ts";
 import { type GlobalState, MOMENTUM_PREFIX, readGlobal } from "./global.ts";
 import { type ReplicaInput, readReplicaManifest, readReplicaTensors } from "./replica.ts";
+import type { DeltaSource } from "./replicaForm.ts";
 import { roundSeed, scoringBatches, scoringShards, sketchCoordinates } from "./sampling.ts";
 import { scoreReplica } from "./scores.ts";
 import {
@@ -107,7 +107,7 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
 
   // One replica at a time: read once, measured, scored; only the measurements stay.
   const sketch = sketchCoordinates(global.size, seed);
-  const locations = new Map<string, ReadonlyMap<string, TensorLocation>>();
+  const sources = new Map<string, DeltaSource>();
   for (const { replica, manifest } of readable) {
     const contents = await readReplicaTensors(
       replica.dir,
@@ -132,7 +132,7 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
       own: await scoringBatches(dataset, own, spec, replica.index, seed),
     });
     evidence.set(replica.id, { id: replica.id, root: contents.root, delta: contents.delta, scores });
-    locations.set(replica.id, contents.tensors);
+    sources.set(replica.id, contents.source);
   }
 
   const round: RoundEvidence = {
@@ -150,7 +150,7 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
   const next = quorum
     ? await aggregateReplicas(
         global,
-        accepted.map((id) => ({ tensors: locations.get(id)! })),
+        accepted.map((id) => ({ source: sources.get(id)! })),
         spec,
         input.aggregationBufferBytes,
       )
