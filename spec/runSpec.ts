@@ -75,7 +75,7 @@ export const RunSpec = z
     dataset: Bytes32,
     rounds: z.number().int().min(1).max(10_000),
     innerSteps: z.number().int().min(1).max(1_000_000),
-    replicasPerRound: z.number().int().min(1).max(4096),
+    replicasPerRound: z.number().int().min(1).max(65_536),
     minReplicas: z.number().int().min(1),
     gpusPerReplica: z.number().int().min(0).max(64),
     /**

@@ -11,6 +11,7 @@ import type {
   LaunchKey,
   Placement,
   RefusalCause,
+  ReplicaOutput,
   ReplicaResult,
   RoundSummary,
   RunClosing,
@@ -67,7 +68,7 @@ export interface AggregationActivities {
     round: number;
     spec: RunSpec;
     parent: CheckpointRef;
-    outputs: ReplicaResult[];
+    outputs: ReplicaOutput[];
   }): Promise<AggregateResult>;
 }
 

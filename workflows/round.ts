@@ -158,7 +158,9 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
         round: input.round,
         spec,
         parent: input.parent,
-        outputs: [...outputs.values()].sort((a, b) => a.replica - b.replica),
+        outputs: [...outputs.values()]
+          .sort((a, b) => a.replica - b.replica)
+          .map(({ replica, clusterId, outputUri }) => ({ replica, clusterId, outputUri })),
       });
       phaseMs.aggregate += Date.now() - aggregateStarted;
       for (const verdict of aggregate.verdicts) {

@@ -95,6 +95,16 @@ export interface ReplicaScores {
   movement: number;
 }
 
+/**
+ * What the outer step needs of a succeeded replica: which one, where its output is, and the
+ * cluster the round record names for it. Only this travels to the aggregation: a 6,400-replica
+ * round's full results would be a 2.1 MiB payload, over Temporal's 2 MiB limit.
+ */
+export type ReplicaOutput = Pick<
+  Extract<ReplicaResult, { phase: "succeeded" }>,
+  "replica" | "clusterId" | "outputUri"
+>;
+
 export type ReplicaVerdict =
   /** `detail`: each measure beside the threshold it passed. */
   | { replica: number; accepted: true; detail: string; scores: ReplicaScores }
@@ -180,7 +190,10 @@ export interface RunStatus {
   gpuSecondsBudget: number;
   /** The round in flight, with its replicas as they stand. */
   current: { round: number; attempt: number; replicas: ReplicaStatus[] } | undefined;
-  /** The latest committed rounds, oldest first (bounded, it travels through continueAsNew). */
+  /**
+   * The latest committed rounds, oldest first (bounded, it travels through continueAsNew); an
+   * older round of more than 256 replicas keeps only the rows of those not accepted.
+   */
   recent: RoundSummary[];
 }
 

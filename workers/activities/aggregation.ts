@@ -20,14 +20,13 @@ export function aggregationActivities(ctx: AggregationContext): AggregationActiv
       const pulse = setInterval(() => heartbeat(), 1_000);
       try {
         const { runStore } = ctx;
-        const succeeded = outputs.flatMap((o) => (o.phase === "succeeded" ? [o] : []));
         // Staging judges what it fetches: a replica whose output is missing, oversized or corrupt
         // comes back as its defect, and the round goes on with the others.
         const judged = await judgeRound(runStore, {
           spec,
           parent,
           datasetUri: await datasetUriOf(ctx.chain, spec.dataset, runId),
-          outputs: succeeded,
+          outputs,
         });
         const { step } = judged;
         const evidence = new Map(step.evidence.replicas.map((e) => [e.id, e]));
