@@ -47,6 +47,8 @@ export interface StartVerifierOptions {
   workDir: string;
   pollSeconds?: number;
   retrySeconds?: number;
+  /** The chain RPC to use instead of the deployment's. */
+  rpcUrl?: string;
 }
 
 /** Starts `daotrain verifier` with the key in DAOTRAIN_KEY, and waits until it follows the chain. */
@@ -66,6 +68,7 @@ export async function startVerifierProcess(options: StartVerifierOptions): Promi
       String(options.retrySeconds ?? 5),
       "--metrics-port",
       "0",
+      ...(options.rpcUrl ? ["--rpc", options.rpcUrl] : []),
     ],
     env: { ...process.env, DAOTRAIN_KEY: options.key, DAOTRAIN_DEPLOYMENT: options.deploymentFile },
     logFile: join(options.workDir, "verifier.log"),

@@ -19,6 +19,7 @@ import { waitFor } from "../orchestration/polling.ts";
 import { type OrchestrationStack, startOrchestrationStack, TWO_CLUSTERS } from "../orchestration/stack.ts";
 import { workflowResult } from "../orchestration/story.ts";
 import { commitAsOperator, honestRound, nudgedCheckpoint } from "./operator.ts";
+import { startRpcHold } from "./rpcHold.ts";
 
 // Verifiers on real parts: anvil with the Aragon OSx DAO, the run store, trainer processes, and two
 // `daotrain verifier` processes with keys of their own. First an operator that lies (the test signs
@@ -36,13 +37,14 @@ const STRANGER = 4;
 const cli = (...args: string[]) =>
   daotrainWithEnv({ DAOTRAIN_DEPLOYMENT: stack.env.DAOTRAIN_DEPLOYMENT }, ...args);
 
-function startVerifier(i: number): Promise<VerifierProcess> {
+function startVerifier(i: number, rpcUrl?: string): Promise<VerifierProcess> {
   return startVerifierProcess({
     name: `verifier-${i}`,
     key: accountOf(VERIFIER_ACCOUNTS[i]!).privateKey,
     deploymentFile: stack.env.DAOTRAIN_DEPLOYMENT,
     workDir: join(stack.dir, `verifier-${i}`),
     retrySeconds: 3,
+    ...(rpcUrl ? { rpcUrl } : {}),
   });
 }
 
@@ -168,7 +170,11 @@ describe("an operator that commits what the round did not give", () => {
 });
 
 describe("honest rounds from the worker", () => {
-  test("both verifiers attest every round (replicas uploading int8 pseudo-gradients, which the audit decodes as the worker does), one of them killed mid-audit and restarted without a second attestation; `proposals` shows the count, the release passes, `download` names the attesters, and the release prunes the replica outputs", async () => {
+  test("both verifiers attest every round (replicas uploading int8 pseudo-gradients, which the audit decodes as the worker does), one of them killed between its audit and its attestation and restarted without a second one; `proposals` shows the count, the release passes, `download` names the attesters, and the release prunes the replica outputs", async () => {
+    // Verifier 0 talks to the chain through a relay that will hold its first verdict of this run.
+    const relay = await startRpcHold(stack.dao.anvil.rpcUrl);
+    await verifiers[0]!.process.stop();
+    verifiers[0] = await startVerifier(0, relay.url);
     worker = await startWorker(stack.env);
     const head = Number(await stack.dao.operator.publicClient.getBlockNumber());
     await stack.startWatcher(head + 1);
@@ -180,15 +186,15 @@ describe("honest rounds from the worker", () => {
     });
     const runId = await stack.approveRun(spec);
 
-    // Verifier 0 dies (SIGKILL) while it redoes round 1, and comes back.
+    // Verifier 0 dies (SIGKILL) after its audit of round 1, its attestation held unsent, and comes
+    // back talking to the chain directly.
     const [doomed] = verifiers;
-    await waitFor(
-      async () =>
-        doomed!.process.recentOutput().includes(`run ${runId} round 1: redoing round 1`) || undefined,
-      240_000,
-    );
+    relay.hold();
+    await relay.held;
+    expect(doomed!.process.recentOutput()).toContain(`run ${runId} round 1: redoing round 1`);
     process.kill(-doomed!.process.pid, "SIGKILL");
     await doomed!.process.exited;
+    await relay.close();
     expect(await verdictOf(stack.dao.operator, runId, 1n, doomed!.address)).toBe("none");
     verifiers[0] = await startVerifier(0);
 
