@@ -41,7 +41,7 @@ const FLOAT_DTYPES = new Set(["F32", "F16", "BF16"]);
  */
 export async function readReplicaManifest(
   dir: string,
-  global: GlobalState,
+  global: Pick<GlobalState, "manifest" | "root">,
   bounds: ReplicaBounds,
 ): Promise<CheckpointManifest | Defect> {
   let manifest: CheckpointManifest;
