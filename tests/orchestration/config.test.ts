@@ -15,6 +15,23 @@ import { confirmationsFor, operatorKeyOf, parseWorkerEnv } from "../../workers/c
 // The worker's boundaries: its environment, its clusters file and its codec refuse bad input by name.
 
 let dir: string;
+
+/** A kubeconfig of the shape `daotrain cluster onboard` writes: inline token, one context. */
+async function writeContributorKubeconfig(name: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(
+    path,
+    [
+      "apiVersion: v1",
+      "kind: Config",
+      "clusters: [{ name: lab, cluster: { server: 'https://10.0.0.1:6443' } }]",
+      "users: [{ name: sa, user: { token: abc.def } }]",
+      "contexts: [{ name: lab, context: { cluster: lab, user: sa, namespace: daotrain } }]",
+      "current-context: lab",
+    ].join("\n"),
+  );
+  return path;
+}
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "daotrain-config-"));
 });
@@ -122,18 +139,7 @@ describe("worker environment: keys and chain settings", () => {
 
 describe("clusters file", () => {
   test("reads local and Kubernetes clusters, with the kubeconfig's values and the default id", async () => {
-    const kubeconfig = join(dir, "sa.kubeconfig");
-    await writeFile(
-      kubeconfig,
-      [
-        "apiVersion: v1",
-        "kind: Config",
-        "clusters: [{ name: lab, cluster: { server: 'https://10.0.0.1:6443' } }]",
-        "users: [{ name: sa, user: { token: abc.def } }]",
-        "contexts: [{ name: lab, context: { cluster: lab, user: sa, namespace: daotrain } }]",
-        "current-context: lab",
-      ].join("\n"),
-    );
+    const kubeconfig = await writeContributorKubeconfig("sa.kubeconfig");
     const file = join(dir, "clusters.yaml");
     await writeFile(
       file,
@@ -191,8 +197,7 @@ describe("clusters file", () => {
   });
 
   test("carries a Kubernetes cluster's Kueue LocalQueue, and refuses one that is not a label value", async () => {
-    const kubeconfig = join(dir, "queued.kubeconfig");
-    await writeFile(kubeconfig, "apiVersion: v1\nkind: Config\n");
+    const kubeconfig = await writeContributorKubeconfig("queued.kubeconfig");
     const file = join(dir, "queued.yaml");
     await writeFile(
       file,

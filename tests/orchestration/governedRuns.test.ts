@@ -220,9 +220,7 @@ describe("when the operator loses its permission mid-run", () => {
         const status = await handle.query(statusQuery);
         return status.state === "paused" ? status : undefined;
       });
-      expect(paused.reason).toMatch(
-        /^round 1: commitRound: commitCheckpoint reverted with DaoUnauthorized\(/,
-      );
+      expect(paused.reason).toMatch(/^round 1: commitRound: commitRound reverted with DaoUnauthorized\(/);
       expect(paused.reason).toMatch(/grants it again/);
       expect(paused.committedRounds).toBe(0);
 

@@ -166,7 +166,11 @@ describe("a revert no retry can fix", () => {
     const operator = dao.deployment.operator;
     await dao.pass(revokeOperatorProposal(dao.deployment, operator));
     try {
-      const revoked = await stepResult({ activity: "closeRun", request: { runId }, startToCloseSeconds: 30 });
+      const revoked = await stepResult({
+        activity: "closeRun",
+        request: { runId, closing: { as: "completed" } },
+        startToCloseSeconds: 30,
+      });
       expect(revoked).toMatchObject({
         ok: false,
         type: "DaoUnauthorized",
@@ -191,7 +195,11 @@ describe("operator transactions", () => {
     try {
       // 3 s per attempt, a replacement after 1 s: the first attempt times out with its
       // transaction pending, and the second must find it.
-      const handle = await step({ activity: "closeRun", request: { runId }, startToCloseSeconds: 3 });
+      const handle = await step({
+        activity: "closeRun",
+        request: { runId, closing: { as: "completed" } },
+        startToCloseSeconds: 3,
+      });
       await waitFor(async () => {
         const { raw } = await handle.describe();
         return (raw.pendingActivities?.[0]?.attempt ?? 0) >= 2;

@@ -51,7 +51,7 @@ async function startRun(configure: (sim: Simulation, runId: string) => void = ()
 
 /** What the real chain activities raise for a contract's named revert. */
 const revert = (name: string, args = "") =>
-  ApplicationFailure.nonRetryable(`recordCompute reverted with ${name}(${args}): a hint`, name);
+  ApplicationFailure.nonRetryable(`commitRound reverted with ${name}(${args}): a hint`, name);
 
 const waitForState = (handle: { query: (q: typeof statusQuery) => Promise<RunStatus> }, state: string) =>
   waitFor(async () => {

@@ -16,6 +16,7 @@ import { parseRunSpec, type RunSpec, runIdOf } from "../../spec/runSpec.ts";
 import { trainerEnvVars } from "../../spec/trainerContract.ts";
 import { openStore } from "../../storage/index.ts";
 import { type Anvil, startAnvil } from "../harness/anvil.ts";
+import { TEST_IMAGE } from "../orchestration/fixtures.ts";
 
 const repo = new URL("../../", import.meta.url).pathname;
 
@@ -75,7 +76,7 @@ export async function releasedModel(work: string): Promise<ReleasedModel> {
     inner: { optimizer: "adamw", lr: 6e-3, batch: 8 },
     validation: { batches: 2, tolerance: 0.5 },
     seed: 11,
-    image: "daotrain/trainer:dev",
+    image: TEST_IMAGE,
   });
   const { runId } = await approveRun(dao, spec);
 

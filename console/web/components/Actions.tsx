@@ -178,7 +178,7 @@ export function ActionDescription({ action }: { action: ActionView }) {
             Attestations:{" "}
             {a.tracked
               ? `${a.count} of the ${a.quorum} verifier attestations needed${disputeNote[a.dispute]}.`
-              : "this deployment's checkpoint registry does not record verifier attestations."}
+              : "none yet: the round has no commit for verifiers to attest."}
           </p>
         </>
       );

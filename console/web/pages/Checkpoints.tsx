@@ -44,7 +44,7 @@ export function CheckpointsPage() {
                       <dd>
                         {c.attestations.tracked
                           ? `${c.attestations.count} of ${c.attestations.quorum} verifiers`
-                          : "not recorded by this deployment"}
+                          : "none: the round has no commit"}
                       </dd>
                     </dl>
                     <p>Download and verify against the chain:</p>
