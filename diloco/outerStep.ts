@@ -69,8 +69,8 @@ export interface ScoringRequest {
 
 export interface ScoredReplica {
   readonly scores: ReplicaScores;
-  /** Who computed them, when not this process (ReplicaEvidence's `evaluatedBy`). */
-  readonly evaluatedBy?: string;
+  /** Who else computed these bits (ReplicaEvidence's `evaluatedBy`); absent or empty: only this process. */
+  readonly evaluatedBy?: readonly string[];
 }
 
 export interface OuterStepResult {
@@ -157,7 +157,7 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
       root: contents.root,
       delta: contents.delta,
       scores,
-      ...(evaluatedBy === undefined ? {} : { evaluatedBy }),
+      ...(evaluatedBy && evaluatedBy.length > 0 ? { evaluatedBy } : {}),
     });
     locations.set(replica.id, contents.tensors);
   }

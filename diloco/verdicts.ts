@@ -50,11 +50,11 @@ export type ReplicaEvidence =
       readonly delta: DeltaMeasure;
       readonly scores: ReplicaScores;
       /**
-       * Who computed the scores: absent when the process that ran the outer step did, else the
-       * name its caller gave (an evaluation Job's cluster id). `judge` never reads it: the scores
-       * are the same bits whoever computed them.
+       * Who computed the scores: absent when only the process that ran the outer step did, else
+       * the names its caller gave (the evaluating clusters' ids whose scores are these bits).
+       * `judge` never reads it: the scores are the same bits whoever computed them.
        */
-      readonly evaluatedBy?: string;
+      readonly evaluatedBy?: readonly string[];
     };
 
 /** A round's evidence: what `judge` decides from, and what a re-derivation must reproduce. */

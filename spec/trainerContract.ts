@@ -44,6 +44,9 @@ export function trainerEnvVars(env: z.input<typeof TrainerEnv>): Record<string, 
  * contributor than its author, and writes a `ScoresFile` to DAOTRAIN_SCORES_URI. The run spec
  * comes from θ's metadata, covered by DAOTRAIN_INIT_ROOT.
  */
+/** The evaluator's command line in the trainer image (images/recipes.ts TRAINER_PROGRAMS). */
+export const EVALUATOR_COMMAND = ["node", "trainer/evaluate.ts"];
+
 const Hex256 = z.string().regex(/^0x[0-9a-f]{64}$/, "must be 0x and 64 lowercase hex digits");
 export const EvaluatorEnv = z.object({
   DAOTRAIN_RUN_ID: Bytes32,

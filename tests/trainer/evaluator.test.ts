@@ -157,7 +157,7 @@ describe("the evaluator (node trainer/evaluate.ts)", () => {
     const worker = await step();
     const evaluated = await step(async (request) => {
       expect(request.seed).toEqual(seed);
-      return { scores: files[request.index]!.scores, evaluatedBy: "pod" };
+      return { scores: files[request.index]!.scores, evaluatedBy: ["pod"] };
     });
     for (const [i, evidence] of worker.evidence.replicas.entries()) {
       if (!("scores" in evidence)) throw new Error(`replica ${i} was not scored`);
@@ -166,8 +166,8 @@ describe("the evaluator (node trainer/evaluate.ts)", () => {
     }
     expect(evaluated.verdicts).toEqual(worker.verdicts);
     expect(evaluated.evidence.replicas.map((e) => ("evaluatedBy" in e ? e.evaluatedBy : undefined))).toEqual([
-      "pod",
-      "pod",
+      ["pod"],
+      ["pod"],
     ]);
     const [a, b] = await Promise.all([
       worker.write(join(dir, "next-worker")),
