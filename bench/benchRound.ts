@@ -18,16 +18,22 @@ import { innerLoop } from "../trainer/train.ts";
 
 export const repo = resolve(new URL("..", import.meta.url).pathname);
 
-/** d512 × 8 layers: 25.4M parameters. One AdamW step at a small lr, scored on 64 tokens. */
-export function benchSpec(dataset: `0x${string}`, replicas: number): RunSpec {
+/** The model's width and depth: d512 × 8 layers is 25.4M parameters (the default). */
+export interface BenchModel {
+  dModel: number;
+  layers: number;
+}
+export const BENCH_MODEL: BenchModel = { dModel: 512, layers: 8 };
+
+/** One AdamW step at a small lr, scored on 64 tokens. */
+export function benchSpec(dataset: `0x${string}`, replicas: number, size: BenchModel = BENCH_MODEL): RunSpec {
   return tinySpec({
     name: "bench outer step",
     model: {
       architecture: "transformer-lm",
       vocabSize: 256,
       contextLength: 64,
-      dModel: 512,
-      layers: 8,
+      ...size,
       heads: 8,
     },
     dataset,
@@ -48,14 +54,14 @@ export async function exists(path: string): Promise<boolean> {
 }
 
 /** The dataset, θ and `count` replicas trained one AdamW step each, unless already there. */
-export async function prepare(work: string, count: number): Promise<RunSpec> {
+export async function prepare(work: string, count: number, size: BenchModel = BENCH_MODEL): Promise<RunSpec> {
   await mkdir(work, { recursive: true });
   const datasetDir = join(work, "dataset");
   // 4096-token shards: 57 training shards, enough for 32 replicas to have their own.
   const dataset = (await exists(datasetDir))
     ? (await openDataset(datasetDir)).manifest
     : await packDataset(join(repo, "datasets/corpus"), datasetDir, { shardTokens: 4096 });
-  const spec = benchSpec(dataset.root as `0x${string}`, count);
+  const spec = benchSpec(dataset.root as `0x${string}`, count, size);
   const previous = await readFile(join(work, "spec.json"), "utf8").catch(() => "");
   if (previous !== JSON.stringify(spec)) {
     // Replicas of another spec belong to another run: start again.
@@ -73,7 +79,9 @@ export async function prepare(work: string, count: number): Promise<RunSpec> {
   for (let i = 0; i < count; i++) {
     const dir = join(work, `replica-${i}`);
     if (await exists(join(dir, "manifest.json"))) continue;
-    process.stderr.write(`training replica ${i + 1}/${count} (one AdamW step of a 25.4M-parameter model)\n`);
+    process.stderr.write(
+      `training replica ${i + 1}/${count} (one AdamW step of a d${size.dModel} × ${size.layers} model)\n`,
+    );
     const shards = await Promise.all(assignShards(opened.manifest, i, count).map((s) => opened.readShard(s)));
     const params = paramsToTensors(modelValues(init.tensors, spec), spec.model);
     innerLoop(

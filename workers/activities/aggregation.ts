@@ -108,7 +108,7 @@ function evaluatedByOf(evidence: ReplicaEvidence | undefined): { evaluatedBy?: H
   return { evaluatedBy: evidence.evaluatedBy.map((id) => id as Hex) };
 }
 
-interface EvaluatedScoresInput {
+export interface EvaluatedScoresInput {
   runStore: RunStore;
   runId: Hex;
   round: number;
@@ -125,7 +125,7 @@ interface EvaluatedScoresInput {
  * computed, or names another root or seed than it was given, joins `liars`. The verdict rests on
  * the worker's bits whenever it computed them.
  */
-function evaluatedScores(input: EvaluatedScoresInput) {
+export function evaluatedScores(input: EvaluatedScoresInput) {
   const { runStore, runId, round, evaluations, liars } = input;
   const planned = new Map(evaluations.outputs.map((o) => [o.replica, o]));
   return async (request: ScoringRequest, compute: () => Promise<Scores>): Promise<ScoredReplica> => {
