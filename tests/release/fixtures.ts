@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { sha256, stringToHex } from "viem";
 import { writeCheckpoint } from "../../checkpoints/index.ts";
 import { assignShards, type DatasetManifest, packDataset } from "../../datasets/index.ts";
 import { outerStep } from "../../diloco/index.ts";
@@ -126,8 +127,9 @@ export async function releasedModel(work: string): Promise<ReleasedModel> {
     round: 1n,
     root: global1.root,
     manifestUri: pathToFileURL(join(checkpointDir, "manifest.json")).href,
-    // This fixture plays the operator by hand: no round record is published, and nothing is paid.
-    recordHash: `0x${"00".repeat(32)}`,
+    // This fixture plays the operator by hand: no round record is published (the registry only
+    // refuses a zero hash), and nothing is paid.
+    recordHash: sha256(stringToHex("release fixture: no round record")),
     records: [],
     metrics: {
       loss: global1.metrics.loss ?? 0,
