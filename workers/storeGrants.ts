@@ -96,7 +96,10 @@ export function trainerPolicy(grant: TrainerGrant): PolicyDocument {
               Sid: "RoundOutputsToScore",
               Effect: "Allow" as const,
               Action: ["s3:GetObject"],
-              Resource: rounds("clusters/*/replicas/*"),
+              // One pattern, not one per round-number length (IAM caps a user's inline policy at
+              // 2,048 bytes): `*` may span `/` here, which lets it read no more than outputs, since
+              // only a `…/clusters/<c>/replicas/…` key matches and scores live under `…/scores/`.
+              Resource: [store.under(`runs/${RUN_ID}/rounds/*/clusters/*/replicas/*`)],
             },
           ]
         : []),
