@@ -31,6 +31,14 @@ import type {
 // both owners collude, and a one-evaluator liar is caught at least once a round whenever it lies
 // on every output it scores.
 //
+// What it costs: per output one CPU-only pod (or two) reading θ, the output and the few dataset
+// shards it is scored on, and computing three deterministic losses (bench/roundScoring.ts: tens
+// of seconds on a 25.4M-parameter model); the worker keeps θ's and the new θ's losses, the
+// streaming read of each output and one re-check per single evaluator per round. Evaluators are
+// not paid: the contract's per-round bound (replicasPerRound × gpusPerReplica × deadline) counts
+// GPU-seconds, which evaluation pods do not use; paying them would be a credit of their own
+// within what the round's replicas leave of that bound, for the DAO to decide.
+//
 // When no output can have an evaluator of another owner (one contributor, local executors, the
 // demo, clusters that do not offer evaluation), or the round has none to spare, the worker scores
 // every output itself, as before: `scoreOnClusters` returns undefined.
