@@ -137,17 +137,25 @@ go_build_tools() {
   local packages=("${@:2:$#-2}")
   (cd "$module_dir" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags="-s -w ${GO_LDFLAGS:-}" -o "$out/" "${packages[@]}")
 }
+# The binary `go build` names for a package: its last path element, a major-version suffix skipped
+# (sigs.k8s.io/kustomize/kustomize/v5 builds `kustomize`).
+go_binary_name() {
+  local name
+  name=$(basename "$1")
+  [[ $name =~ ^v[0-9]+$ ]] && name=$(basename "$(dirname "$1")")
+  echo "$name"
+}
 ensure_go_tools() {
   local name=$1 version=$2 module_dir=$3
   shift 3
   local dir="$CACHE/$name-$version" tool missing=0
-  for tool in "$@"; do [[ -x $dir/$(basename "$tool") ]] || missing=1; done
+  for tool in "$@"; do [[ -x $dir/$(go_binary_name "$tool") ]] || missing=1; done
   if [[ $missing == 1 ]]; then
     command -v go >/dev/null || fail "$name $version: needs Go >= 1.25 to build; install Go"
     step "building $name $version with Go (cold cache: several minutes on 2 cores)"
     install_into "$dir" go_build_tools "$module_dir" "$@" || fail "$name $version: 'go build' in $module_dir failed; check the Go module proxy is reachable"
   fi
-  for tool in "$@"; do link "$(basename "$tool")" "$dir/$(basename "$tool")"; done
+  for tool in "$@"; do link "$(go_binary_name "$tool")" "$dir/$(go_binary_name "$tool")"; done
 }
 
 # A venv of exactly the packages a requirements file pins (--no-deps: the file lists every one),
@@ -252,6 +260,8 @@ want chromium && ensure_debian_tool chromium chromium
 want analysis && ensure_analysis_tools
 want versitygw && ensure_go_tools versitygw "$VERSITYGW_VERSION" "$ROOT/bootstrap/versitygw" github.com/versity/versitygw/cmd/versitygw
 want kueue && ensure_kueue
+# kustomize renders deploy/ as `kubectl apply -k` would, for the test that applies it.
+want kustomize && ensure_go_tools kustomize "$KUSTOMIZE_VERSION" "$ROOT/bootstrap/kustomize" sigs.k8s.io/kustomize/kustomize/v5
 want containers && ensure_container_tools
 want images && ensure_image trainer && ensure_image worker && ensure_image pause
 wanted_extra huggingface && ensure_huggingface

@@ -6,5 +6,6 @@ _here=$(dirname "${BASH_SOURCE[0]}")
 KUBERNETES_VERSION=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "$_here/kubernetes/go.mod")
 KWOK_VERSION=$(awk '$1 == "sigs.k8s.io/kwok" && $2 ~ /^v/ {print $2; exit}' "$_here/kwok/go.mod")
 KUEUE_VERSION=$(awk '$1 == "sigs.k8s.io/kueue" && $2 ~ /^v/ {print $2; exit}' "$_here/kueue/go.mod")
+KUSTOMIZE_VERSION=$(awk '$1 == "sigs.k8s.io/kustomize/kustomize/v5" && $2 ~ /^v/ {print $2; exit}' "$_here/kustomize/go.mod")
 VERSITYGW_VERSION=$(awk '$1 == "github.com/versity/versitygw" && $2 ~ /^v/ {print $2; exit}' "$_here/versitygw/go.mod")
 unset _here

@@ -9,7 +9,16 @@ export interface ImportGraph {
   packages: Set<string>;
 }
 
-/** Every module the entry points reach through static and literal dynamic imports: repo files and packages. */
+/**
+ * A module loaded by path, `siblingModule("./x", import.meta.url)` (spec/sourceModule.ts): a worker
+ * thread's script, Temporal's failure converter and workflows. No import names them.
+ */
+const LOADED_BY_PATH = /siblingModule\(\s*"(\.{1,2}\/[^"]+)"/g;
+
+/**
+ * Every module the entry points reach through static and literal dynamic imports and the modules
+ * they load by path: repo files and packages.
+ */
 export function importGraph(repo: string, entries: readonly string[]): ImportGraph {
   const files = new Set<string>();
   const packages = new Set<string>();
@@ -17,11 +26,13 @@ export function importGraph(repo: string, entries: readonly string[]): ImportGra
   for (let file = pending.pop(); file; file = pending.pop()) {
     if (files.has(file)) continue;
     files.add(file);
-    const { importedFiles } = ts.preProcessFile(readFileSync(file, "utf8"), true, true);
-    for (const { fileName } of importedFiles) {
+    const source = readFileSync(file, "utf8");
+    for (const { fileName } of ts.preProcessFile(source, true, true).importedFiles) {
       if (fileName.startsWith(".")) pending.push(resolve(dirname(file), fileName));
       else if (!fileName.startsWith("node:")) packages.add(packageOf(fileName));
     }
+    for (const [, relative] of source.matchAll(LOADED_BY_PATH))
+      pending.push(resolve(dirname(file), `${relative}.ts`));
   }
   return { files, packages };
 }

@@ -91,12 +91,18 @@ async function pauseBinary(repo: string, scratch: string): Promise<RootfsEntry[]
   return [{ kind: "file", path: "/pause", source: out, mode: 0o755 }];
 }
 
-/** The workers' workflow code as Temporal's bundler makes it at a worker's start. */
-async function workflowBundle(repo: string): Promise<string> {
-  const { bundleWorkflowCode } = await import("@temporalio/worker");
+/**
+ * The workers' workflow code as Temporal's bundler makes it at a worker's start: the worker's own
+ * bundle options (its workflows and the failure converter that seals failure messages).
+ */
+async function workflowBundle(): Promise<string> {
+  const [{ bundleWorkflowCode }, { workflowBundleOptions }] = await Promise.all([
+    import("@temporalio/worker"),
+    import("../workers/main.ts"),
+  ]);
   const silent = () => {};
   const logger = { log: silent, trace: silent, debug: silent, info: silent, warn: silent, error: silent };
-  return (await bundleWorkflowCode({ workflowsPath: join(repo, "workflows/index.ts"), logger })).code;
+  return (await bundleWorkflowCode({ ...workflowBundleOptions, logger })).code;
 }
 
 export const RECIPES: Record<string, ImageRecipe> = {
@@ -113,13 +119,8 @@ export const RECIPES: Record<string, ImageRecipe> = {
     // swc, whose native addon will not load from a read-only root. The trainer is for the local
     // executor.
     rootfs: async (repo) => [
-      ...(await nodeProgram(repo, ["workers/main.ts", "workflows/index.ts", ...TRAINER_PROGRAMS], ["long"])),
-      {
-        kind: "generated",
-        path: `${APP_DIR}/workflows.bundle.js`,
-        mode: 0o644,
-        generate: () => workflowBundle(repo),
-      },
+      ...(await nodeProgram(repo, ["workers/main.ts", "trainer/main.ts"], ["long"])),
+      { kind: "generated", path: `${APP_DIR}/workflows.bundle.js`, mode: 0o644, generate: workflowBundle },
     ],
   },
   pause: { name: "pause", containerfile: "images/pause/Containerfile", rootfs: pauseBinary },

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdir, readFile, realpath } from "node:fs/promises";
+import { arch } from "node:os";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
 
@@ -53,18 +54,35 @@ export async function addonLibraries(entries: readonly RootfsEntry[]): Promise<R
   return found.flat();
 }
 
-/** A folder's files under `imageDir`, without nested node_modules (their own entries), maps or typings. */
+/**
+ * A folder's files under `imageDir`, without nested node_modules (their own entries), maps,
+ * typings, or addons prebuilt for another platform.
+ */
 export async function packageFiles(hostDir: string, imageDir: string): Promise<RootfsEntry[]> {
   const entries: RootfsEntry[] = [];
   for (const dirent of await readdir(hostDir, { recursive: true, withFileTypes: true })) {
     const source = join(dirent.parentPath, dirent.name);
     const path = relative(hostDir, source);
-    if (!dirent.isFile() || path.split("/").includes("node_modules") || LEFT_OUT.test(path)) continue;
+    if (!dirent.isFile() || LEFT_OUT.test(path)) continue;
+    const folders = path.split("/");
+    if (folders.includes("node_modules") || folders.some(isOtherPlatform)) continue;
     entries.push({ kind: "file", path: join(imageDir, path), source, mode: 0o644 });
   }
   return entries;
 }
 const LEFT_OUT = /(\.map|\.d\.[cm]?ts)$/;
+
+/**
+ * A folder named for a target triple other than the image's (Linux, glibc, this machine's
+ * architecture): Temporal's core bridge ships its addon prebuilt for five platforms in
+ * `releases/<triple>/` (30 MB each) and the image loads one.
+ */
+function isOtherPlatform(folder: string): boolean {
+  return TARGET_TRIPLE.test(folder) && folder !== IMAGE_TRIPLE;
+}
+const TARGET_TRIPLE =
+  /^(x86_64|aarch64|i686|armv7)-(apple-darwin|pc-windows-msvc|unknown-linux-(gnu|musl)(eabihf)?)$/;
+const IMAGE_TRIPLE = `${arch() === "arm64" ? "aarch64" : "x86_64"}-unknown-linux-gnu`;
 
 /**
  * The entries by image path, later ones replacing earlier ones (a library two programs share is

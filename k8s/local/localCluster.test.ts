@@ -89,6 +89,20 @@ test("a replica that exits non-zero is reported failed with its exit code; launc
   await cluster.cleanupRound(ref);
 });
 
+test("exit codes are recorded with the shell's builtins alone, as in the worker's image (a sh, no coreutils)", async () => {
+  const emptyPath = await mkdtemp(join(tmpdir(), "daotrain-local-path-"));
+  const cluster = new LocalCluster({ workDir, gpus: 4, env: { PATH: emptyPath } });
+  const command = [process.execPath, "-e", "process.exit(5 * Number(process.env.DAOTRAIN_REPLICA))"];
+  const ref = await cluster.launchRound(spec(8, command));
+  const seen = await finalStatus(cluster.watchRound(ref));
+  expect(seen.at(-1)?.replicas).toMatchObject([
+    { replica: 0, state: "succeeded" },
+    { replica: 1, state: "failed", reason: "trainer exited with code 5", exitCode: 5 },
+  ]);
+  await cluster.cleanupRound(ref);
+  await rm(emptyPath, { recursive: true, force: true });
+});
+
 test("cancel stops running replicas and removes the round; a round beyond the machine's GPUs is refused", async () => {
   const cluster = new LocalCluster({ workDir, gpus: 2 });
   const ref = await cluster.launchRound(spec(3, ["sleep", "60"]));

@@ -148,12 +148,14 @@ export class LocalCluster implements ComputeCluster {
     gpus: number[],
   ) {
     const log = openSync(this.file(name, replica, "log"), "a");
-    // The shell records the exit code even when this orchestrator process is gone by then.
+    // The shell records the exit code even when this orchestrator process is gone by then, with
+    // its own builtins only: the worker's image has a sh and no coreutils (no `mv`). The record is
+    // one write of a few bytes; `replicaState` waits for it whole.
     const child = spawn(
       "/bin/sh",
       [
         "-c",
-        '"$@"; code=$?; printf \'{"code":%d}\' "$code" > "$0.tmp" && mv "$0.tmp" "$0"',
+        '"$@"; code=$?; printf \'{"code":%d}\' "$code" > "$0"',
         this.file(name, replica, "exit"),
         ...spec.command,
       ],
@@ -205,6 +207,8 @@ export class LocalCluster implements ComputeCluster {
   private async replicaState(name: string, replica: number): Promise<ReplicaState> {
     const exit = await readFile(this.file(name, replica, "exit"), "utf8").catch(() => undefined);
     if (exit !== undefined) {
+      // Created but not yet written: the shell is recording the exit code this instant.
+      if (!exit.endsWith("}")) return { replica, state: "running", node: "localhost" };
       const record = JSON.parse(exit) as ExitRecord;
       if (record.code === 0) {
         // The pid file is written as the process starts, the exit file as it ends.

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
+import { arch } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -16,6 +17,16 @@ async function blob(image: BuiltImage, digest: string): Promise<string> {
   return join(image.layout, "blobs", ...digest.split(":"));
 }
 
+/** The paths in an image's one layer. */
+async function layerPaths(image: BuiltImage): Promise<string[]> {
+  const manifest = JSON.parse(await readFile(await blob(image, image.digest), "utf8")) as OciManifest;
+  expect(manifest.layers).toHaveLength(1);
+  const { stdout } = await run("tar", ["-tzf", await blob(image, manifest.layers[0]!.digest)], {
+    maxBuffer: 64 << 20,
+  });
+  return stdout.split("\n");
+}
+
 let image: BuiltImage;
 let registry: ImageRegistry;
 
@@ -29,12 +40,7 @@ afterAll(async () => {
 
 describe("the trainer image", () => {
   test("holds Node, a sh and the trainer's own files and packages, and no chain, Temporal or Kubernetes code", async () => {
-    const manifest = JSON.parse(await readFile(await blob(image, image.digest), "utf8")) as OciManifest;
-    expect(manifest.layers).toHaveLength(1);
-    const { stdout } = await run("tar", ["-tzf", await blob(image, manifest.layers[0]!.digest)], {
-      maxBuffer: 64 << 20,
-    });
-    const paths = stdout.split("\n");
+    const paths = await layerPaths(image);
     expect(paths).toEqual(
       expect.arrayContaining(["usr/local/bin/node", "bin/sh", "opt/daotrain/trainer/main.ts"]),
     );
@@ -72,5 +78,26 @@ describe("the trainer image", () => {
   test("is pushed to the local registry under the digest it was built with", async () => {
     const reference = await registry.push(image);
     expect(reference).toBe(`${registry.host}/daotrain/trainer@${image.digest}`);
+  });
+});
+
+describe("the worker image", () => {
+  test("holds the modules the worker loads by path and its workflows prebundled, and the core bridge's addon for its own platform only", async () => {
+    const paths = await layerPaths(await builtImage("worker"));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        "opt/daotrain/workers/main.ts",
+        "opt/daotrain/checkpoints/hashWorker.ts",
+        "opt/daotrain/workers/failureConverter.ts",
+        "opt/daotrain/workflows/index.ts",
+        "opt/daotrain/workflows.bundle.js",
+      ]),
+    );
+    const addons = paths.filter((p) =>
+      p.startsWith("opt/daotrain/node_modules/@temporalio/core-bridge/releases/"),
+    );
+    expect(addons.filter((p) => p.endsWith(".node"))).toEqual([
+      `opt/daotrain/node_modules/@temporalio/core-bridge/releases/${arch() === "arm64" ? "aarch64" : "x86_64"}-unknown-linux-gnu/index.node`,
+    ]);
   });
 });

@@ -25,8 +25,8 @@ describe("deploy/worker", () => {
     const worker = pod?.spec?.containers[0];
     expect(worker?.envFrom).toContainEqual({ secretRef: { name: "daotrain-worker-keys" } });
     expect(JSON.stringify(worker?.env ?? [])).not.toMatch(/KEY|SECRET/);
-    expect(worker?.readinessProbe?.httpGet).toEqual({ path: "/metrics", port: "metrics" });
-    expect(worker?.livenessProbe?.httpGet).toEqual({ path: "/metrics", port: "metrics" });
+    for (const probe of [worker?.startupProbe, worker?.readinessProbe, worker?.livenessProbe])
+      expect(probe?.httpGet).toEqual({ path: "/metrics", port: "metrics" });
     expect(pod?.metadata?.annotations).toMatchObject({
       "prometheus.io/scrape": "true",
       "prometheus.io/port": "9464",

@@ -235,8 +235,11 @@ export async function startKubeletNode(options: KubeletNodeOptions): Promise<Kub
     await Promise.all(containers.map((id) => ctrCall("containers", "delete", id).catch(() => "")));
   };
   const stop = async () => {
-    await Promise.all(relays.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+    // A server closes once its connections have ended: a pod's long-lived ones (a worker's gRPC
+    // stream to Temporal, its watches) end only when cut.
+    const closed = relays.splice(0).map((server) => new Promise((resolve) => server.close(resolve)));
     for (const connection of relayed) connection.destroy();
+    await Promise.all(closed);
     const [containerd, kubelet] = processes.splice(0);
     await kubelet?.stop(5_000);
     if (containerd) {

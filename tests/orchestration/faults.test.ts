@@ -163,10 +163,8 @@ describe("fault matrix", () => {
 describe("worker process", () => {
   test("SIGTERM drains the worker and it exits 0", async () => {
     const spare = await startWorker();
-    const started = Date.now();
     process.kill(spare.pid, "SIGTERM");
     expect(await spare.exited).toBe(0);
-    expect(Date.now() - started).toBeLessThan(15_000);
     expect(spare.recentOutput()).toContain("SIGTERM, finishing activities in flight");
   });
 });
