@@ -1,54 +1,78 @@
-// S3 checkpoint round trip against the real S3 server (versitygw), beside a plain file copy of
-// the same checkpoint measured in the same run.
+// daotrain's S3 transfers against rclone's, on the same versitygw server, the same checkpoint
+// bytes, in the same run; a plain file copy of the checkpoint beside them for scale.
 //
-//   node bench/s3.ts [--gib 1] [--shards 4]
+//   node bench/s3.ts [--gib 1] [--shards 4] [--repeat 3]
 //
-// Needs `bootstrap/bootstrap.sh --only versitygw` and `source scripts/env.sh`. The server, the
-// checkpoint and the copies all live on this machine's disk, so the ratios show what the S3 path
-// (HTTP, signing, multipart, ranged reads) costs over the disk itself.
+// Needs `bootstrap/bootstrap.sh --only versitygw,rclone` and `source scripts/env.sh`. Each pair
+// (daotrain, rclone) runs back to back, in alternating order, `--repeat` times; the best of each
+// is kept, so a burst of load from elsewhere on the machine hurts both or neither.
+//   upload             putDirectory (shards in parallel, multipart)  vs  rclone copy dir → bucket
+//   download           downloadToFile of every shard                   vs  rclone copy --ignore-checksum
+//   verified download  downloadCheckpoint (sha256 of every shard, root) vs  rclone copy, then
+//                      rclone checksum sha256 against the manifest's digests
+// Both download the objects daotrain uploaded; rclone's defaults otherwise (4 transfers, 4
+// upload parts and 4 download streams per file in flight).
+import { execFile } from "node:child_process";
 import { randomFillSync } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseArgs, promisify } from "node:util";
 import { type CheckpointManifest, floatTensor, NO_PARENT, writeCheckpoint } from "../checkpoints/index.ts";
 import { downloadCheckpoint } from "../download/index.ts";
-import { openStore, putDirectory, stageDirectory } from "../storage/index.ts";
+import { requireTool } from "../localstack/process.ts";
+import { openStore, putDirectory } from "../storage/index.ts";
 import { startS3Server } from "../tests/harness/s3.ts";
+import { printTable } from "./table.ts";
 
 const { values } = parseArgs({
-  options: { gib: { type: "string", default: "1" }, shards: { type: "string", default: "4" } },
+  options: {
+    gib: { type: "string", default: "1" },
+    shards: { type: "string", default: "4" },
+    repeat: { type: "string", default: "3" },
+  },
 });
 const totalBytes = Math.round(Number(values.gib) * 1024 ** 3);
 const shardCount = Number(values.shards);
+const repeats = Number(values.repeat);
 const MiB = 1024 * 1024;
+const run = promisify(execFile);
 
-/** CPU seconds (user + system) a process has used, from /proc: the server's share of the work. */
-function processCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+/** Fields of /proc/<pid>/stat after the command name: [11], [12] its own CPU, [13], [14] its children's. */
+function statFields(pid: number | "self"): number[] {
+  return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ").map(Number);
 }
+const processCpuSeconds = (pid: number) => {
+  const f = statFields(pid);
+  return (f[11]! + f[12]!) / 100;
+};
+/** This process and the children it has waited for (rclone): the client side of a transfer. */
+const clientCpuSeconds = () => {
+  const f = statFields("self");
+  return (f[11]! + f[12]! + f[13]! + f[14]!) / 100;
+};
 
 interface Timing {
   seconds: number;
-  /** CPU seconds of this process and of the S3 server: meaningful even on a busy machine. */
+  /** CPU seconds of the client (this process and its threads, or rclone) and of the S3 server. */
   clientCpu: number;
   serverCpu: number;
 }
 
 async function timed(serverPid: number, what: () => Promise<unknown>): Promise<Timing> {
-  const cpu = process.cpuUsage();
   const server = processCpuSeconds(serverPid);
+  const client = clientCpuSeconds();
   const started = process.hrtime.bigint();
   await what();
-  const used = process.cpuUsage(cpu);
   return {
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
-    clientCpu: (used.user + used.system) / 1e6,
+    clientCpu: clientCpuSeconds() - client,
     serverCpu: processCpuSeconds(serverPid) - server,
   };
 }
+
+const fastest = (timings: Timing[]) => timings.reduce((a, b) => (b.seconds < a.seconds ? b : a));
 
 async function writeBenchCheckpoint(dir: string): Promise<CheckpointManifest> {
   const tensors: Record<string, ReturnType<typeof floatTensor>> = {};
@@ -75,84 +99,149 @@ async function writeBenchCheckpoint(dir: string): Promise<CheckpointManifest> {
 const work = await mkdtemp(join(tmpdir(), "daotrain-bench-s3-"));
 const server = await startS3Server();
 try {
+  const rcloneBin = await requireTool("rclone");
   await server.createBucket("bench");
   const source = join(work, "checkpoint");
   const manifest = await writeBenchCheckpoint(source);
   const bytes = manifest.shards.reduce((sum, shard) => sum + shard.bytes, 0);
-
-  const copyDir = join(work, "copy");
-  await mkdir(copyDir);
   const pid = server.process.pid;
-  const copy = await timed(pid, () =>
-    Promise.all(
-      manifest.shards.map((shard) => copyFile(join(source, shard.path), join(copyDir, shard.path))),
-    ),
-  );
-  await rm(copyDir, { recursive: true });
-
   const store = openStore("s3://bench/daotrain", { s3: server.storeOptions });
-  const upload = await timed(pid, () => putDirectory(store, source, "runs/bench/round-1"));
+  // rclone's remote `peer:` from the environment: the keys never appear on a command line.
+  // The machine's own AWS_* settings stay out (a CA bundle there breaks rclone's plain-HTTP client).
+  const rcloneEnv = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("AWS_"))),
+    RCLONE_CONFIG: "/dev/null",
+    RCLONE_CONFIG_PEER_TYPE: "s3",
+    RCLONE_CONFIG_PEER_PROVIDER: "Other",
+    RCLONE_CONFIG_PEER_ENDPOINT: server.endpoint,
+    RCLONE_CONFIG_PEER_ACCESS_KEY_ID: server.credentials.accessKeyId,
+    RCLONE_CONFIG_PEER_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+    RCLONE_CONFIG_PEER_FORCE_PATH_STYLE: "true",
+    RCLONE_CONFIG_PEER_REGION: "us-east-1",
+  };
+  const rclone = (...args: string[]) => run(rcloneBin, args, { env: rcloneEnv, maxBuffer: 16 * MiB });
+  const sums = join(work, "SHA256SUMS");
+  await writeFile(
+    sums,
+    manifest.shards
+      .map((s) => `${s.sha256}  ${s.path}`)
+      .join("\n")
+      .concat("\n"),
+  );
+  const shardFilter = manifest.shards.flatMap((s) => ["--include", s.path]);
 
-  const out = join(work, "downloaded");
-  const download = await timed(pid, () =>
-    downloadCheckpoint({
-      checkpoint: {
-        runId: manifest.runId,
-        round: manifest.round,
-        root: manifest.root,
-        manifestUri: store.uriOf("runs/bench/round-1/manifest.json"),
-        released: true,
+  const fresh = async (name: string) => {
+    const dir = join(work, name);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    return dir;
+  };
+  let attempt = 0;
+  const pairs = {
+    upload: {
+      daotrain: async () => putDirectory(store, source, `runs/bench/up-${attempt}`),
+      rclone: async () => rclone("copy", source, `peer:bench/rclone/up-${attempt}`),
+    },
+    download: {
+      daotrain: async () => {
+        const dir = await fresh("raw");
+        await Promise.all(
+          manifest.shards.map((shard) =>
+            store.downloadToFile(`runs/bench/up-0/${shard.path}`, join(dir, shard.path)),
+          ),
+        );
       },
-      releasedRounds: async () => [manifest.round],
-      out,
-      store: { s3: server.storeOptions },
-    }),
-  );
-  const rawDir = join(work, "raw");
-  await mkdir(rawDir);
-  const raw = await timed(pid, () =>
-    Promise.all(
-      manifest.shards.map((shard) =>
-        store.downloadToFile(`runs/bench/round-1/${shard.path}`, join(rawDir, shard.path)),
+      rclone: async () => {
+        const dir = await fresh("rclone-raw");
+        await rclone("copy", "--ignore-checksum", ...shardFilter, "peer:bench/daotrain/runs/bench/up-0", dir);
+      },
+    },
+    "verified download": {
+      daotrain: async () => {
+        const out = join(await fresh("verified"), "checkpoint");
+        await downloadCheckpoint({
+          checkpoint: {
+            runId: manifest.runId,
+            round: manifest.round,
+            root: manifest.root,
+            manifestUri: store.uriOf("runs/bench/up-0/manifest.json"),
+            released: true,
+          },
+          releasedRounds: async () => [manifest.round],
+          out,
+          store: { s3: server.storeOptions },
+        });
+      },
+      rclone: async () => {
+        const dir = await fresh("rclone-verified");
+        await rclone("copy", ...shardFilter, "peer:bench/daotrain/runs/bench/up-0", dir);
+        await rclone("checksum", "sha256", sums, dir);
+      },
+    },
+  };
+  const results: Record<string, { daotrain: Timing[]; rclone: Timing[] }> = {};
+  for (const [what, pair] of Object.entries(pairs)) {
+    results[what] = { daotrain: [], rclone: [] };
+    for (attempt = 0; attempt < repeats; attempt++) {
+      const order = attempt % 2 === 0 ? (["daotrain", "rclone"] as const) : (["rclone", "daotrain"] as const);
+      for (const who of order) results[what]![who].push(await timed(pid, pair[who]));
+      // Uploads after the first are dropped at once: the bytes on disk stay one checkpoint's worth.
+      if (what === "upload") {
+        await rm(join(server.dataDir, "bench", "rclone"), { recursive: true, force: true });
+        if (attempt > 0)
+          await rm(join(server.dataDir, "bench", "daotrain", "runs", "bench", `up-${attempt}`), {
+            recursive: true,
+            force: true,
+          });
+      }
+    }
+  }
+
+  const copyDir = await fresh("copy");
+  const copies: Timing[] = [];
+  for (let i = 0; i < repeats; i++) {
+    copies.push(
+      await timed(pid, () =>
+        Promise.all(
+          manifest.shards.map((shard) => copyFile(join(source, shard.path), join(copyDir, shard.path))),
+        ),
       ),
-    ),
-  );
-
-  const stage = await timed(pid, () =>
-    stageDirectory({
-      uri: store.uriOf("runs/bench/round-1"),
-      root: manifest.root,
-      cacheDir: join(work, "staged"),
-      store: { s3: server.storeOptions },
-    }),
-  );
-
-  const rate = (seconds: number) => bytes / MiB / seconds;
-  const baseline = rate(copy.seconds);
-  const rows: Array<[string, Timing]> = [
-    ["file copy (baseline, copyFile)", copy],
-    ["S3 upload (multipart)", upload],
-    ["S3 download (parallel ranged parts)", raw],
-    ["S3 verified download (fetch + sha256 + root)", download],
-    ["stageDirectory (a trainer's or the worker's read)", stage],
-  ];
-  const [load1] = loadavg();
-  const print = (line: string) => process.stdout.write(line);
-  print(
-    `S3 checkpoint round trip: ${(bytes / 1024 ** 3).toFixed(2)} GiB in ${manifest.shards.length} shards, ` +
-      `versitygw at ${server.endpoint}, ${cpus().length} cores, load average ${load1!.toFixed(1)}\n\n`,
-  );
-  print(
-    `${"what".padEnd(50)} ${"seconds".padStart(8)} ${"MiB/s".padStart(7)} ${"vs copy".padStart(8)} ` +
-      `${"client CPU s".padStart(13)} ${"server CPU s".padStart(13)}\n`,
-  );
-  for (const [what, t] of rows) {
-    const mibs = rate(t.seconds);
-    print(
-      `${what.padEnd(50)} ${t.seconds.toFixed(2).padStart(8)} ${mibs.toFixed(0).padStart(7)} ` +
-        `${(mibs / baseline).toFixed(2).padStart(8)} ${t.clientCpu.toFixed(2).padStart(13)} ${t.serverCpu.toFixed(2).padStart(13)}\n`,
     );
   }
+
+  const rate = (t: Timing) => bytes / MiB / t.seconds;
+  const perGiB = (cpuSeconds: number) => ((cpuSeconds * 1024 ** 3) / bytes).toFixed(2);
+  const [load1] = loadavg();
+  console.log(
+    `S3 checkpoint transfers: ${(bytes / 1024 ** 3).toFixed(2)} GiB in ${manifest.shards.length} shards, ` +
+      `versitygw at ${server.endpoint}, ${cpus().length} cores, load average ${load1!.toFixed(1)}, best of ${repeats}\n`,
+  );
+  const copy = fastest(copies);
+  printTable(
+    [
+      "what",
+      "daotrain MiB/s",
+      "rclone MiB/s (baseline)",
+      "ratio",
+      "client CPU s/GiB (daotrain / rclone)",
+      "server CPU s/GiB (daotrain / rclone)",
+      "vs file copy",
+    ],
+    Object.entries(results).map(([what, r]) => {
+      const ours = fastest(r.daotrain);
+      const peer = fastest(r.rclone);
+      return [
+        what,
+        rate(ours).toFixed(0),
+        rate(peer).toFixed(0),
+        `${(rate(ours) / rate(peer)).toFixed(2)}×`,
+        `${perGiB(ours.clientCpu)} / ${perGiB(peer.clientCpu)}`,
+        `${perGiB(ours.serverCpu)} / ${perGiB(peer.serverCpu)}`,
+        `${(rate(ours) / rate(copy)).toFixed(2)}×`,
+      ];
+    }),
+  );
+  console.log(`\nfile copy (copyFile, the disk alone): ${rate(copy).toFixed(0)} MiB/s`);
 } finally {
   await server.stop();
   await rm(work, { recursive: true, force: true });

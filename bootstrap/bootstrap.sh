@@ -243,6 +243,8 @@ want npm && ensure_npm_packages && link_npm_binaries
 want temporal && ensure_temporal
 want etcd && ensure_debian_tool etcd etcd-server
 want prometheus && ensure_debian_tool prometheus prometheus
+# The S3 peer bench/s3.ts measures daotrain's transfers against.
+want rclone && ensure_debian_tool rclone rclone
 # Stamped with their release, as released binaries are: clients such as Kueue read /version and
 # refuse the source tree's placeholder ("v0.0.0-master"). The cache key says so.
 kubernetes_ldflags() {

@@ -1,22 +1,26 @@
 import type { CheckpointManifest } from "../checkpoints/manifest.ts";
-import { elementCount } from "../checkpoints/tensor.ts";
-import { parameterShapes, runSpecMetadata } from "../model/parameters.ts";
-import type { RunSpec } from "../spec/runSpec.ts";
+import { dtypeBytes, elementCount } from "../checkpoints/tensor.ts";
+import { runSpecMetadata } from "../model/parameters.ts";
+import { type Compression, compressionOf, type RunSpec } from "../spec/runSpec.ts";
+import { replicaTensors } from "./replicaForm.ts";
 
 /**
  * How many bytes a replica's checkpoint may take, from the run spec alone: the model's parameter
- * shapes fix the tensor bytes exactly (4 bytes an element in F32, 2 in F16 / BF16), and the
- * header and manifest can only be so large for that many tensors. A replica is refused on these
- * before the worker reads or fetches a byte beyond them.
+ * shapes and the spec's `outer.compression` fix the tensor bytes (4 bytes an element in F32, 2 in
+ * F16 / BF16; exactly 1 an element and 4 a block for an int8 pseudo-gradient), and the header and
+ * manifest can only be so large for that many tensors. A replica is refused on these before the
+ * worker reads or fetches a byte beyond them.
  */
 export interface ReplicaBounds {
+  /** What the spec asks replicas to upload. */
+  readonly compression: Compression;
   /** manifest.json's size. */
   readonly manifestBytes: number;
   /** Shards: a tensor never straddles two, so at most one per tensor. */
   readonly shards: number;
   /** One shard's safetensors JSON header (its 8-byte length prefix excluded). */
   readonly headerBytes: number;
-  /** The tensors' bytes: every parameter in a 2-byte float type, and every one in F32. */
+  /** The tensors' bytes, each in its smallest and in its largest allowed dtype. */
   readonly minDataBytes: number;
   readonly maxDataBytes: number;
 }
@@ -30,17 +34,19 @@ const MANIFEST_BASE_BYTES = 64 * 1024;
 const MANIFEST_BYTES_PER_SHARD = 256;
 
 export function replicaBounds(spec: RunSpec): ReplicaBounds {
-  const shapes = parameterShapes(spec.model);
-  const elements = shapes.reduce((n, [, shape]) => n + elementCount(shape), 0);
-  const names = shapes.reduce((n, [name]) => n + name.length, 0);
+  const tensors = replicaTensors(spec);
+  const bytes = (pick: (sizes: number[]) => number) =>
+    tensors.reduce((n, t) => n + elementCount(t.shape) * pick(t.dtypes.map((d) => dtypeBytes[d])), 0);
+  const names = tensors.reduce((n, t) => n + t.name.length, 0);
   const metadata = Object.entries(runSpecMetadata(spec)).reduce((n, [k, v]) => n + k.length + v.length, 0);
   return {
-    manifestBytes: MANIFEST_BASE_BYTES + MANIFEST_BYTES_PER_SHARD * shapes.length,
-    shards: shapes.length,
+    compression: compressionOf(spec),
+    manifestBytes: MANIFEST_BASE_BYTES + MANIFEST_BYTES_PER_SHARD * tensors.length,
+    shards: tensors.length,
     // JSON escaping at most doubles a string; the metadata may be escaped throughout.
-    headerBytes: HEADER_SLACK_BYTES + 2 * names + HEADER_BYTES_PER_TENSOR * shapes.length + 2 * metadata,
-    minDataBytes: 2 * elements,
-    maxDataBytes: 4 * elements,
+    headerBytes: HEADER_SLACK_BYTES + 2 * names + HEADER_BYTES_PER_TENSOR * tensors.length + 2 * metadata,
+    minDataBytes: bytes((sizes) => Math.min(...sizes)),
+    maxDataBytes: bytes((sizes) => Math.max(...sizes)),
   };
 }
 
@@ -56,8 +62,8 @@ export class ReplicaBoundsError extends Error {
 
 /**
  * Checks what a replica's manifest claims against the bounds, before any shard is read: the
- * shard count, each shard's size, and their total, which must lie between the model's tensor
- * bytes in 2-byte and in 4-byte floats (plus one header per shard). Throws ReplicaBoundsError.
+ * shard count, each shard's size, and their total, which must lie between the tensors' bytes in
+ * their smallest and largest dtypes (plus one header per shard). Throws ReplicaBoundsError.
  */
 export function checkReplicaManifest(
   manifest: Pick<CheckpointManifest, "shards">,
@@ -67,7 +73,7 @@ export function checkReplicaManifest(
   if (shards.length > bounds.shards) {
     throw new ReplicaBoundsError(
       "oversized",
-      `the manifest lists ${shards.length} shards; the model has ${bounds.shards} tensors, so at most ${bounds.shards}`,
+      `the manifest lists ${shards.length} shards; the output has ${bounds.shards} tensors, so at most ${bounds.shards}`,
     );
   }
   const maxShardBytes = 8 + bounds.headerBytes + bounds.maxDataBytes;
@@ -89,7 +95,7 @@ export function checkReplicaManifest(
   if (total < bounds.minDataBytes) {
     throw new ReplicaBoundsError(
       "shape",
-      `its shards claim ${total} bytes, fewer than the model's parameters take in 2-byte floats (${bounds.minDataBytes})`,
+      `its shards claim ${total} bytes, fewer than the model's parameters take ${bounds.compression === "int8" ? "as an int8 pseudo-gradient with its scales" : "in 2-byte floats"} (${bounds.minDataBytes})`,
     );
   }
 }

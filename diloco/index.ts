@@ -1,7 +1,7 @@
 export { aggregateReplicas, DEFAULT_AGGREGATION_BUFFER_BYTES } from "./aggregate.ts";
 export { checkReplicaManifest, type ReplicaBounds, ReplicaBoundsError, replicaBounds } from "./bounds.ts";
 export { type GlobalState, MOMENTUM_PREFIX, readGlobal } from "./global.ts";
-export { combine, type OuterOptimizer, outerUpdate, pseudoGradientInto, trimCount } from "./outerMath.ts";
+export { combine, type OuterOptimizer, outerUpdate, trimCount } from "./outerMath.ts";
 export {
   NoQuorumError,
   type OuterStepInput,

@@ -1,15 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { combine, outerUpdate, pseudoGradientInto, trimCount } from "./outerMath.ts";
+import { combine, outerUpdate, trimCount } from "./outerMath.ts";
 
 const f = (...xs: number[]) => Float32Array.from(xs);
 
 describe("DiLoCo outer arithmetic", () => {
-  it("forms the pseudo-gradient θ − θₖ", () => {
-    const out = new Float32Array(2);
-    pseudoGradientInto(out, f(1, 2), f(0.5, 3));
-    expect(out).toEqual(f(0.5, -1));
-  });
-
   it("trimmed mean drops each coordinate's extremes, so one byzantine replica cannot drag it", () => {
     // Replica-major: three honest replicas and a byzantine one, two coordinates each.
     const columns = f(1, -1, 1.2, -0.8, 0.8, -1.2, 1000, 1000);

@@ -4,11 +4,6 @@
  * sum runs in binary64 in an order fixed here, so the same inputs give the same bits anywhere.
  */
 
-/** Δ = θ − θₖ: the replica's pseudo-gradient (what its inner steps moved, sign as a gradient). */
-export function pseudoGradientInto(out: Float32Array, theta: Float32Array, replica: Float32Array): void {
-  for (let i = 0; i < out.length; i++) out[i] = theta[i]! - replica[i]!;
-}
-
 /** How many values a trimmed mean drops at each end: none below 3, else ⌊k/4⌋ but at least one. */
 export function trimCount(k: number): number {
   return k < 3 ? 0 : Math.max(1, Math.floor(k / 4));

@@ -1,5 +1,4 @@
 import type { CheckpointManifest } from "../checkpoints/manifest.ts";
-import type { TensorLocation } from "../checkpoints/stream.ts";
 import { floatTensor, type Tensor } from "../checkpoints/tensor.ts";
 import { writeCheckpoint } from "../checkpoints/write.ts";
 import { type Dataset, openDataset } from "../datasets/read.ts";
@@ -17,6 +16,7 @@ import { aggregateReplicas, type NextGlobal } from "./aggregate.ts";
 import { type ReplicaBounds, replicaBounds } from "./bounds.ts";
 import { type GlobalState, MOMENTUM_PREFIX, readGlobal } from "./global.ts";
 import { type ReplicaInput, readReplicaManifest, readReplicaTensors } from "./replica.ts";
+import type { DeltaSource } from "./replicaForm.ts";
 import { roundSeed, sketchCoordinates } from "./sampling.ts";
 import {
   type Defect,
@@ -123,7 +123,7 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
 
   // One replica at a time: read once, measured, scored; only the measurements stay.
   const sketch = sketchCoordinates(global.size, seed);
-  const locations = new Map<string, ReadonlyMap<string, TensorLocation>>();
+  const sources = new Map<string, DeltaSource>();
   for (const { replica, manifest } of readable) {
     const contents = await readReplicaTensors(
       replica.dir,
@@ -159,7 +159,7 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
       scores,
       ...(evaluatedBy && evaluatedBy.length > 0 ? { evaluatedBy } : {}),
     });
-    locations.set(replica.id, contents.tensors);
+    sources.set(replica.id, contents.source);
   }
 
   const round: RoundEvidence = {
@@ -177,7 +177,7 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
   const next = quorum
     ? await aggregateReplicas(
         global,
-        accepted.map((id) => ({ tensors: locations.get(id)! })),
+        accepted.map((id) => ({ source: sources.get(id)! })),
         spec,
         input.aggregationBufferBytes,
       )

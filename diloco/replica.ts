@@ -4,15 +4,22 @@ import {
   ManifestTooLargeError,
   readCheckpointManifest,
 } from "../checkpoints/manifest.ts";
+import {
+  dequantiseInt8,
+  INT8_SCALES_TENSOR,
+  INT8_VALUES_TENSOR,
+  pseudoGradientInto,
+} from "../checkpoints/pseudoGradient.ts";
 import { SafetensorsFormatError, SafetensorsHeaderTooLargeError } from "../checkpoints/safetensors.ts";
-import { streamCheckpoint, type TensorLocation } from "../checkpoints/stream.ts";
+import { streamCheckpoint } from "../checkpoints/stream.ts";
 import { type Tensor, toFloat32 } from "../checkpoints/tensor.ts";
 import { sqrt } from "../model/ieeeMath.ts";
 import { parameterShapes } from "../model/parameters.ts";
 import { InvalidInputError } from "../spec/errors.ts";
-import type { Bytes32, RunSpec } from "../spec/runSpec.ts";
+import { type Bytes32, compressionOf, type RunSpec } from "../spec/runSpec.ts";
 import { checkReplicaManifest, type ReplicaBounds, ReplicaBoundsError } from "./bounds.ts";
 import type { GlobalState } from "./global.ts";
+import { type DeltaSource, type ExpectedTensor, replicaTensors } from "./replicaForm.ts";
 import type { Defect, DeltaMeasure } from "./verdicts.ts";
 
 /** One replica's output checkpoint as the outer step receives it. */
@@ -32,8 +39,6 @@ export type ReplicaInput =
       /** What fetching it already found wrong (staging from a bucket judges before it copies). */
       readonly defect: Defect;
     };
-
-const FLOAT_DTYPES = new Set(["F32", "F16", "BF16"]);
 
 /**
  * A replica's manifest, read no further than the bounds allow, refused when it is unreadable,
@@ -71,16 +76,18 @@ export interface ReplicaContents {
   readonly delta: DeltaMeasure;
   /** θₖ by parameter name (one model's worth: the caller scores it and lets it go). */
   readonly values: Record<string, Float32Array>;
-  /** Where each tensor lies, with its digest, for the aggregation's second read. */
-  readonly tensors: ReadonlyMap<string, TensorLocation>;
+  /** Where its pseudo-gradient lies, with the digests, for the aggregation's second read. */
+  readonly source: DeltaSource;
 }
 
 /**
  * Reads the replica's shards once, front to back (checkpoints/stream.ts), and judges them on the
- * way: the bytes against the manifest (and the reported root), exactly the model's tensors in a
- * float type and the spec's shapes, finite values. Measures Δ = θ − θₖ as it goes — its norm, its
- * largest coordinate and its values at `sketch` (ascending positions in the flattened parameter
- * vector) — so θₖ is read once and Δ never held whole.
+ * way: the bytes against the manifest (and the reported root), exactly the tensors the spec's form
+ * takes (replicaForm.ts) in their dtypes and shapes, finite values. Measures Δ = θ − θₖ — its norm,
+ * its largest coordinate and its values at `sketch` (ascending positions in the flattened
+ * parameter vector) — so Δ is never held whole. Of parameters θₖ, Δ is formed tensor by tensor as
+ * they come; of an int8 pseudo-gradient, Δ is dequantised once both its tensors are read and the
+ * bytes verified, and θₖ = θ − Δ is what the replica is scored on.
  */
 export async function readReplicaTensors(
   dir: string,
@@ -91,30 +98,26 @@ export async function readReplicaTensors(
   bounds: ReplicaBounds,
   sketch: Float64Array,
 ): Promise<ReplicaContents | Defect> {
-  const expected = new Map(parameterShapes(spec.model));
+  const expected = new Map(replicaTensors(spec).map((t) => [t.name, t]));
+  const form = compressionOf(spec);
+  const measure = new DeltaMeasurer(global, sketch);
+  const seen = new Set<string>();
+  /** The int8 form's two tensors, until both are read. */
+  const quantised = new Map<string, Tensor>();
   const values: Record<string, Float32Array> = {};
-  const squares = new Map<string, number>();
-  const sketched = new Float32Array(sketch.length);
-  let maxAbs = 0;
   let shapeProblem: string | null = null;
-  let nonFinite: string | null = null;
   const onTensor = (name: string, tensor: Tensor) => {
     shapeProblem ??= tensorProblem(name, tensor, expected);
     if (shapeProblem) return;
-    const local = toFloat32(tensor);
-    const theta = global.params[name]!;
-    const offset = global.offsets.get(name)!;
-    let sum = 0;
-    let at = firstAtOrAfter(sketch, offset);
-    for (let i = 0; i < local.length; i++) {
-      const v = local[i]!;
-      if (!Number.isFinite(v)) nonFinite ??= `${name}[${i}] = ${v}`;
-      const d = Math.fround(theta[i]! - v);
-      sum += d * d;
-      maxAbs = Math.max(maxAbs, Math.abs(d));
-      if (sketch[at] === offset + i) sketched[at++] = d;
+    seen.add(name);
+    if (form === "int8") {
+      quantised.set(name, tensor);
+      return;
     }
-    squares.set(name, sum);
+    const local = toFloat32(tensor);
+    const delta = new Float32Array(local.length);
+    pseudoGradientInto(delta, global.params[name]!, local);
+    measure.add(name, delta, { kind: "parameter", values: local });
     values[name] = local;
   };
   let read: Awaited<ReturnType<typeof streamCheckpoint>>;
@@ -128,27 +131,111 @@ export async function readReplicaTensors(
   }
   if (!read.verification.ok)
     return { reason: "hash-mismatch", message: read.verification.problems.join("; ") };
-  const missing = [...expected.keys()].find((name) => !(name in values));
+  const missing = [...expected.keys()].find((name) => !seen.has(name));
   shapeProblem ??= missing ? `tensor ${missing} is missing` : null;
   if (shapeProblem) return { reason: "shape", message: shapeProblem };
-  if (nonFinite) return { reason: "non-finite", message: `non-finite parameter ${nonFinite}` };
-  // Per-tensor sums added in the model's order, whatever order the file had.
-  let total = 0;
-  for (const name of expected.keys()) total += squares.get(name)!;
-  return {
-    root: read.verification.root!,
-    delta: { norm: sqrt(total), maxAbs, sketch: sketched },
-    values,
-    tensors: read.tensors,
-  };
+  if (form === "int8") {
+    Object.assign(values, dequantised(quantised, global, measure, spec));
+  }
+  if (measure.nonFinite) return { reason: "non-finite", message: `non-finite ${measure.nonFinite}` };
+  const source: DeltaSource =
+    form === "int8"
+      ? {
+          form,
+          values: read.tensors.get(INT8_VALUES_TENSOR)!,
+          scales: read.tensors.get(INT8_SCALES_TENSOR)!,
+        }
+      : { form: "parameters", tensors: read.tensors };
+  return { root: read.verification.root!, delta: measure.result(spec), values, source };
 }
 
-function tensorProblem(name: string, tensor: Tensor, expected: ReadonlyMap<string, number[]>): string | null {
-  const shape = expected.get(name);
-  if (!shape) return `tensor ${name} is not a parameter of the model`;
-  if (!FLOAT_DTYPES.has(tensor.dtype)) return `tensor ${name} is ${tensor.dtype}, not a float type`;
-  if (tensor.shape.length !== shape.length || tensor.shape.some((d, i) => d !== shape[i]))
-    return `tensor ${name} has shape [${tensor.shape}], the model's is [${shape}]`;
+/**
+ * An int8 pseudo-gradient's Δ, parameter by parameter in the model's order, measured, and the θₖ
+ * it stands for: θ − Δ in float32.
+ */
+function dequantised(
+  quantised: ReadonlyMap<string, Tensor>,
+  global: GlobalState,
+  measure: DeltaMeasurer,
+  spec: RunSpec,
+): Record<string, Float32Array> {
+  const names = parameterShapes(spec.model).map(([name]) => name);
+  const deltas = dequantiseInt8(
+    quantised.get(INT8_VALUES_TENSOR)!,
+    quantised.get(INT8_SCALES_TENSOR)!,
+    names.map((name) => global.params[name]!.length),
+  );
+  const values: Record<string, Float32Array> = {};
+  let i = 0;
+  for (const delta of deltas) {
+    const name = names[i++]!;
+    const theta = global.params[name]!;
+    measure.add(name, delta, { kind: "pseudo-gradient", values: delta });
+    const local = new Float32Array(theta.length);
+    for (let c = 0; c < local.length; c++) local[c] = theta[c]! - delta[c]!;
+    values[name] = local;
+  }
+  return values;
+}
+
+/**
+ * Δ's measures, one parameter at a time in any order: its squared norm per parameter (summed in
+ * the model's order at the end, whatever order the file had), largest coordinate, sketch values,
+ * and the first non-finite value the replica delivered.
+ */
+class DeltaMeasurer {
+  readonly #global: GlobalState;
+  readonly #sketch: Float64Array;
+  readonly #sketched: Float32Array;
+  readonly #squares = new Map<string, number>();
+  #maxAbs = 0;
+  nonFinite: string | null = null;
+
+  constructor(global: GlobalState, sketch: Float64Array) {
+    this.#global = global;
+    this.#sketch = sketch;
+    this.#sketched = new Float32Array(sketch.length);
+  }
+
+  /** `delivered` is what the replica's bytes hold for this parameter: θₖ, or Δ itself. */
+  add(
+    name: string,
+    delta: Float32Array,
+    delivered: { kind: "parameter" | "pseudo-gradient"; values: Float32Array },
+  ): void {
+    const offset = this.#global.offsets.get(name)!;
+    const sketch = this.#sketch;
+    let sum = 0;
+    let at = firstAtOrAfter(sketch, offset);
+    for (let i = 0; i < delta.length; i++) {
+      const v = delivered.values[i]!;
+      if (!Number.isFinite(v)) this.nonFinite ??= `${delivered.kind} ${name}[${i}] = ${v}`;
+      const d = delta[i]!;
+      sum += d * d;
+      this.#maxAbs = Math.max(this.#maxAbs, Math.abs(d));
+      if (sketch[at] === offset + i) this.#sketched[at++] = d;
+    }
+    this.#squares.set(name, sum);
+  }
+
+  result(spec: RunSpec): DeltaMeasure {
+    let total = 0;
+    for (const [name] of parameterShapes(spec.model)) total += this.#squares.get(name)!;
+    return { norm: sqrt(total), maxAbs: this.#maxAbs, sketch: this.#sketched };
+  }
+}
+
+function tensorProblem(
+  name: string,
+  tensor: Tensor,
+  expected: ReadonlyMap<string, ExpectedTensor>,
+): string | null {
+  const want = expected.get(name);
+  if (!want) return `tensor ${name} is not part of this run's output`;
+  if (!want.dtypes.includes(tensor.dtype))
+    return `tensor ${name} is ${tensor.dtype}, not ${want.dtypes.join(" / ")}`;
+  if (tensor.shape.length !== want.shape.length || tensor.shape.some((d, i) => d !== want.shape[i]))
+    return `tensor ${name} has shape [${tensor.shape}], the run's is [${want.shape}]`;
   return null;
 }
 

@@ -1,15 +1,21 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  ADD,
   ApiException,
   BatchV1Api,
   CoreV1Api,
   createConfiguration,
+  DELETE,
+  ERROR,
   KubeConfig,
+  type KubernetesObject,
   KubernetesObjectApi,
+  ListWatch,
   PatchStrategy,
   type RequestContext,
   type ResponseContext,
   ServerConfiguration,
+  UPDATE,
   type V1Job,
   type V1Node,
   type V1OwnerReference,
@@ -35,6 +41,7 @@ import {
 import { PRIORITY_QUOTA } from "./contributor/bundle.ts";
 import { buildEvaluationJob } from "./evaluationJob.ts";
 import { type ContributorKubeconfig, parseContributorKubeconfig, toKubeConfig } from "./kubeconfig.ts";
+import { PooledKubeConfig } from "./pooledKubeConfig.ts";
 import { completionIndex, disruption, jobReplicas, replicaStates } from "./replicaState.ts";
 import {
   buildRoundJob,
@@ -90,9 +97,12 @@ export class ClusterUnreachableError extends Error {
   }
 }
 
+/** The cluster's configuration, its requests sharing one connection pool (`PooledKubeConfig`). */
 function loadKubeConfig(kubeconfig: KubernetesClusterOptions["kubeconfig"]): KubeConfig {
-  if (kubeconfig instanceof KubeConfig) return kubeconfig;
-  return toKubeConfig(typeof kubeconfig === "string" ? parseContributorKubeconfig(kubeconfig) : kubeconfig);
+  if (kubeconfig instanceof KubeConfig) return PooledKubeConfig.from(kubeconfig);
+  return PooledKubeConfig.from(
+    toKubeConfig(typeof kubeconfig === "string" ? parseContributorKubeconfig(kubeconfig) : kubeconfig),
+  );
 }
 
 /** A client of `kubeConfig`'s cluster whose every request is aborted after `timeoutMs`. */
@@ -371,8 +381,13 @@ export class KubernetesCluster implements ComputeCluster {
     });
   }
 
-  /** Which of the nodes still exist; undefined answers when nodes may not be read. */
-  private async nodePresence(names: Iterable<string>): Promise<(node: string) => boolean | undefined> {
+  /**
+   * Which of the nodes still exist (undefined answers when nodes may not be read), and whether
+   * they may be: a kubeconfig refused once is not asked again for the rest of a watch.
+   */
+  private async nodePresence(
+    names: Iterable<string>,
+  ): Promise<{ exists: (node: string) => boolean | undefined; readable: boolean }> {
     const present = new Map<string, boolean>();
     for (const node of new Set(names)) {
       try {
@@ -380,126 +395,146 @@ export class KubernetesCluster implements ComputeCluster {
         present.set(node, true);
       } catch (error) {
         const code = statusCode(error);
-        if (code === 404) present.set(node, false);
-        else if (code !== 403) throw error;
+        if (code === 403) return { exists: () => undefined, readable: false };
+        if (code !== 404) throw error;
+        present.set(node, false);
       }
     }
-    return (node) => present.get(node);
+    return { exists: (node) => present.get(node), readable: true };
   }
 
-  private async status(ref: RoundRef, job: V1Job, pods: readonly V1Pod[]): Promise<RoundStatus> {
+  private async status(
+    ref: RoundRef,
+    job: V1Job,
+    pods: readonly V1Pod[],
+    readNodes = true,
+  ): Promise<{ status: RoundStatus; nodesReadable: boolean }> {
     const running = pods.filter((p) => p.status?.phase === "Running" && p.spec?.nodeName);
-    const nodeExists = await this.nodePresence(running.map((p) => p.spec?.nodeName ?? ""));
-    const replicas = replicaStates(job, pods, nodeExists);
-    return { ref, replicas, done: replicas.every(isTerminal) };
+    const nodes = readNodes
+      ? await this.nodePresence(running.map((p) => p.spec?.nodeName ?? ""))
+      : { exists: () => undefined, readable: false };
+    const replicas = replicaStates(job, pods, nodes.exists);
+    return { status: { ref, replicas, done: replicas.every(isTerminal) }, nodesReadable: nodes.readable };
   }
 
   async roundStatus(ref: RoundRef): Promise<RoundStatus> {
     const job = await this.readJob(ref);
-    return await this.status(ref, job, (await this.listPods(ref)).items);
+    return (await this.status(ref, job, (await this.listPods(ref)).items)).status;
   }
 
   /**
-   * Lists the round's pods, then follows them with a watch from that resourceVersion (relisting on
-   * 410 Gone), and re-reads the Job whenever a pod changed, or every `nodeCheckIntervalMs` while a
-   * replica runs (its node may vanish). Failed requests are retried every half second; once no
-   * request has been answered for `silenceMs`, the cluster is given up (`ClusterUnreachableError`).
-   * A watch is opened in the background, so a stream that hangs never delays those reads.
+   * Informers (list, then watch from that version; relist on 410) on the Job and on its pods: a
+   * pod or Job change is pushed, so a round costs a few requests per cluster however long its
+   * replicas train, not a Job read per pod event and per poll. Nodes are polled every
+   * `nodeCheckIntervalMs` while pods run, and only where the kubeconfig may read them. A cluster
+   * quiet for a quarter of `silenceMs` is asked for the Job once; once no request has been
+   * answered for `silenceMs`, it is given up (`ClusterUnreachableError`). Informers start in the
+   * background, so a watch that hangs never delays those reads.
    */
   async *watchRound(
     ref: RoundRef,
     options: WatchOptions = {},
   ): AsyncGenerator<RoundStatus, RoundStatus | undefined> {
     const { signal } = options;
-    const pods = new Map<string, V1Pod>();
-    const departed = new Map<string, V1Pod>();
-    let resourceVersion: string | undefined;
-    let last: string | undefined;
-    let wake: () => void = () => {};
-    let changed = true;
+    const namespace = this.namespace;
     let lastAnswerAt = Date.now();
+    let changed = true;
+    let jobsListed = false;
+    let jobDeleted = false;
+    let wake: () => void = () => {};
     const notify = () => {
+      lastAnswerAt = Date.now();
       changed = true;
       wake();
     };
+    const watch = new Watch(this.kubeConfig);
+    const jobSelector = `metadata.name=${ref.name}`;
+    const pods = new ListWatch<V1Pod>(
+      `/api/v1/namespaces/${namespace}/pods`,
+      watch,
+      () => this.listPods(ref),
+      false,
+      `${JOB_NAME_LABEL}=${ref.name}`,
+    );
+    const jobs = new ListWatch<V1Job>(
+      `/apis/batch/v1/namespaces/${namespace}/jobs`,
+      watch,
+      async () => {
+        const list = await this.batch.listNamespacedJob({ namespace, fieldSelector: jobSelector });
+        // After the informer has taken the list in: then a Job missing from it is no Job at all.
+        setImmediate(() => {
+          jobsListed = true;
+          notify();
+        });
+        return list;
+      },
+      false,
+      undefined,
+      jobSelector,
+    );
+    /** Pods gone from the round, kept for why they went: preempted, evicted, or started and removed. */
+    const departed = new Map<string, V1Pod>();
+    const restarts: NodeJS.Timeout[] = [];
+    let finished = false;
+    const follow = <T extends KubernetesObject>(informer: ListWatch<T>) => {
+      informer.on(ADD, notify);
+      informer.on(UPDATE, notify);
+      informer.on(DELETE, notify);
+      // An informer stops at an error (the apiserver restarting, a cut connection); it resumes
+      // from the version it had, after a pause that keeps a dead apiserver from a hot loop.
+      const start = () => {
+        if (!finished) informer.start().catch(restart);
+      };
+      const restart = () => {
+        if (!finished) restarts.push(setTimeout(start, 500));
+      };
+      informer.on(ERROR, restart);
+      return start;
+    };
+    const startPods = follow(pods);
+    const startJobs = follow(jobs);
+    pods.on(DELETE, (pod) => {
+      // A preempted or evicted pod goes away (so does a started one whose Job Kueue suspends); why
+      // it went must outlive it.
+      if (disruption(pod) || pod.status?.startTime) departed.set(pod.metadata?.uid ?? "", pod);
+    });
+    jobs.on(DELETE, () => {
+      jobDeleted = true;
+    });
     const onAbort = () => wake();
     signal?.addEventListener("abort", onAbort);
-    /** The stream now followed; events and ends of streams given up earlier are ignored. */
-    let stream: { generation: number; controller?: AbortController; done: boolean } = {
-      generation: 0,
-      done: true,
-    };
-    let stopped = false;
-    let openedAt = 0;
-    const watch = new Watch(this.kubeConfig);
-    const openStream = () => {
-      const mine = { generation: stream.generation + 1, done: false } as typeof stream;
-      stream = mine;
-      const ended = () => {
-        mine.done = true;
-        if (stream === mine) notify();
-      };
-      watch
-        .watch(
-          `/api/v1/namespaces/${this.namespace}/pods`,
-          {
-            labelSelector: `${JOB_NAME_LABEL}=${ref.name}`,
-            resourceVersion,
-            allowWatchBookmarks: true,
-            timeoutSeconds: 60,
-          },
-          (type, object: V1Pod) => {
-            if (stream !== mine) return;
-            lastAnswerAt = Date.now();
-            if (type === "ERROR") {
-              // 410 Gone: our resourceVersion was compacted away; relist.
-              resourceVersion = undefined;
-              return;
-            }
-            resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
-            if (type === "BOOKMARK") return;
-            const uid = object.metadata?.uid ?? "";
-            if (type === "DELETED") {
-              pods.delete(uid);
-              // A preempted or evicted pod goes away (so does a started one whose Job Kueue
-              // suspends); why it went must outlive it.
-              if (disruption(object) || object.status?.startTime) departed.set(uid, object);
-            } else pods.set(uid, object);
-            notify();
-          },
-          ended,
-        )
-        .then((controller) => {
-          mine.controller = controller;
-          if (stopped || stream !== mine) controller.abort();
-        }, ended);
-    };
-    const dropStream = () => {
-      stream.controller?.abort();
-      stream = { generation: stream.generation + 1, done: true };
-    };
     let current: RoundStatus | undefined;
+    let last: string | undefined;
+    let nodesReadable = true;
+    const nodesToCheck = () => nodesReadable && current?.replicas.some((r) => r.state === "running");
+    const probeAfterMs = Number.isFinite(this.silenceMs) ? this.silenceMs / 4 : Number.POSITIVE_INFINITY;
     try {
+      startPods();
+      startJobs();
       while (!signal?.aborted) {
         try {
-          if (stream.done) {
-            // A stream that ended at once (apiserver restarting) is not reopened in a hot loop.
-            if (Date.now() - openedAt < 1_000) await sleep(500, undefined, { signal }).catch(() => {});
-            openedAt = Date.now();
-            if (resourceVersion === undefined) {
-              const list = await this.listPods(ref);
-              lastAnswerAt = Date.now();
-              pods.clear();
-              for (const pod of list.items) pods.set(pod.metadata?.uid ?? "", pod);
-              resourceVersion = list.metadata?.resourceVersion;
-            }
-            openStream();
-          }
-          if (changed || current?.replicas.some((r) => r.state === "running")) {
-            changed = false;
-            const job = await this.readJob(ref);
-            current = await this.status(ref, job, [...departed.values(), ...pods.values()]);
+          if (jobDeleted) throw new RoundNotFoundError(ref);
+          const job = jobs.get(ref.name, namespace);
+          if (jobsListed && !job) throw new RoundNotFoundError(ref);
+          // Until the informer has the Job there is nothing to read: wait for its event, not in a
+          // loop of resolved promises that would starve the very I/O it waits for.
+          if (!job) changed = false;
+          if (Date.now() - lastAnswerAt >= probeAfterMs) {
+            // Informers say nothing of a cluster that went quiet: is it still there?
+            await this.readJob(ref);
             lastAnswerAt = Date.now();
+          }
+          if (job && (changed || nodesToCheck())) {
+            changed = false;
+            const seen = await this.status(
+              ref,
+              job,
+              [...departed.values(), ...pods.list(namespace)],
+              nodesReadable,
+            );
+            lastAnswerAt = Date.now();
+            current = seen.status;
+            nodesReadable = seen.nodesReadable;
             const key = JSON.stringify(current.replicas);
             if (key !== last) {
               last = key;
@@ -511,23 +546,27 @@ export class KubernetesCluster implements ComputeCluster {
           if (error instanceof RoundNotFoundError) throw error;
           const silent = Date.now() - lastAnswerAt;
           if (silent > this.silenceMs) throw new ClusterUnreachableError(this.name, silent, error);
-          // The apiserver is unreachable (restart, cut connection): retry from the last version.
-          dropStream();
+          // The apiserver is unreachable (restart, cut connection): try again shortly.
           changed = true;
           await sleep(500, undefined, { signal }).catch(() => {});
           continue;
         }
         await new Promise<void>((resolve) => {
           wake = resolve;
-          if (changed || signal?.aborted || stream.done) resolve();
-          else setTimeout(resolve, this.nodeCheckIntervalMs).unref();
+          if (changed || signal?.aborted || jobDeleted) resolve();
+          else {
+            const untilProbe = probeAfterMs - (Date.now() - lastAnswerAt);
+            const pause = Math.min(nodesToCheck() ? this.nodeCheckIntervalMs : untilProbe, untilProbe);
+            if (Number.isFinite(pause)) setTimeout(resolve, Math.max(0, pause)).unref();
+          }
         });
       }
       return current;
     } finally {
-      stopped = true;
+      finished = true;
       signal?.removeEventListener("abort", onAbort);
-      stream.controller?.abort();
+      for (const timer of restarts) clearTimeout(timer);
+      await Promise.all([pods.stop(), jobs.stop()]);
     }
   }
 
@@ -553,13 +592,15 @@ export class KubernetesCluster implements ComputeCluster {
   async cancelRound(ref: RoundRef): Promise<void> {
     await this.deleteRound(ref, "Foreground");
     const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline) {
+    // A small round is gone in a moment; a large one takes a busy cluster tens of seconds, and a
+    // hundred clusters checked every 250 ms would be 800 requests a second: the pause doubles to 2 s.
+    for (let pause = 250; Date.now() < deadline; pause = Math.min(2_000, pause * 2)) {
       const job = await ignoreNotFound(
         this.batch.readNamespacedJob({ name: ref.name, namespace: this.namespace }),
       );
       const pods = await this.listPods(ref);
       if (!job && pods.items.length === 0) return;
-      await sleep(250);
+      await sleep(pause);
     }
     throw new ClusterApiError(
       `round ${ref.name} on ${this.name}: Job or pods still present 120 s after cancel`,

@@ -40,6 +40,11 @@ export interface StartClusterOptions {
    * instead of letting KWOK mark them Running and Succeeded at once.
    */
   podRunner?: boolean;
+  /**
+   * KWOK runs Job pods this long before it marks them Succeeded (a simulated trainer's time);
+   * by default they complete as soon as they run. Ignored with `podRunner`.
+   */
+  podRunSeconds?: number;
 }
 
 export interface TestCluster {
@@ -264,6 +269,82 @@ function nodeObject(node: SimulatedNode): V1Node {
   };
 }
 
+/**
+ * KWOK's pod lifecycle with a trainer's time in it: ready once scheduled, Succeeded `seconds`
+ * after that if a Job owns the pod, deleted when asked. (KWOK's own stages, but for the delay.)
+ */
+function podStages(seconds: number): string {
+  const stage = (name: string, selector: string[], next: string[], delayMs = 0) =>
+    [
+      "apiVersion: kwok.x-k8s.io/v1alpha1",
+      "kind: Stage",
+      `metadata: { name: ${name} }`,
+      "spec:",
+      "  resourceRef: { apiGroup: v1, kind: Pod }",
+      "  selector:",
+      "    matchExpressions:",
+      ...selector.map((line) => `    - ${line}`),
+      ...(delayMs > 0 ? [`  delay: { durationMilliseconds: ${delayMs} }`] : []),
+      "  next:",
+      ...next.map((line) => `    ${line}`),
+    ].join("\n");
+  const notDeleted = "{ key: '.metadata.deletionTimestamp', operator: DoesNotExist }";
+  const statusTemplate = (lines: string[]) => ["statusTemplate: |", ...lines.map((line) => `  ${line}`)];
+  return [
+    stage(
+      "pod-ready",
+      [notDeleted, "{ key: '.status.podIP', operator: DoesNotExist }"],
+      statusTemplate([
+        "{{ $now := Now }}",
+        "conditions:",
+        "- { type: Initialized, status: 'True', lastTransitionTime: {{ $now | Quote }} }",
+        "- { type: Ready, status: 'True', lastTransitionTime: {{ $now | Quote }} }",
+        "- { type: ContainersReady, status: 'True', lastTransitionTime: {{ $now | Quote }} }",
+        "containerStatuses:",
+        "{{ range .spec.containers }}",
+        "- name: {{ .name | Quote }}",
+        "  image: {{ .image | Quote }}",
+        "  ready: true",
+        "  restartCount: 0",
+        "  state: { running: { startedAt: {{ $now | Quote }} } }",
+        "{{ end }}",
+        "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}",
+        'podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}',
+        "phase: Running",
+        "startTime: {{ $now | Quote }}",
+      ]),
+    ),
+    stage(
+      "pod-complete",
+      [
+        notDeleted,
+        "{ key: '.status.phase', operator: In, values: [Running] }",
+        "{ key: '.metadata.ownerReferences.[].kind', operator: In, values: [Job] }",
+      ],
+      statusTemplate([
+        "{{ $now := Now }}",
+        "{{ $root := . }}",
+        "containerStatuses:",
+        "{{ range $index, $item := .spec.containers }}",
+        "{{ $running := index $root.status.containerStatuses $index }}",
+        "- name: {{ $item.name | Quote }}",
+        "  image: {{ $item.image | Quote }}",
+        "  ready: false",
+        "  restartCount: 0",
+        "  state: { terminated: { exitCode: 0, reason: Completed, startedAt: {{ $running.state.running.startedAt | Quote }}, finishedAt: {{ $now | Quote }} } }",
+        "{{ end }}",
+        "phase: Succeeded",
+      ]),
+      seconds * 1000,
+    ),
+    stage(
+      "pod-delete",
+      ["{ key: '.metadata.deletionTimestamp', operator: Exists }"],
+      ["finalizers: { empty: true }", "delete: true"],
+    ),
+  ].join("\n---\n");
+}
+
 function isReady(node: V1Node): boolean {
   return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 }
@@ -346,6 +427,11 @@ export async function startCluster(options: StartClusterOptions): Promise<TestCl
       "--enable-priority-and-fairness=false",
       "--profiling=false",
       "--endpoint-reconciler-type=none",
+      // Streaming lists need etcd's watch progress requests, which Debian's etcd 3.4 lacks; with
+      // the feature on, the apiserver turns a client's watch from resourceVersion 0 (KWOK's) into
+      // one and then refuses it, and KWOK fell back to relisting with backoff: node heartbeats
+      // lapsed, nodes went NotReady for a minute at a time and pods waited for them.
+      "--feature-gates=WatchList=false",
     ];
     const startApiserver = () =>
       startProcess({
@@ -380,6 +466,10 @@ export async function startCluster(options: StartClusterOptions): Promise<TestCl
     if (options.podRunner) {
       await installKwokLogsCrd(kubeConfig);
       kwokArgs.push(`--disregard-status-with-label-selector=${JOB_POD_LABEL}`, "--enable-crds=Logs");
+    } else if (options.podRunSeconds) {
+      const stages = join(workDir, "kwok-stages.yaml");
+      await writeFile(stages, podStages(options.podRunSeconds));
+      kwokArgs.push(`--config=${stages}`);
     }
     processes.push(
       startProcess({
@@ -402,7 +492,12 @@ export async function startCluster(options: StartClusterOptions): Promise<TestCl
         args: [...common, "--leader-elect=false", "--secure-port=0"],
         logFile: log("kube-scheduler"),
       }),
-      startProcess({ name: `${options.name}/kwok`, command: kwokBin, args: kwokArgs, logFile: log("kwok") }),
+      startProcess({
+        name: `${options.name}/kwok`,
+        command: kwokBin,
+        args: kwokArgs,
+        logFile: log("kwok"),
+      }),
     );
 
     const core = kubeConfig.makeApiClient(CoreV1Api);

@@ -1,6 +1,33 @@
 import { describe, expect, test } from "vitest";
 import { tinySpec } from "../tests/orchestration/fixtures.ts";
-import { parseRunSpec, RunSpec, runIdOf } from "./runSpec.ts";
+import { compressionOf, parseRunSpec, RunSpec, runIdOf } from "./runSpec.ts";
+
+/** The test fixture's spec, which has no `outer.compression`. */
+const writtenBeforeTheOption = tinySpec();
+const withCompression = (compression: unknown) =>
+  parseRunSpec({ ...writtenBeforeTheOption, outer: { ...writtenBeforeTheOption.outer, compression } });
+
+describe("outer.compression", () => {
+  test("keeps the run id of a spec written before the option existed when it is absent or `none`", () => {
+    const absent = parseRunSpec(writtenBeforeTheOption);
+    // The id of this spec as main computed it before outer.compression existed (at 54c1737).
+    expect(runIdOf(absent)).toBe("0xe59750e272ac0e29fc6b605f76188261c8ff469664440ed37a6ae7b2cea05c6a");
+    expect(runIdOf(withCompression("none"))).toBe(runIdOf(absent));
+    expect(compressionOf(absent)).toBe("none");
+    expect(compressionOf(withCompression("none"))).toBe("none");
+  });
+
+  test("gives an int8 run an id of its own, and survives a round trip through its canonical JSON", () => {
+    const int8 = withCompression("int8");
+    expect(compressionOf(int8)).toBe("int8");
+    expect(runIdOf(int8)).not.toBe(runIdOf(parseRunSpec(writtenBeforeTheOption)));
+    expect(runIdOf(parseRunSpec(JSON.parse(JSON.stringify(int8))))).toBe(runIdOf(int8));
+  });
+
+  test("refuses any other value, naming the field", () => {
+    expect(() => withCompression("int4")).toThrow(/outer\.compression/);
+  });
+});
 
 const base = {
   ...tinySpec(),

@@ -75,7 +75,7 @@ export const RunSpec = z
     dataset: Bytes32,
     rounds: z.number().int().min(1).max(10_000),
     innerSteps: z.number().int().min(1).max(1_000_000),
-    replicasPerRound: z.number().int().min(1).max(4096),
+    replicasPerRound: z.number().int().min(1).max(65_536),
     minReplicas: z.number().int().min(1),
     gpusPerReplica: z.number().int().min(0).max(64),
     /**
@@ -97,6 +97,16 @@ export const RunSpec = z
         momentum: z.number().min(0).max(1).default(0.9),
         nesterov: z.boolean().default(true),
         aggregation: z.enum(["mean", "trimmed-mean"]).default("mean"),
+        /**
+         * What a replica uploads: its parameters θₖ (`none`), or its pseudo-gradient θ − θₖ in
+         * int8 with a float32 scale per block (`int8`, a quarter of the bytes; checkpoints/README.md).
+         * `none` is parsed to absent, so a spec that names it has the id of one that does not, and
+         * run ids from before the option existed stay what they were.
+         */
+        compression: z
+          .enum(["none", "int8"])
+          .optional()
+          .transform((c) => (c === "none" ? undefined : c)),
       })
       .strict(),
     inner: z
@@ -136,6 +146,13 @@ export const RunSpec = z
   });
 export type RunSpec = z.infer<typeof RunSpec>;
 export type RunSpecInput = z.input<typeof RunSpec>;
+
+export type Compression = "none" | "int8";
+
+/** The form replicas upload their round's work in (`outer.compression`, absent meaning `none`). */
+export function compressionOf(spec: RunSpec): Compression {
+  return spec.outer.compression ?? "none";
+}
 
 /** Parses an untrusted run spec; the error names every field that is wrong. */
 export function parseRunSpec(input: unknown, source = "run spec"): RunSpec {

@@ -1,16 +1,16 @@
-import { open, stat } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import type { Readable } from "node:stream";
 import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { ConfiguredRetryStrategy } from "@smithy/core/retry";
 import { openForAppend, resumableLength } from "./partialFile.ts";
 import { type RetryPolicy, withRetries } from "./retry.ts";
 import {
@@ -39,6 +39,7 @@ export interface S3StoreOptions {
   partBytes?: number;
   /** Parts in flight at once, per object. */
   concurrency?: number;
+  /** Every request's retries (the SDK's strategy), and a ranged read whose body breaks off. */
   retry?: RetryPolicy;
 }
 
@@ -53,11 +54,12 @@ function isMissing(error: unknown): boolean {
   return statusOf(error) === 404 || (error as Error).name === "NoSuchKey";
 }
 
-/** Worth another try: no answer at all (connection refused or reset, a body cut short), 408, 429, 5xx. */
-function isTransient(error: unknown): boolean {
-  if ((error as Error).name === "AbortError" || isMissing(error)) return false;
-  const status = statusOf(error);
-  return status === undefined || status === 408 || status === 429 || status >= 500;
+/**
+ * A ranged read whose answer began but whose body broke off (or came short): the SDK retries
+ * requests, not bodies it has handed over, so this one is retried here.
+ */
+class PartCutShortError extends Error {
+  override readonly name = "PartCutShortError";
 }
 
 /** [start, end) byte ranges of `partBytes` covering from `offset` to `total`. */
@@ -118,8 +120,12 @@ export class S3Store implements CheckpointStore {
       region: options.region ?? process.env.AWS_REGION ?? "us-east-1",
       credentials: options.credentials,
       forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
-      // One policy for every request, including those whose body is read after the answer.
-      maxAttempts: 1,
+      // The SDK's standard retries (refused or reset connections, 429, 5xx, timeouts, throttling),
+      // with this store's attempts and exponential backoff with jitter.
+      retryStrategy: new ConfiguredRetryStrategy(this.retry.attempts, (attempt) => {
+        const delay = this.retry.initialDelayMs * 2 ** (attempt - 1);
+        return delay / 2 + Math.random() * delay;
+      }),
       // Checksums beyond what S3 requires are an AWS extension that not every S3-compatible
       // server implements; integrity is checked end to end by the manifest's sha256 anyway.
       requestChecksumCalculation: "WHEN_REQUIRED",
@@ -136,22 +142,19 @@ export class S3Store implements CheckpointStore {
   }
 
   /**
-   * Runs one request with retries; what still fails becomes ObjectNotFoundError or
-   * StoreUnavailableError naming the object. The request may read the response body too, so a
-   * body that breaks off mid-read is retried like a refused connection.
+   * Runs one request (the SDK retries it); what still fails becomes ObjectNotFoundError or
+   * StoreUnavailableError naming the object.
    */
-  private call<T>(key: string, request: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return this.callOn(this.uriOf(key), request, signal);
+  private call<T>(key: string, request: () => Promise<T>): Promise<T> {
+    return this.callOn(this.uriOf(key), request);
   }
 
   /** Like call, for a request about `uri` rather than one object (a listing). */
-  private async callOn<T>(uri: string, request: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async callOn<T>(uri: string, request: () => Promise<T>): Promise<T> {
     try {
-      return await withRetries(this.retry, signal, isTransient, request);
+      return await request();
     } catch (error) {
-      if (isMissing(error)) throw new ObjectNotFoundError(uri);
-      if ((error as Error).name === "AbortError") throw error;
-      throw new StoreUnavailableError(uri, error);
+      throw storeError(uri, error);
     }
   }
 
@@ -162,93 +165,40 @@ export class S3Store implements CheckpointStore {
     return { key, bytes: bytes.length };
   }
 
+  /**
+   * The SDK's managed upload: one PUT for a file of up to `partBytes`, else a multipart upload of
+   * `partBytes` parts with `concurrency` in flight, each read into memory so that a failed part
+   * can be sent again, the upload aborted on failure (an abandoned one keeps its parts' cost).
+   */
   async putFile(key: string, path: string, options: TransferOptions = {}): Promise<ObjectInfo> {
     const bytes = (await stat(path)).size;
-    const file = await open(path, "r");
+    const abortController = new AbortController();
+    const abort = () => abortController.abort(options.signal?.reason);
+    options.signal?.throwIfAborted();
+    options.signal?.addEventListener("abort", abort, { once: true });
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.objectKey(key), Body: createReadStream(path) },
+      partSize: this.partBytes,
+      queueSize: this.concurrency,
+      leavePartsOnError: false,
+      abortController,
+    });
+    let reported = 0;
+    upload.on("httpUploadProgress", (progress) => {
+      const loaded = progress.loaded ?? reported;
+      if (loaded > reported) options.onBytes?.(loaded - reported);
+      reported = Math.max(reported, loaded);
+    });
     try {
-      if (bytes <= this.partBytes) {
-        const body = await readRange(file, 0, bytes);
-        await this.call(
-          key,
-          () =>
-            this.client.send(
-              new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body }),
-              {
-                abortSignal: options.signal,
-              },
-            ),
-          options.signal,
-        );
-        options.onBytes?.(bytes);
-      } else {
-        await this.putMultipart(key, file, bytes, options);
-      }
+      await upload.done();
+    } catch (error) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw storeError(this.uriOf(key), error);
     } finally {
-      await file.close();
+      options.signal?.removeEventListener("abort", abort);
     }
     return { key, bytes };
-  }
-
-  /** Parts are read into memory one window at a time, so that a failed part can be sent again. */
-  private async putMultipart(
-    key: string,
-    file: Awaited<ReturnType<typeof open>>,
-    bytes: number,
-    options: TransferOptions,
-  ): Promise<void> {
-    const Key = this.objectKey(key);
-    const created = await this.call(key, () =>
-      this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key })),
-    );
-    const UploadId = created.UploadId;
-    if (!UploadId) throw new StoreUnavailableError(this.uriOf(key), new Error("no UploadId in the answer"));
-    const ranges = partRanges(0, bytes, this.partBytes);
-    const parts: Array<{ ETag: string; PartNumber: number }> = [];
-    try {
-      await orderedPipeline(
-        ranges.length,
-        this.concurrency,
-        async (index) => {
-          const [start, end] = ranges[index]!;
-          const body = await readRange(file, start, end - start);
-          const PartNumber = index + 1;
-          const answer = await this.call(
-            key,
-            () =>
-              this.client.send(
-                new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body: body }),
-                {
-                  abortSignal: options.signal,
-                },
-              ),
-            options.signal,
-          );
-          if (!answer.ETag)
-            throw new StoreUnavailableError(this.uriOf(key), new Error(`no ETag for part ${PartNumber}`));
-          options.onBytes?.(body.length);
-          return { ETag: answer.ETag, PartNumber };
-        },
-        async (part) => {
-          parts.push(part);
-        },
-      );
-      await this.call(key, () =>
-        this.client.send(
-          new CompleteMultipartUploadCommand({
-            Bucket: this.bucket,
-            Key,
-            UploadId,
-            MultipartUpload: { Parts: parts },
-          }),
-        ),
-      );
-    } catch (error) {
-      // An abandoned upload keeps its parts (and their cost) until aborted.
-      await this.client
-        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }))
-        .catch(() => {});
-      throw error;
-    }
   }
 
   async getBytes(key: string, maxBytes = DEFAULT_MAX_SMALL_OBJECT_BYTES): Promise<Uint8Array> {
@@ -275,8 +225,9 @@ export class S3Store implements CheckpointStore {
   }
 
   /**
-   * Fetches bytes [start, end) whole; `etag` pins the object version so that parts of two
-   * different uploads are never mixed into one file.
+   * Fetches bytes [start, end) whole into `into` (a buffer of at least end − start bytes, or a
+   * new one); `etag` pins the object version so that parts of two different uploads are never
+   * mixed into one file. A body that breaks off is fetched again.
    */
   private async getRange(
     key: string,
@@ -284,32 +235,34 @@ export class S3Store implements CheckpointStore {
     end: number,
     etag: string | undefined,
     signal: AbortSignal | undefined,
-  ): Promise<Uint8Array> {
-    if (end <= start) return new Uint8Array();
-    return await this.call(
-      key,
-      async () => {
-        const answer = await this.client.send(
-          new GetObjectCommand({
-            Bucket: this.bucket,
-            Key: this.objectKey(key),
-            Range: `bytes=${start}-${end - 1}`,
-            IfMatch: etag,
-          }),
-          { abortSignal: signal },
-        );
-        const body = await answer.Body?.transformToByteArray();
-        if (!body || body.length !== end - start) {
-          throw new Error(
-            `range ${start}-${end - 1} returned ${body?.length ?? 0} bytes, expected ${end - start}`,
-          );
-        }
-        return body;
-      },
-      signal,
-    );
+    into: Buffer = Buffer.allocUnsafe(end - start),
+  ): Promise<Buffer> {
+    const length = end - start;
+    if (length <= 0) return into.subarray(0, 0);
+    const read = async () => {
+      const answer = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(key),
+          Range: `bytes=${start}-${end - 1}`,
+          IfMatch: etag,
+        }),
+        { abortSignal: signal },
+      );
+      return await readBodyInto(answer.Body as Readable | undefined, into, length, start);
+    };
+    try {
+      return await withRetries(this.retry, signal, (error) => error instanceof PartCutShortError, read);
+    } catch (error) {
+      throw storeError(this.uriOf(key), error);
+    }
   }
 
+  /**
+   * Ranged parts of `partBytes`, `concurrency` in flight, each streamed into a buffer of a
+   * fixed pool (no per-part allocation for the garbage collector) and written in order, so that
+   * the file is always a prefix of the object.
+   */
   async downloadToFile(key: string, path: string, options: DownloadOptions = {}): Promise<DownloadResult> {
     const head = await this.head(key);
     if (!head) throw new ObjectNotFoundError(this.uriOf(key));
@@ -321,15 +274,23 @@ export class S3Store implements CheckpointStore {
     const file = await openForAppend(path, resumedFrom);
     try {
       const ranges = partRanges(resumedFrom, info.bytes, this.partBytes);
+      const free = Array.from({ length: Math.min(this.concurrency, ranges.length) }, () =>
+        Buffer.allocUnsafe(this.partBytes),
+      );
       let position = resumedFrom;
       await orderedPipeline(
         ranges.length,
-        this.concurrency,
-        (index) => this.getRange(key, ranges[index]![0], ranges[index]![1], etag, options.signal),
-        async (chunk) => {
-          await file.write(chunk, 0, chunk.length, position);
-          position += chunk.length;
-          options.onBytes?.(chunk.length);
+        free.length,
+        async (index) => {
+          const [start, end] = ranges[index]!;
+          const buffer = free.pop()!;
+          return { buffer, bytes: await this.getRange(key, start, end, etag, options.signal, buffer) };
+        },
+        async ({ buffer, bytes }) => {
+          await file.write(bytes, 0, bytes.length, position);
+          position += bytes.length;
+          free.push(buffer);
+          options.onBytes?.(bytes.length);
         },
       );
     } finally {
@@ -363,18 +324,50 @@ export class S3Store implements CheckpointStore {
   }
 }
 
-async function readRange(
-  file: Awaited<ReturnType<typeof open>>,
-  start: number,
+/** What a failed request means for the caller: a missing object, or a store out of reach. */
+function storeError(uri: string, error: unknown): Error {
+  if (isMissing(error)) return new ObjectNotFoundError(uri);
+  if ((error as Error).name === "AbortError") return error as Error;
+  return new StoreUnavailableError(uri, error);
+}
+
+/**
+ * Streams a response body of exactly `length` bytes into the start of `into`. Plain `data`
+ * events: an async iterator costs a promise per chunk, which shows at hundreds of MiB/s.
+ */
+function readBodyInto(
+  body: Readable | undefined,
+  into: Buffer,
   length: number,
-): Promise<Uint8Array> {
-  const buffer = Buffer.allocUnsafe(length);
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await file.read(buffer, filled, length - filled, start + filled);
-    if (bytesRead === 0)
-      throw new Error(`file ended at ${start + filled} while reading ${length} bytes from ${start}`);
-    filled += bytesRead;
-  }
-  return buffer;
+  start: number,
+): Promise<Buffer> {
+  if (!body) return Promise.reject(new PartCutShortError(`range from ${start} came without a body`));
+  return new Promise((resolve, reject) => {
+    let filled = 0;
+    const fail = (error: Error) => {
+      body.destroy();
+      reject(error);
+    };
+    body.on("data", (chunk: Buffer) => {
+      if (filled + chunk.length > length) {
+        fail(new PartCutShortError(`range from ${start} returned more than the ${length} bytes asked for`));
+        return;
+      }
+      chunk.copy(into, filled);
+      filled += chunk.length;
+    });
+    body.once("error", (error) =>
+      reject(
+        error.name === "AbortError"
+          ? error
+          : new PartCutShortError(`range from ${start} broke off after ${filled} of ${length} bytes`, {
+              cause: error,
+            }),
+      ),
+    );
+    body.once("end", () => {
+      if (filled === length) resolve(into.subarray(0, length));
+      else reject(new PartCutShortError(`range from ${start} returned ${filled} bytes, expected ${length}`));
+    });
+  });
 }

@@ -7,7 +7,7 @@ import { describeBackend, selectBackend } from "../model/backend.ts";
 import { TrainingBatches, validationBatches } from "../model/batches.ts";
 import { meanLoss, modelValues } from "../model/evaluate.ts";
 import { paramsToTensors, tensorsToValues } from "../model/forward.ts";
-import { runSpecMetadata, toTensors } from "../model/parameters.ts";
+import { runSpecMetadata } from "../model/parameters.ts";
 import { InvalidInputError } from "../spec/errors.ts";
 import type { RunSpec } from "../spec/runSpec.ts";
 import { parseTrainerEnv, type TrainerEnv } from "../spec/trainerContract.ts";
@@ -19,6 +19,7 @@ import {
   verifiedDataset,
   verifiedGlobal,
 } from "./io.ts";
+import { replicaOutputTensors } from "./output.ts";
 import { innerLoop } from "./train.ts";
 
 export interface TrainerResult {
@@ -73,9 +74,10 @@ async function trainReplica(env: TrainerEnv, log: (line: string) => void): Promi
   );
   const backend = await selectBackend();
   log(describeBackend(backend));
-  const trained = await train(env, dataset, modelValues(init.tensors, spec), spec, log);
+  const start = modelValues(init.tensors, spec);
+  const trained = await train(env, dataset, start, spec, log);
 
-  const manifest = await writeCheckpoint(output.dir, toTensors(trained.values, spec.model), {
+  const manifest = await writeCheckpoint(output.dir, replicaOutputTensors(start, trained.values, spec), {
     runId: env.DAOTRAIN_RUN_ID,
     round: env.DAOTRAIN_ROUND,
     parentRoot: env.DAOTRAIN_INIT_ROOT,

@@ -1,8 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 // Registers the gradient of every kernel (tfjs-core alone ships them only as untranspiled ESM).
 import "@tensorflow/tfjs";
-import type { TrainingBatches } from "../model/batches.ts";
-import { lossOf, type ModelParams } from "../model/forward.ts";
+import { type Batch, lossOf, type ModelParams } from "../model/forward.ts";
 import type { RunSpec } from "../spec/runSpec.ts";
 import { AdamW } from "./adamw.ts";
 
@@ -18,6 +17,11 @@ export class TrainingDivergedError extends Error {
   override readonly name = "TrainingDivergedError";
 }
 
+/** Where the inner loop takes its batches from: a replica's `TrainingBatches`, or a bench's mix. */
+export interface BatchSource {
+  next(): Batch;
+}
+
 /**
  * The inner loop: `steps` AdamW steps (fresh optimizer state, the spec's lr, weight decay and
  * batch) on batches from `batches`. Replaces `params` in place with the trained tensors.
@@ -25,7 +29,7 @@ export class TrainingDivergedError extends Error {
 export function innerLoop(
   params: ModelParams,
   spec: RunSpec,
-  batches: TrainingBatches,
+  batches: BatchSource,
   steps: number,
   onStep: (step: number, loss: number) => void = () => {},
 ): InnerLoopResult {

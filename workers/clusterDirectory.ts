@@ -207,6 +207,36 @@ export interface ClusterClientOptions {
   silenceMs?: number;
 }
 
+/**
+ * Kubernetes clients by the access they were made from, so that every activity for a cluster
+ * shares its connections and its ServiceAccount's answers; a rotated kubeconfig is new access.
+ */
+const kubernetesClients = new Map<string, KubernetesCluster>();
+/** More clusters than a worker drives; past it the oldest client goes (its connections with it). */
+const MAX_KUBERNETES_CLIENTS = 1024;
+
+function kubernetesClient(
+  name: string,
+  access: Extract<ClusterAccess, { kind: "kubernetes" }>,
+  silenceMs: number | undefined,
+): KubernetesCluster {
+  const key = JSON.stringify([name, access.namespace, access.queue, access.kubeconfig, silenceMs]);
+  let client = kubernetesClients.get(key);
+  if (!client) {
+    client = new KubernetesCluster({
+      name,
+      kubeconfig: access.kubeconfig,
+      ...(access.namespace ? { namespace: access.namespace } : {}),
+      ...(access.queue ? { queue: access.queue } : {}),
+      ...(silenceMs !== undefined ? { silenceMs } : {}),
+    });
+    kubernetesClients.set(key, client);
+    if (kubernetesClients.size > MAX_KUBERNETES_CLIENTS)
+      kubernetesClients.delete(kubernetesClients.keys().next().value!);
+  }
+  return client;
+}
+
 /** The k8s/ client for a cluster the worker may use. */
 export function clusterClient(cluster: ConfiguredCluster, options: ClusterClientOptions): ComputeCluster {
   const { access } = cluster;
@@ -221,13 +251,7 @@ export function clusterClient(cluster: ConfiguredCluster, options: ClusterClient
         env: { ...options.env, ...access.env },
       });
     case "kubernetes":
-      return new KubernetesCluster({
-        name: cluster.name,
-        kubeconfig: access.kubeconfig,
-        ...(access.namespace ? { namespace: access.namespace } : {}),
-        ...(access.queue ? { queue: access.queue } : {}),
-        ...(options.silenceMs !== undefined ? { silenceMs: options.silenceMs } : {}),
-      });
+      return kubernetesClient(cluster.name, access, options.silenceMs);
     case "refused":
       throw clusterNotConfigured(cluster.name, access.reason);
   }

@@ -5,6 +5,7 @@ import { connect } from "../governance/chain.ts";
 import { readDeployment } from "../governance/deployment.ts";
 import { siblingModule } from "../spec/sourceModule.ts";
 import { openStore } from "../storage/index.ts";
+import type { Activities } from "../workflows/activities.ts";
 import { TASK_QUEUE } from "../workflows/signals.ts";
 import { createActivities } from "./activities/index.ts";
 import { openClient } from "./client.ts";
@@ -37,8 +38,13 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
+export interface StartWorkerOptions {
+  /** Activities put in place of the real ones (a bench's stand-in for a part it does not measure). */
+  replaceActivities?: Partial<Activities>;
+}
+
 /** Builds the worker from its environment and starts polling the daotrain task queue. */
-export async function startWorker(env: WorkerEnv): Promise<RunningWorker> {
+export async function startWorker(env: WorkerEnv, options: StartWorkerOptions = {}): Promise<RunningWorker> {
   const codec = AesGcmCodec.fromSettings(env);
   const chain = await connect({
     deploymentFile: env.DAOTRAIN_DEPLOYMENT,
@@ -69,7 +75,7 @@ export async function startWorker(env: WorkerEnv): Promise<RunningWorker> {
     ...(env.DAOTRAIN_WORKFLOW_BUNDLE
       ? { workflowBundle: { code: await readFile(env.DAOTRAIN_WORKFLOW_BUNDLE, "utf8") } }
       : { workflowsPath }),
-    activities,
+    activities: { ...activities, ...options.replaceActivities },
     dataConverter: encryptedDataConverter(codec),
     defaultHeartbeatThrottleInterval: JOURNAL_HEARTBEAT_THROTTLE,
     shutdownGraceTime: "10 seconds",

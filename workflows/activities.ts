@@ -11,6 +11,7 @@ import type {
   LaunchKey,
   Placement,
   RefusalCause,
+  ReplicaOutput,
   ReplicaResult,
   RoundEvaluations,
   RoundRecordDraft,
@@ -64,7 +65,7 @@ export interface AggregationActivities {
     round: number;
     spec: RunSpec;
     parent: CheckpointRef;
-    outputs: ReplicaResult[];
+    outputs: ReplicaOutput[];
     /** Outputs scored on evaluation Jobs; the worker scores the rest (and re-checks per the rule). */
     evaluations?: RoundEvaluations;
   }): Promise<AggregateResult>;
@@ -82,7 +83,7 @@ export interface ScoringActivities {
     round: number;
     spec: RunSpec;
     parent: CheckpointRef;
-    outputs: ReplicaResult[];
+    outputs: ReplicaOutput[];
   }): Promise<{ seed: Hex; roots: Record<number, Hex> }>;
   /** Starts the evaluation Job on `key`'s cluster for these outputs, or finds it started. */
   launchEvaluation(request: {

@@ -82,7 +82,7 @@ export async function scoreOnClusters(
     round: input.round,
     spec: input.spec,
     parent: input.parent,
-    outputs: [...input.outputs],
+    outputs: input.outputs.map(({ replica, outputUri }) => ({ replica, outputUri })),
   });
   const byCluster = new Map<Hex, { cluster: ClusterCandidate; replicas: number[] }>();
   for (const output of input.outputs) {

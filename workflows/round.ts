@@ -179,7 +179,7 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
         round: input.round,
         spec,
         parent: input.parent,
-        outputs: delivered,
+        outputs: delivered.map(({ replica, outputUri }) => ({ replica, outputUri })),
         ...(evaluations ? { evaluations } : {}),
       });
       phaseMs.aggregate += Date.now() - aggregateStarted;

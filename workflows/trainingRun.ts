@@ -315,6 +315,20 @@ function advance(carry: RunCarry, summary: RoundSummary, keep: number): RunCarry
     global: { uri: summary.manifestUri, root: summary.root },
     gpuSecondsUsed: carry.gpuSecondsUsed + cost,
     lastRoundCost: cost,
-    recent: [...carry.recent, summary].slice(-keep),
+    recent: [...carry.recent.map(withoutAcceptedRows), summary].slice(-keep),
   };
+}
+
+/** Replica rows an older round keeps in full in the status; past this, its accepted ones go. */
+const FULL_ROWS_UP_TO = 256;
+
+/**
+ * An older round's summary as the status keeps it. The latest round keeps every row; a large
+ * older one keeps the replicas with something to say (failed, lost, rejected). At 6,400 replicas
+ * a round's rows are 0.5 MiB: five of them would break Temporal's 2 MiB payload limit in the
+ * status, the run's result and the continueAsNew input.
+ */
+function withoutAcceptedRows(summary: RoundSummary): RoundSummary {
+  if (summary.replicas.length <= FULL_ROWS_UP_TO) return summary;
+  return { ...summary, replicas: summary.replicas.filter((r) => r.phase !== "accepted") };
 }

@@ -103,6 +103,13 @@ export interface ReplicaScores {
  */
 type EvaluatedBy = { evaluatedBy?: Hex[] };
 
+/**
+ * What the outer step needs of a succeeded replica: which one, and where its output is. Only
+ * this travels to the aggregation: a 6,400-replica round's full results would be a 2.1 MiB
+ * payload, over Temporal's 2 MiB limit; these are half that.
+ */
+export type ReplicaOutput = Pick<Extract<ReplicaResult, { phase: "succeeded" }>, "replica" | "outputUri">;
+
 export type ReplicaVerdict =
   /** `detail`: each measure beside the threshold it passed. */
   | ({ replica: number; accepted: true; detail: string; scores: ReplicaScores } & EvaluatedBy)
@@ -231,7 +238,10 @@ export interface RunStatus {
   gpuSecondsBudget: number;
   /** The round in flight, with its replicas as they stand. */
   current: { round: number; attempt: number; replicas: ReplicaStatus[] } | undefined;
-  /** The latest committed rounds, oldest first (bounded, it travels through continueAsNew). */
+  /**
+   * The latest committed rounds, oldest first (bounded, it travels through continueAsNew); an
+   * older round of more than 256 replicas keeps only the rows of those not accepted.
+   */
   recent: RoundSummary[];
 }
 

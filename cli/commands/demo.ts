@@ -1,9 +1,9 @@
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Command, InvalidArgumentError } from "commander";
 import { formatUnits } from "viem";
-import { parse as parseYaml } from "yaml";
+import { DEMO_CORPUS, DEMO_SHARD_TOKENS, demoRunSpec } from "../../localstack/demoRun.ts";
 import type { LocalStack } from "../../localstack/stack.ts";
 import { startLocalStack } from "../../localstack/stack.ts";
 import {
@@ -18,17 +18,11 @@ import {
   releaseCheckpoint,
   sampleRelease,
 } from "../../localstack/story.ts";
-import { parseRunSpec, type RunSpec } from "../../spec/runSpec.ts";
 import type { RunStatus } from "../../workflows/types.ts";
 import { CliError, oneOf } from "../program.ts";
 import { type DemoSummary, printSummary } from "./demoSummary.ts";
 
 const projectRoot = fileURLToPath(new URL("../../", import.meta.url));
-const projectFile = (path: string) => `${projectRoot}${path}`;
-const CORPUS = projectFile("datasets/corpus/fables.txt");
-const DEMO_SPEC = projectFile("examples/demo-run.yaml");
-/** Small shards, so that every replica of a round trains on shards of its own. */
-const SHARD_TOKENS = 16_384;
 /** How the corpus's fables begin: what the demo asks the released model to continue. */
 const SAMPLE_PROMPT = "At dawn, a gentle lamb ";
 const CONTRIBUTORS = [
@@ -131,26 +125,6 @@ function printWhereToLook(stack: LocalStack): void {
   );
 }
 
-async function demoSpec(options: DemoOptions, dataset: `0x${string}`): Promise<RunSpec> {
-  const base = parseYaml(await readFile(DEMO_SPEC, "utf8")) as Record<string, unknown>;
-  const reduced = options.reduced
-    ? {
-        model: {
-          architecture: "transformer-lm",
-          vocabSize: 256,
-          contextLength: 32,
-          dModel: 32,
-          layers: 1,
-          heads: 2,
-        },
-        innerSteps: 8,
-        inner: { optimizer: "adamw", lr: 0.005, batch: 4 },
-        validation: { batches: 2, tolerance: 0.5 },
-      }
-    : {};
-  return parseRunSpec({ ...base, ...reduced, rounds: options.rounds, dataset }, DEMO_SPEC);
-}
-
 async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const workDir = resolve(
     options.workDir ?? join(".daotrain", "demo", new Date().toISOString().replace(/[:.]/g, "-")),
@@ -187,7 +161,12 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       const dataset = await step(
         "A member packs the shipped corpus and the DAO approves the dataset by vote",
         async () => {
-          const approved = await approveDataset(live, CORPUS, "public domain (Aesop's fables)", SHARD_TOKENS);
+          const approved = await approveDataset(
+            live,
+            DEMO_CORPUS,
+            "public domain (Aesop's fables)",
+            DEMO_SHARD_TOKENS,
+          );
           progress(
             `dataset ${approved.root}: ${approved.shards} shards, proposal ${approved.proposal.proposalId} executed`,
           );
@@ -207,7 +186,11 @@ async function runDemo(options: DemoOptions): Promise<DemoSummary> {
           return onboarded;
         },
       );
-      const spec = await demoSpec(options, dataset.root);
+      const spec = await demoRunSpec({
+        reduced: options.reduced,
+        rounds: options.rounds,
+        dataset: dataset.root,
+      });
       const run = await step(
         `A member proposes run '${spec.name}'; the DAO approves it and funds its escrow`,
         async () => {

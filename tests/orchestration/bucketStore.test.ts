@@ -46,6 +46,24 @@ describe("end to end with the run store in a bucket", () => {
     expect(await readdir(join(stack.dir, "store"))).toEqual([]);
   });
 
+  test("a run with outer.compression: int8 goes the same way: replicas deliver int8 pseudo-gradients to the bucket, far smaller than float32 parameters, and every one is accepted", async () => {
+    const { runId, status } = await provesTheRunStory(stack, 2, { outer: { compression: "int8" } });
+    for (const round of status.recent) {
+      expect(round.replicas.map((r) => r.phase)).toEqual(round.replicas.map(() => "accepted"));
+    }
+    const objects = await openStore("s3://runs/store", { s3: s3.storeOptions }).list(
+      `runs/${runId}/rounds/1`,
+    );
+    const shards = objects.filter((o) => o.key.endsWith(".safetensors"));
+    const global = shards.filter((o) => o.key.includes("/global/"));
+    const replicas = shards.filter((o) => o.key.includes("/replicas/"));
+    expect(global).toHaveLength(1);
+    expect(replicas.length).toBeGreaterThanOrEqual(4);
+    // The global checkpoint holds θ and its momentum in float32, two model copies; a replica's
+    // int8 form a quarter of one (plus its scales and the header, a large share of this tiny model).
+    for (const replica of replicas) expect(replica.bytes / global[0]!.bytes).toBeLessThan(1 / 6);
+  });
+
   test("a contributor given store keys of its own reaches the bucket with those alone: keys the store refuses fail its replicas, and the round completes on the other's", async () => {
     const refusedKeys = {
       AWS_ENDPOINT_URL_S3: s3.endpoint,

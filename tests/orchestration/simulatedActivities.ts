@@ -125,7 +125,8 @@ function workingActivities(sim: Simulation): Activities {
                   replica,
                   clusterId: placement.cluster.id,
                   phase: "succeeded",
-                  outputUri: `sim://${jobName(key)}/${replica}/${cluster.behaviour}`,
+                  // As long as a real run store's (runStore.replicaKey), so payload sizes are real too.
+                  outputUri: `sim:///var/lib/daotrain/run-store/runs/${key.runId}/rounds/${key.round}/clusters/${key.clusterName}/replicas/${replica}-a${key.attempt}/${cluster.behaviour}`,
                   startedAtMs,
                   finishedAtMs: startedAtMs + 1500,
                 },
@@ -151,7 +152,7 @@ function workingActivities(sim: Simulation): Activities {
     async aggregateRound({ runId, round, spec, outputs }) {
       const scores = { heldOutLoss: 3, ownShardLoss: 3, ownShardLossOfGlobal: 3.5, movement: 1 };
       const verdicts = outputs.map((o) =>
-        o.phase === "succeeded" && o.outputUri.endsWith("/cheat")
+        o.outputUri.endsWith("/cheat")
           ? {
               replica: o.replica,
               accepted: false as const,

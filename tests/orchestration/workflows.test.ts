@@ -205,6 +205,23 @@ describe("trainingRun", () => {
     expect(description.runId).not.toBe(handle.firstExecutionRunId);
   });
 
+  // A payload over the server's 2 MiB limit fails the workflow task again and again: the run
+  // would hang (and the test time out) rather than complete. 6,400 replicas, as at 100 clusters ×
+  // 64; on 10 clusters, since the payloads grow with replicas and the test's time with clusters.
+  test("a run of 6,400 replicas a round completes within Temporal's 2 MiB payload limit through continueAsNew, and older rounds keep only their unaccepted rows", async () => {
+    const { sim, taskQueue } = await simulate(
+      Array.from({ length: 10 }, (_, i) => cluster(`c${i}`, { freeGpus: 640 })),
+    );
+    const { handle } = await startRun(taskQueue, {
+      spec: tinySpec({ rounds: 5, replicasPerRound: 6_400, minReplicas: 1, gpuHourBudget: 1_000 }),
+      options: { roundsPerExecution: 1 },
+    });
+    const status = (await handle.result()) as RunStatus;
+    expect(status).toMatchObject({ state: "completed", committedRounds: 5 });
+    expect(sim.commits.size).toBe(5);
+    expect(status.recent.map((r) => r.replicas.length)).toEqual([0, 0, 0, 0, 6_400]);
+  }, 240_000);
+
   test("pauses after the round in flight, reports it, and resumes on the signal", async () => {
     const { sim, taskQueue } = await simulate([cluster("alpha", { trainMs: 300 })]);
     const { handle } = await startRun(taskQueue, {

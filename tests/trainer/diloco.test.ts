@@ -1,6 +1,4 @@
-import { execFile } from "node:child_process";
-import { cp, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, open, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -11,169 +9,43 @@ import {
   toFloat32,
   writeCheckpoint,
 } from "../../checkpoints/index.ts";
-import { assignShards, type DatasetManifest, packDataset } from "../../datasets/index.ts";
-import { MOMENTUM_PREFIX, outerStep, type ReplicaInput, type Verdict } from "../../diloco/index.ts";
+import { MOMENTUM_PREFIX, type ReplicaInput } from "../../diloco/index.ts";
+import { evaluateLoss, modelValues, runSpecMetadata, toTensors } from "../../model/index.ts";
+import type { RunSpec } from "../../spec/runSpec.ts";
+import { type OuterStepRequest, rederive, rederiveElsewhere } from "./rederiveRound.ts";
 import {
-  evaluateLoss,
-  initialCheckpoint,
-  modelValues,
-  runSpecMetadata,
-  toTensors,
-} from "../../model/index.ts";
-import { parseRunSpec, type RunSpec, runIdOf } from "../../spec/runSpec.ts";
-import { SeededRandom } from "../../spec/seededRandom.ts";
-import { trainerEnvVars } from "../../spec/trainerContract.ts";
-import { TEST_IMAGE } from "../orchestration/fixtures.ts";
-import { type OuterStepRequest, rederive } from "./rederiveRound.ts";
+  around,
+  freeRiders,
+  reasonsOf,
+  refusedAs,
+  runTrainer,
+  stepPerCoordinate,
+  type TrainedRound,
+  type TrainerRun,
+  trainedRound,
+} from "./trainedRound.ts";
 
-const repo = new URL("../../", import.meta.url).pathname;
-const corpus = join(repo, "datasets/corpus");
-
-interface TrainerRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node trainer/main.ts` as an orchestrator would, with the trainer contract's environment. */
-function runTrainer(env: Record<string, string>): Promise<TrainerRun> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(repo, "trainer/main.ts")],
-      { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env }, timeout: 120_000 },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-const fileUri = (path: string) => `file://${path}`;
-
+let round: TrainedRound;
 let dir: string;
-let dataset: DatasetManifest;
 let spec: RunSpec;
 let global0: CheckpointManifest;
-let started: number;
 const replicaDirs = { r0: "", r1: "" };
 const runs: Record<string, TrainerRun> = {};
 
-function contract(replica: number, output: string, overrides: Record<string, string> = {}) {
-  return {
-    ...trainerEnvVars({
-      DAOTRAIN_RUN_ID: runIdOf(spec),
-      DAOTRAIN_ROUND: 0,
-      DAOTRAIN_REPLICA: replica,
-      DAOTRAIN_REPLICAS: 2,
-      DAOTRAIN_INIT_URI: fileUri(join(dir, "global-0")),
-      DAOTRAIN_INIT_ROOT: global0.root,
-      DAOTRAIN_DATASET_URI: fileUri(join(dir, "dataset")),
-      DAOTRAIN_DATASET_ROOT: dataset.root,
-      DAOTRAIN_SHARDS: assignShards(dataset, replica, 2).join(","),
-      DAOTRAIN_INNER_STEPS: spec.innerSteps,
-      DAOTRAIN_SEED: 11,
-      DAOTRAIN_OUTPUT_URI: fileUri(output),
-    }),
-    ...overrides,
-  };
-}
-
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "daotrain-diloco-"));
-  started = performance.now();
-  dataset = await packDataset(corpus, join(dir, "dataset"), { shardTokens: 16_384 });
-  spec = parseRunSpec({
-    name: "two replicas, one round",
-    model: {
-      architecture: "transformer-lm",
-      vocabSize: 256,
-      contextLength: 64,
-      dModel: 64,
-      layers: 2,
-      heads: 4,
-    },
-    dataset: dataset.root,
-    rounds: 3,
-    innerSteps: 50,
-    replicasPerRound: 2,
-    minReplicas: 2,
-    gpusPerReplica: 0,
-    gpuHourBudget: 1,
-    rewardPerGpuHour: "1000",
-    outer: {},
-    inner: { optimizer: "adamw", lr: 3e-3, batch: 8 },
-    validation: { batches: 4, tolerance: 0 },
-    seed: 7,
-    image: TEST_IMAGE,
-  });
-  const init = initialCheckpoint(spec);
-  global0 = await writeCheckpoint(join(dir, "global-0"), init.tensors, init.fields);
-  replicaDirs.r0 = join(dir, "replica-0");
-  replicaDirs.r1 = join(dir, "replica-1");
-  const [a, b] = await Promise.all([
-    runTrainer(contract(0, replicaDirs.r0)),
-    runTrainer(contract(1, replicaDirs.r1)),
-  ]);
-  runs.r0 = a!;
-  runs.r1 = b!;
+  round = await trainedRound();
+  ({ dir, spec, global0 } = round);
+  [replicaDirs.r0, replicaDirs.r1] = round.replicaDirs;
+  [runs.r0, runs.r1] = round.runs;
 });
 afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  await round?.remove();
 });
 
-/** The outer step on this file's round, reading the local dataset. */
-function step(replicas: ReplicaInput[], extra: { globalRoot?: CheckpointManifest["root"] } = {}) {
-  return outerStep({
-    global: join(dir, "global-0"),
-    ...extra,
-    replicas,
-    spec,
-    dataset: async () => join(dir, "dataset"),
-  });
-}
-
-/** A replica checkpoint with these values and the round's lineage. */
-async function writeReplica(name: string, values: Record<string, Float32Array>, dtype?: "F16") {
-  const good = await readCheckpoint(replicaDirs.r0);
-  const tensors = toTensors(values, spec.model);
-  const encoded = dtype
-    ? Object.fromEntries(
-        Object.entries(tensors).map(([n, t]) => [n, floatTensor(t.shape, toFloat32(t), dtype)]),
-      )
-    : tensors;
-  await writeCheckpoint(join(dir, name), encoded, {
-    runId: good.manifest.runId,
-    round: 0,
-    parentRoot: global0.root,
-    metrics: good.manifest.metrics,
-    metadata: runSpecMetadata(spec),
-  });
-  return join(dir, name);
-}
-
-async function valuesOf(checkpointDir: string) {
-  return modelValues((await readCheckpoint(checkpointDir)).tensors, spec);
-}
-
-function reasonsOf(result: { verdicts: readonly Verdict[] }) {
-  return Object.fromEntries(result.verdicts.map((v) => [v.id, v.accepted ? "accepted" : v.reason]));
-}
-
-/** θ + scale·(θₖ − θ) + noise·N(0, 1) per coordinate. */
-function around(
-  theta: Record<string, Float32Array>,
-  trained: Record<string, Float32Array>,
-  scale: number,
-  noise = 0,
-  seed = 1,
-) {
-  const random = new SeededRandom(seed);
-  return Object.fromEntries(
-    Object.entries(theta).map(([n, t]) => [
-      n,
-      t.map((x, i) => x + scale * (trained[n]![i]! - x) + noise * random.normal()),
-    ]),
-  );
-}
+const step = (...args: Parameters<TrainedRound["step"]>) => round.step(...args);
+const writeReplica = (...args: Parameters<TrainedRound["writeReplica"]>) => round.writeReplica(...args);
+const valuesOf = (checkpointDir: string) => round.valuesOf(checkpointDir);
+const contract = (...args: Parameters<TrainedRound["contract"]>) => round.contract(...args);
 
 describe("a DiLoCo round on the CPU", () => {
   it("trains two replicas from one global checkpoint on different shards, and the outer step lowers the held-out loss", async () => {
@@ -200,7 +72,7 @@ describe("a DiLoCo round on the CPU", () => {
 
     const before = await evaluateLoss(join(dir, "global-0"), join(dir, "dataset"), spec.validation.batches);
     const after = await evaluateLoss(join(dir, "global-1"), join(dir, "dataset"), spec.validation.batches);
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = (performance.now() - round.startedAt) / 1000;
     console.info(
       `held-out loss ${before.toFixed(3)} → ${after.toFixed(3)}; pack + 2×50 steps + outer step + evaluation in ${seconds.toFixed(1)} s`,
     );
@@ -283,35 +155,28 @@ describe("a DiLoCo round on the CPU", () => {
   it("rejects free riders — θ returned unchanged, θ plus tiny noise, noise of an honest step's size — and every copy: same bytes, same values in other bytes, scaled, or with noise added", async () => {
     const theta = await valuesOf(join(dir, "global-0"));
     const r1 = await valuesOf(replicaDirs.r1);
-    const norm = (v: Record<string, Float32Array>) =>
-      Math.sqrt(
-        Object.keys(v).reduce((n, k) => n + v[k]!.reduce((a, x, i) => a + (x - theta[k]![i]!) ** 2, 0), 0),
-      );
-    const parameters = Object.values(theta).reduce((n, v) => n + v.length, 0);
-    const honestStep = norm(r1) / Math.sqrt(parameters);
+    const honestStep = stepPerCoordinate(theta, r1);
     const honest: ReplicaInput[] = [
       { id: "r0", index: 0, dir: replicaDirs.r0 },
       { id: "r1", index: 1, dir: replicaDirs.r1 },
     ];
-    const idle = await step([
-      ...honest,
-      { id: "unchanged", index: 0, dir: await writeReplica("unchanged", theta) },
-      { id: "tiny-noise", index: 0, dir: await writeReplica("tiny-noise", around(theta, theta, 0, 1e-6)) },
-      { id: "noise", index: 0, dir: await writeReplica("noise", around(theta, theta, 0, honestStep, 2)) },
-    ]);
-    expect(reasonsOf(idle)).toEqual({
-      r0: "accepted",
-      r1: "accepted",
-      unchanged: "no-progress",
-      "tiny-noise": "no-progress",
-      noise: "no-progress",
-    });
+    const riders = await freeRiders(round, theta, honestStep);
+    const idle = await step([...honest, ...riders]);
+    expect(reasonsOf(idle)).toEqual({ r0: "accepted", r1: "accepted", ...refusedAs(riders, "no-progress") });
 
     await cp(replicaDirs.r1, join(dir, "copy"), { recursive: true });
     const copies = await step([
       ...honest,
       { id: "copy", index: 0, dir: join(dir, "copy") },
-      { id: "f16-copy", index: 0, dir: await writeReplica("f16-copy", r1, "F16") },
+      {
+        id: "f16-copy",
+        index: 0,
+        dir: await writeReplica("f16-copy", r1, (tensors) =>
+          Object.fromEntries(
+            Object.entries(tensors).map(([n, t]) => [n, floatTensor(t.shape, toFloat32(t), "F16")]),
+          ),
+        ),
+      },
       { id: "half-copy", index: 0, dir: await writeReplica("half-copy", around(theta, r1, 0.5)) },
       {
         id: "near-copy",
@@ -417,24 +282,11 @@ describe("a DiLoCo round on the CPU", () => {
       out: join(dir, "rederived-here"),
     };
     const here = await rederive(request);
-    const there = await new Promise<string>((resolve, reject) =>
-      execFile(
-        "taskset",
-        [
-          "-c",
-          "0",
-          process.execPath,
-          join(repo, "tests/trainer/rederiveRound.ts"),
-          JSON.stringify({ ...request, out: join(dir, "rederived-there"), aggregationBufferBytes: 4096 }),
-        ],
-        {
-          env: { ...process.env, DAOTRAIN_BACKEND: "cpu", UV_THREADPOOL_SIZE: "1" },
-          maxBuffer: 64 * 2 ** 20,
-        },
-        (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout)),
-      ),
-    );
-    const { backend, ...theirs } = JSON.parse(there);
+    const { backend, ...theirs } = await rederiveElsewhere({
+      ...request,
+      out: join(dir, "rederived-there"),
+      aggregationBufferBytes: 4096,
+    });
     expect(backend).toBe("cpu");
     expect(theirs).toEqual(here);
     expect(here.verdicts.map((v) => v.accepted)).toEqual([true, true, false]);

@@ -1,6 +1,6 @@
 import { activityInfo, Context, heartbeat } from "@temporalio/activity";
 import { ApplicationFailure } from "@temporalio/common";
-import { assignShards, readDatasetManifest } from "../../datasets/index.ts";
+import { assignShards, type DatasetManifest, readDatasetManifest } from "../../datasets/index.ts";
 import type { Governance } from "../../governance/chain.ts";
 import { getCluster } from "../../governance/reads.ts";
 import {
@@ -98,6 +98,20 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
     name: roundName({ ...key, round: trainerRound(key.round) }),
   });
 
+  // A dataset's manifest is fixed by its root: read (and parsed) once, not once per cluster and
+  // round (a dataset with a shard per replica of a 6,400-replica round has a 1 MiB manifest).
+  const manifests = new Map<Hex, Promise<DatasetManifest>>();
+  const datasetManifest = (root: Hex, uri: string) => {
+    let manifest = manifests.get(root);
+    if (!manifest) {
+      // Assigning shards needs the manifest only.
+      manifest = ctx.runStore.localDir(uri, root, () => false).then(readDatasetManifest);
+      manifest.catch(() => manifests.delete(root));
+      manifests.set(root, manifest);
+    }
+    return manifest;
+  };
+
   return {
     async surveyClusters() {
       const configured = await ctx.configuredClusters();
@@ -124,9 +138,7 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
       const cluster = await resolve(key.clusterName);
       const storeEnv = trainerStoreEnv(cluster);
       const datasetUri = await datasetUriOf(ctx.chain, spec.dataset, key.runId);
-      // Assigning shards needs the manifest only.
-      const datasetDir = await ctx.runStore.localDir(datasetUri, spec.dataset, () => false);
-      const dataset = await readDatasetManifest(datasetDir);
+      const dataset = await datasetManifest(spec.dataset, datasetUri);
       try {
         await client(cluster).launchRound(
           parseRoundJobSpec({

@@ -13,7 +13,7 @@ import { scoringSeedHex } from "../../model/replicaScores.ts";
 import { EVALUATOR_COMMAND } from "../../spec/trainerContract.ts";
 import { splitObjectUri } from "../../storage/index.ts";
 import type { ScoringActivities } from "../../workflows/activities.ts";
-import type { Hex, LaunchKey, ReplicaResult } from "../../workflows/types.ts";
+import type { Hex, LaunchKey, ReplicaOutput } from "../../workflows/types.ts";
 import type { RunStore } from "../runStore.ts";
 import { type ClusterContext, clusterAccess, trainerRound } from "./cluster.ts";
 import { datasetUriOf } from "./datasets.ts";
@@ -24,14 +24,13 @@ import { datasetUriOf } from "./datasets.ts";
  */
 export async function stagedOutputs(
   runStore: RunStore,
-  outputs: readonly ReplicaResult[],
+  outputs: readonly ReplicaOutput[],
   bounds: ReturnType<typeof replicaBounds>,
 ): Promise<ReplicaInput[]> {
-  const succeeded = outputs.flatMap((o) => (o.phase === "succeeded" ? [o] : []));
   // Staging judges what it fetches: a replica whose output is missing, oversized or corrupt
   // comes back as its defect, and the round goes on with the others.
   return await Promise.all(
-    succeeded.map(async (o) => ({
+    outputs.map(async (o) => ({
       id: String(o.replica),
       index: o.replica,
       ...(await runStore.stageReplica(o.outputUri, bounds)),
