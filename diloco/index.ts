@@ -7,11 +7,15 @@ export {
   type OuterStepInput,
   type OuterStepResult,
   outerStep,
+  type ReadableReplica,
   type Rejection,
+  type RoundManifests,
+  roundManifests,
+  type ScoredReplica,
+  type ScoringRequest,
 } from "./outerStep.ts";
 export { type ReplicaInput, readReplicaManifest, readReplicaTensors } from "./replica.ts";
-export { roundSeed, scoringBatches, scoringShards, sketchCoordinates } from "./sampling.ts";
-export { scoreReplica } from "./scores.ts";
+export { roundSeed, sketchCoordinates } from "./sampling.ts";
 export {
   DEFECT_REASONS,
   type Defect,

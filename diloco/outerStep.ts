@@ -1,19 +1,25 @@
 import type { CheckpointManifest } from "../checkpoints/manifest.ts";
 import { floatTensor, type Tensor } from "../checkpoints/tensor.ts";
 import { writeCheckpoint } from "../checkpoints/write.ts";
-import { openDataset } from "../datasets/read.ts";
-import { validationBatches } from "../model/batches.ts";
+import { type Dataset, openDataset } from "../datasets/read.ts";
 import { deterministicLoss } from "../model/deterministicLoss.ts";
 import { parameterShapes, runSpecMetadata } from "../model/parameters.ts";
+import {
+  heldOutScoringBatches,
+  type ReplicaScores,
+  type ScoringSeed,
+  scoreReplica,
+  scoringShards,
+} from "../model/replicaScores.ts";
 import type { Bytes32, RunSpec } from "../spec/runSpec.ts";
 import { aggregateReplicas, type NextGlobal } from "./aggregate.ts";
-import { replicaBounds } from "./bounds.ts";
+import { type ReplicaBounds, replicaBounds } from "./bounds.ts";
 import { type GlobalState, MOMENTUM_PREFIX, readGlobal } from "./global.ts";
 import { type ReplicaInput, readReplicaManifest, readReplicaTensors } from "./replica.ts";
 import type { DeltaSource } from "./replicaForm.ts";
-import { roundSeed, scoringBatches, scoringShards, sketchCoordinates } from "./sampling.ts";
-import { scoreReplica } from "./scores.ts";
+import { roundSeed, sketchCoordinates } from "./sampling.ts";
 import {
+  type Defect,
   judge,
   type RejectionReason,
   type ReplicaEvidence,
@@ -42,6 +48,29 @@ export interface OuterStepInput {
   dataset(select: (shard: { readonly [field: string]: unknown }, index: number) => boolean): Promise<string>;
   /** Replica values held at once while averaging (aggregate.ts); default 32 MiB. */
   readonly aggregationBufferBytes?: number;
+  /**
+   * Where each replica's scores come from. By default this process computes them (`compute`); a
+   * caller holding scores computed elsewhere (evaluation Jobs) returns those, naming who computed
+   * them, and calls `compute` for any it must check or lacks. The verdicts are judge(evidence)
+   * either way, and the scores the same bits whoever computed them.
+   */
+  scores?(replica: ScoringRequest, compute: () => Promise<ReplicaScores>): Promise<ScoredReplica>;
+}
+
+/** A replica whose bytes were read and verified, about to be scored. */
+export interface ScoringRequest {
+  readonly id: string;
+  readonly index: number;
+  /** Its root, recomputed from the bytes the scores must be of. */
+  readonly root: Bytes32;
+  /** The round's sampling seed the scores are drawn with. */
+  readonly seed: ScoringSeed;
+}
+
+export interface ScoredReplica {
+  readonly scores: ReplicaScores;
+  /** Who else computed these bits (ReplicaEvidence's `evaluatedBy`); absent or empty: only this process. */
+  readonly evaluatedBy?: readonly string[];
 }
 
 export interface OuterStepResult {
@@ -82,23 +111,10 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
   const { spec } = input;
   const global = await readGlobal(input.global, spec, input.globalRoot);
   const bounds = replicaBounds(spec);
-  const manifests = await Promise.all(
-    input.replicas.map(async (r) =>
-      "defect" in r ? r.defect : await readReplicaManifest(r.dir, global, bounds),
-    ),
-  );
+  const { defects, readable, seed } = await roundManifests(global, input.replicas, bounds);
   const evidence = new Map<string, ReplicaEvidence>();
-  const readable: { replica: Extract<ReplicaInput, { dir: string }>; manifest: CheckpointManifest }[] = [];
-  for (const [i, replica] of input.replicas.entries()) {
-    const manifest = manifests[i]!;
-    if ("reason" in manifest) evidence.set(replica.id, { id: replica.id, defect: manifest });
-    else if ("dir" in replica) readable.push({ replica, manifest });
-  }
-  const seed = roundSeed(
-    global.root,
-    readable.map(({ replica, manifest }) => ({ id: replica.id, root: manifest.root })),
-  );
-  const { dataset, heldOut, ownShards } = await scoringData(
+  for (const [id, defect] of defects) evidence.set(id, { id, defect });
+  const { dataset, heldOut } = await scoringData(
     input,
     readable.map((r) => r.replica),
     seed,
@@ -122,16 +138,27 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
       evidence.set(replica.id, { id: replica.id, root: manifest.root, defect: contents });
       continue;
     }
-    const own = ownShards.get(replica.id)!;
-    const scores = await scoreReplica({
-      model: spec.model,
-      global: global.params,
-      replica: contents.values,
-      heldOut,
-      ownShards: own,
-      own: await scoringBatches(dataset, own, spec, replica.index, seed),
+    const compute = () =>
+      scoreReplica({
+        spec,
+        global: global.params,
+        replica: contents.values,
+        index: replica.index,
+        seed,
+        dataset,
+        heldOut,
+      });
+    const request = { id: replica.id, index: replica.index, root: contents.root, seed };
+    const { scores, evaluatedBy } = input.scores
+      ? await input.scores(request, compute)
+      : { scores: await compute(), evaluatedBy: undefined };
+    evidence.set(replica.id, {
+      id: replica.id,
+      root: contents.root,
+      delta: contents.delta,
+      scores,
+      ...(evaluatedBy && evaluatedBy.length > 0 ? { evaluatedBy } : {}),
     });
-    evidence.set(replica.id, { id: replica.id, root: contents.root, delta: contents.delta, scores });
     sources.set(replica.id, contents.source);
   }
 
@@ -196,31 +223,67 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
   };
 }
 
+/** A replica whose manifest passed its bounds and lineage: its tensors come next. */
+export interface ReadableReplica {
+  readonly replica: Extract<ReplicaInput, { dir: string }>;
+  readonly manifest: CheckpointManifest;
+}
+
+export interface RoundManifests {
+  /** By replica id: what reading its output (or fetching it) found wrong before any tensor. */
+  readonly defects: ReadonlyMap<string, Defect>;
+  /** In input order. */
+  readonly readable: readonly ReadableReplica[];
+  /** The round's sampling seed (sampling.ts `roundSeed`): over θ's root and the readable roots. */
+  readonly seed: number[];
+}
+
 /**
- * The dataset as the scores need it: the held-out batches, and for each readable replica the
- * training shards its own-shard windows come from (drawn with the round's seed). Only those and
- * the held-out shards are asked of `input.dataset`.
+ * The first part of the outer step, which needs no tensor: every replica's manifest read within
+ * its bounds and checked against θ's run, round and root, and the round's sampling seed from the
+ * roots that passed. A caller that hands scoring to evaluation Jobs runs it ahead of the outer
+ * step to learn the seed the scores are drawn with; the outer step derives the same one.
+ */
+export async function roundManifests(
+  global: Pick<GlobalState, "manifest" | "root">,
+  replicas: readonly ReplicaInput[],
+  bounds: ReplicaBounds,
+): Promise<RoundManifests> {
+  const manifests = await Promise.all(
+    replicas.map(async (r) => ("defect" in r ? r.defect : await readReplicaManifest(r.dir, global, bounds))),
+  );
+  const defects = new Map<string, Defect>();
+  const readable: ReadableReplica[] = [];
+  for (const [i, replica] of replicas.entries()) {
+    const manifest = manifests[i]!;
+    if ("reason" in manifest) defects.set(replica.id, manifest);
+    else if ("dir" in replica) readable.push({ replica, manifest });
+  }
+  const seed = roundSeed(
+    global.root,
+    readable.map(({ replica, manifest }) => ({ id: replica.id, root: manifest.root })),
+  );
+  return { defects, readable, seed };
+}
+
+/**
+ * The dataset as the scores need it, and the held-out batches: only the held-out shards and, for
+ * each readable replica, the training shards its own-shard windows come from (drawn with the
+ * round's seed) are asked of `input.dataset`.
  */
 async function scoringData(
   input: OuterStepInput,
   replicas: readonly { id: string; index: number }[],
-  seed: number[],
-) {
+  seed: ScoringSeed,
+): Promise<{ dataset: Dataset; heldOut: Awaited<ReturnType<typeof heldOutScoringBatches>> }> {
   const { spec } = input;
   const { manifest } = await openDataset(await input.dataset(() => false), spec.dataset);
-  const ownShards = new Map(replicas.map((r) => [r.id, scoringShards(manifest, spec, r.index, seed)]));
-  const needed = new Set([...ownShards.values()].flat());
+  const needed = new Set(replicas.flatMap((r) => scoringShards(manifest, spec, r.index, seed)));
   const dataset = await openDataset(
     await input.dataset((shard, i) => shard.split === "validation" || needed.has(i)),
     spec.dataset,
   );
-  const heldOut = validationBatches(
-    await dataset.readValidation(),
-    spec.model.contextLength,
-    spec.inner.batch,
-    spec.validation.batches,
-  );
-  return { dataset, heldOut, ownShards };
+  return { dataset, heldOut: await heldOutScoringBatches(dataset, spec) };
 }
 
 function nextTensors(next: NextGlobal, spec: RunSpec): Record<string, Tensor> {

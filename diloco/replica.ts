@@ -46,7 +46,7 @@ export type ReplicaInput =
  */
 export async function readReplicaManifest(
   dir: string,
-  global: GlobalState,
+  global: Pick<GlobalState, "manifest" | "root">,
   bounds: ReplicaBounds,
 ): Promise<CheckpointManifest | Defect> {
   let manifest: CheckpointManifest;

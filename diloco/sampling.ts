@@ -1,15 +1,9 @@
 import { createHash } from "node:crypto";
-import { assignShards, type DatasetManifest } from "../datasets/manifest.ts";
-import type { Dataset } from "../datasets/read.ts";
-import { TrainingBatches } from "../model/batches.ts";
-import type { Batch } from "../model/forward.ts";
-import type { Bytes32, RunSpec } from "../spec/runSpec.ts";
+import type { Bytes32 } from "../spec/runSpec.ts";
 import { SeededRandom } from "../spec/seededRandom.ts";
 
 /** Coordinates of the pseudo-gradient kept per replica to compare directions (duplicates, alignment). */
 export const SKETCH_COORDINATES = 4096;
-/** Of a replica's assigned training shards, how many its own-shard loss is measured on. */
-export const SCORING_SHARDS = 2;
 
 /**
  * The round's sampling seed: sha256 over θ's root and every replica's manifest root, in replica
@@ -46,47 +40,4 @@ export function sketchCoordinates(
     picked[s] = from + random.int(to - from);
   }
   return picked;
-}
-
-/**
- * The training shards a replica's own-shard loss is measured on: up to SCORING_SHARDS of those
- * the dataset assigns it (the assignment every replica of the round trains by), drawn with the
- * round's seed.
- */
-export function scoringShards(
-  manifest: DatasetManifest,
-  spec: RunSpec,
-  index: number,
-  seed: readonly number[],
-): number[] {
-  const assigned = assignShards(manifest, index, spec.replicasPerRound);
-  const random = new SeededRandom(...seed, 0x5a4d, index);
-  const pool = [...assigned];
-  const picked: number[] = [];
-  while (picked.length < SCORING_SHARDS && pool.length > 0)
-    picked.push(pool.splice(random.int(pool.length), 1)[0]!);
-  return picked.sort((a, b) => a - b);
-}
-
-/**
- * `validation.batches` batches of random windows from those shards: as many tokens as the
- * held-out score reads, drawn as the trainer draws its training batches, with the round's seed.
- */
-export async function scoringBatches(
-  dataset: Dataset,
-  shards: readonly number[],
-  spec: RunSpec,
-  index: number,
-  seed: readonly number[],
-): Promise<Batch[]> {
-  const tokens = await Promise.all(shards.map((i) => dataset.readShard(i)));
-  const windows = new TrainingBatches(
-    tokens,
-    spec.model.contextLength,
-    spec.inner.batch,
-    ...seed,
-    0xb47c,
-    index,
-  );
-  return Array.from({ length: spec.validation.batches }, () => windows.next());
 }

@@ -1,6 +1,7 @@
 import { elementCount } from "../checkpoints/tensor.ts";
 import { sqrt } from "../model/ieeeMath.ts";
 import { parameterShapes } from "../model/parameters.ts";
+import type { ReplicaScores } from "../model/replicaScores.ts";
 import type { Bytes32, RunSpec } from "../spec/runSpec.ts";
 
 /** What reading a replica's files can find wrong with them, before any number is judged. */
@@ -27,6 +28,7 @@ export const REJECTION_REASONS = [
   "held-out-loss",
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
+export type { ReplicaScores };
 
 export interface Defect {
   readonly reason: DefectReason;
@@ -40,17 +42,6 @@ export interface DeltaMeasure {
   readonly sketch: Float32Array;
 }
 
-/** Losses (nats) from model/deterministicLoss.ts: the same bits on any machine. */
-export interface ReplicaScores {
-  /** θₖ on the held-out batches. */
-  readonly heldOutLoss: number;
-  /** The training shards its own-shard windows come from (its own, drawn with the round's seed). */
-  readonly ownShards: readonly number[];
-  /** θₖ and θ on those windows. */
-  readonly ownShardLoss: number;
-  readonly ownShardLossOfGlobal: number;
-}
-
 /** Everything a verdict rests on for one replica: a defect, or its measurements. */
 export type ReplicaEvidence =
   | { readonly id: string; readonly root?: Bytes32; readonly defect: Defect }
@@ -59,6 +50,12 @@ export type ReplicaEvidence =
       readonly root: Bytes32;
       readonly delta: DeltaMeasure;
       readonly scores: ReplicaScores;
+      /**
+       * Who computed the scores: absent when only the process that ran the outer step did, else
+       * the names its caller gave (the evaluating clusters' ids whose scores are these bits).
+       * `judge` never reads it: the scores are the same bits whoever computed them.
+       */
+      readonly evaluatedBy?: readonly string[];
     };
 
 /** A round's evidence: what `judge` decides from, and what a re-derivation must reproduce. */

@@ -16,6 +16,12 @@ export interface ImageRecipe {
   rootfs(repo: string, scratch: string): Promise<RootfsEntry[]>;
 }
 
+/**
+ * The programs of the trainer image, which pods run: the trainer (its entrypoint) and the
+ * evaluator that scores another contributor's replica output (`node trainer/evaluate.ts`).
+ */
+export const TRAINER_PROGRAMS = ["trainer/main.ts", "trainer/evaluate.ts"];
+
 /** Where the application lives in the Node images (the Containerfiles' WORKDIR). */
 const APP_DIR = "/opt/daotrain";
 /** The distroless "nonroot" identity the pods run as (k8s/roundJob.ts sets the same uid). */
@@ -104,7 +110,7 @@ export const RECIPES: Record<string, ImageRecipe> = {
     name: "trainer",
     containerfile: "images/trainer/Containerfile",
     // tfjs' Node bundle requires `long`, which only tfjs-core declares (nested there).
-    rootfs: (repo) => nodeProgram(repo, ["trainer/main.ts"], ["long"]),
+    rootfs: (repo) => nodeProgram(repo, TRAINER_PROGRAMS, ["long"]),
   },
   worker: {
     name: "worker",

@@ -101,17 +101,54 @@ export const StoreEnv = z.record(z.string(), z.string()).superRefine((env, ctx) 
 });
 export type StoreEnv = z.infer<typeof StoreEnv>;
 
+/** What every Job of a round asks of a cluster, whatever its pods do (train, or score outputs). */
+const JobCommon = {
+  runId: Bytes32,
+  round: z.number().int().min(0),
+  /** Bumped by the workflow when it retries a round on the same cluster. */
+  attempt: z.number().int().min(0).default(0),
+  /** The trainer image (ignored by the local executor, which runs `command` here). */
+  image: z.string().min(1),
+  /** The program's command line, e.g. ["node", "trainer/main.ts"]. */
+  command: z.array(z.string().min(1)).min(1),
+  /** The PriorityClass the contributor runs daotrain's pods at (its bundle's quota names it). */
+  priorityClassName: z.string().min(1).optional(),
+  /** The contributor's Kueue LocalQueue: the Job carries its name and starts suspended. */
+  queue: z.string().min(1).optional(),
+  /** Each pod's cpu, memory and ephemeral storage (requests = limits; the latter caps /tmp too). */
+  ...ReplicaResources.shape,
+  /** The global checkpoint θ the round starts from. */
+  initUri: z.string().min(1),
+  initRoot: Bytes32,
+  datasetUri: z.string().min(1),
+  datasetRoot: Bytes32,
+  /** A pod still running after this long is stopped and reported failed. */
+  activeDeadlineSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .default(6 * 3600),
+  /** Retries of one pod before it counts as failed. */
+  backoffLimitPerIndex: z.number().int().min(0).default(0),
+  /** Secret-valued env for the run store (see `StoreEnv`); none by default. */
+  storeEnv: StoreEnv.default({}),
+  /** How long a finished Job stays for its logs before Kubernetes removes it. */
+  ttlSecondsAfterFinished: z
+    .number()
+    .int()
+    .min(0)
+    .default(24 * 3600),
+};
+
+/** Each replica index may appear once in a Job. */
+function distinctReplicas(entries: readonly { replica: number }[]): boolean {
+  return new Set(entries.map((r) => r.replica)).size === entries.length;
+}
+
 /** What a round asks of one cluster; the Job (or the local processes) is built from this alone. */
 export const RoundJobSpec = z
   .object({
-    runId: Bytes32,
-    round: z.number().int().min(0),
-    /** Bumped by the workflow when it retries a round on the same cluster. */
-    attempt: z.number().int().min(0).default(0),
-    /** The trainer image (ignored by the local executor, which runs `command` here). */
-    image: z.string().min(1),
-    /** The trainer's command line, e.g. ["node", "trainer/main.ts"]. */
-    command: z.array(z.string().min(1)).min(1),
+    ...JobCommon,
     /** The replicas this cluster runs, one pod (or process) each. */
     replicas: z.array(ReplicaAssignment).min(1),
     /** All replicas of the round, across clusters (DAOTRAIN_REPLICAS). */
@@ -119,37 +156,11 @@ export const RoundJobSpec = z
     gpusPerReplica: z.number().int().min(0),
     /** Only nodes whose `nvidia.com/gpu.product` label equals this, when given. */
     gpuProduct: z.string().min(1).optional(),
-    /** The PriorityClass the contributor runs daotrain's pods at (its bundle's quota names it). */
-    priorityClassName: z.string().min(1).optional(),
-    /** The contributor's Kueue LocalQueue: the Job carries its name and starts suspended. */
-    queue: z.string().min(1).optional(),
-    /** Each replica's cpu, memory and ephemeral storage (requests = limits; the latter caps /tmp too). */
-    ...ReplicaResources.shape,
-    initUri: z.string().min(1),
-    initRoot: Bytes32,
-    datasetUri: z.string().min(1),
-    datasetRoot: Bytes32,
     innerSteps: z.number().int().min(1),
     seed: z.number().int().min(0),
-    /** A replica still running after this long is stopped and reported failed. */
-    activeDeadlineSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .default(6 * 3600),
-    /** Retries of one replica (pod) before it counts as failed. */
-    backoffLimitPerIndex: z.number().int().min(0).default(0),
-    /** Secret-valued env for the run store (see `StoreEnv`); none by default. */
-    storeEnv: StoreEnv.default({}),
-    /** How long a finished Job stays for its logs before Kubernetes removes it. */
-    ttlSecondsAfterFinished: z
-      .number()
-      .int()
-      .min(0)
-      .default(24 * 3600),
   })
   .strict()
-  .refine((s) => new Set(s.replicas.map((r) => r.replica)).size === s.replicas.length, {
+  .refine((s) => distinctReplicas(s.replicas), {
     message: "each replica index may appear once",
     path: ["replicas"],
   })
@@ -162,6 +173,44 @@ export type RoundJobSpecInput = z.input<typeof RoundJobSpec>;
 
 export function parseRoundJobSpec(input: unknown): RoundJobSpec {
   return parseWith(RoundJobSpec, input, "round job spec");
+}
+
+/** One replica output an evaluation pod scores, and where its scores go. */
+export const EvaluationAssignment = z
+  .object({
+    /** The scored replica's index in the round. */
+    replica: z.number().int().min(0),
+    /** Its output checkpoint, readable with the evaluating cluster's store keys. */
+    outputUri: z.string().min(1),
+    outputRoot: Bytes32,
+    /** Under the evaluating cluster's own prefix of the run store. */
+    scoresUri: z.string().min(1),
+  })
+  .strict();
+export type EvaluationAssignment = z.infer<typeof EvaluationAssignment>;
+
+/**
+ * What a round asks of a cluster that scores other contributors' outputs for the outer step: one
+ * pod per output, running the evaluator (`node trainer/evaluate.ts`) of the run's image. Pods
+ * hold no GPU: the scores come from the deterministic evaluator, plain JavaScript on the CPU.
+ */
+export const EvaluationJobSpec = z
+  .object({
+    ...JobCommon,
+    outputs: z.array(EvaluationAssignment).min(1),
+    /** The round's sampling seed (DAOTRAIN_SCORING_SEED). */
+    scoringSeed: z.string().regex(/^0x[0-9a-f]{64}$/, "must be 0x and 64 lowercase hex digits"),
+  })
+  .strict()
+  .refine((s) => distinctReplicas(s.outputs), {
+    message: "each replica index may appear once",
+    path: ["outputs"],
+  });
+export type EvaluationJobSpec = z.infer<typeof EvaluationJobSpec>;
+export type EvaluationJobSpecInput = z.input<typeof EvaluationJobSpec>;
+
+export function parseEvaluationJobSpec(input: unknown): EvaluationJobSpec {
+  return parseWith(EvaluationJobSpec, input, "evaluation job spec");
 }
 
 /** A replica's state; `failed` and `lost` carry a reason a person can act on. */
@@ -198,6 +247,11 @@ export function isTerminal(state: ReplicaState): boolean {
 /** The deterministic name of a round's Job (or local directory) on any cluster. */
 export function roundName(spec: Pick<RoundJobSpec, "runId" | "round" | "attempt">): string {
   return `dt-${spec.runId.slice(2, 14)}-r${spec.round}-a${spec.attempt}`;
+}
+
+/** The deterministic name of the Job scoring a round attempt's outputs on a cluster. */
+export function evaluationName(spec: Pick<RoundJobSpec, "runId" | "round" | "attempt">): string {
+  return `${roundName(spec)}-eval`;
 }
 
 /** A round asked for more GPUs than the cluster's ResourceQuota leaves. */

@@ -26,8 +26,10 @@ import {
 import {
   type ClusterCapacity,
   type ComputeCluster,
+  type EvaluationJobSpecInput,
   type GpuQuota,
   isTerminal,
+  parseEvaluationJobSpec,
   parseRoundJobSpec,
   QuotaExceededError,
   type RoundJobSpecInput,
@@ -37,6 +39,7 @@ import {
   type WatchOptions,
 } from "./cluster.ts";
 import { PRIORITY_QUOTA } from "./contributor/bundle.ts";
+import { buildEvaluationJob } from "./evaluationJob.ts";
 import { type ContributorKubeconfig, parseContributorKubeconfig, toKubeConfig } from "./kubeconfig.ts";
 import { PooledKubeConfig } from "./pooledKubeConfig.ts";
 import { completionIndex, disruption, jobReplicas, replicaStates } from "./replicaState.ts";
@@ -281,20 +284,50 @@ export class KubernetesCluster implements ComputeCluster {
    * Secret (like the Service) is owned by it, so deleting the Job (or its TTL) removes both.
    */
   async launchRound(input: RoundJobSpecInput): Promise<RoundRef> {
+    const spec = parseRoundJobSpec({ ...input, ...(await this.placementTerms()) });
+    const { name, job, service, storeSecret } = buildRoundJob(spec, this.namespace);
+    const owner = await this.createJob(name, job, storeSecret, spec.gpusPerReplica * spec.replicas.length);
+    service.metadata = { ...service.metadata, ownerReferences: [owner] };
+    await ignoreConflict(this.core.createNamespacedService({ namespace: this.namespace, body: service }));
+    return { cluster: this.name, name };
+  }
+
+  /**
+   * Starts the Job scoring other contributors' outputs of a round here (k8s/evaluationJob.ts), or
+   * finds it started; its pods hold no GPU. Watched, read and cancelled by the RoundRef returned,
+   * as a round's Job is.
+   */
+  async launchEvaluation(input: EvaluationJobSpecInput): Promise<RoundRef> {
+    const spec = parseEvaluationJobSpec({ ...input, ...(await this.placementTerms()) });
+    const { name, job, storeSecret } = buildEvaluationJob(spec, this.namespace);
+    await this.createJob(name, job, storeSecret, 0);
+    return { cluster: this.name, name };
+  }
+
+  /** What the contributor's namespace requires of every pod daotrain places there. */
+  private async placementTerms(): Promise<{ priorityClassName?: string; queue?: string }> {
     const priorityClassName = await this.requiredPriorityClass();
-    const spec = parseRoundJobSpec({
-      ...input,
+    return {
       ...(priorityClassName ? { priorityClassName } : {}),
       ...(this.queue ? { queue: this.queue } : {}),
-    });
-    const { name, job, service, storeSecret } = buildRoundJob(spec, this.namespace);
-    const ref = { cluster: this.name, name };
+    };
+  }
+
+  /**
+   * Creates the Job (its store Secret first), or finds it created; refused when its GPUs exceed
+   * the quota's headroom. Returns the owner reference its Secret and Service are then given.
+   */
+  private async createJob(
+    name: string,
+    job: V1Job,
+    storeSecret: V1Secret | undefined,
+    requestedGpus: number,
+  ): Promise<V1OwnerReference> {
     let existing = await ignoreNotFound(this.batch.readNamespacedJob({ name, namespace: this.namespace }));
     if (!existing) {
-      const requested = spec.gpusPerReplica * spec.replicas.length;
-      const quota = await this.gpuQuota();
-      if (quota && requested > quota.hard - quota.used)
-        throw new QuotaExceededError(quota.name, requested, Math.max(0, quota.hard - quota.used));
+      const quota = requestedGpus > 0 ? await this.gpuQuota() : undefined;
+      if (quota && requestedGpus > quota.hard - quota.used)
+        throw new QuotaExceededError(quota.name, requestedGpus, Math.max(0, quota.hard - quota.used));
       if (storeSecret) await this.applySecret(storeSecret, undefined);
       try {
         existing = await this.batch.createNamespacedJob({ namespace: this.namespace, body: job });
@@ -311,9 +344,7 @@ export class KubernetesCluster implements ComputeCluster {
       controller: true,
     };
     if (storeSecret) await this.applySecret(storeSecret, owner);
-    service.metadata = { ...service.metadata, ownerReferences: [owner] };
-    await ignoreConflict(this.core.createNamespacedService({ namespace: this.namespace, body: service }));
-    return ref;
+    return owner;
   }
 
   /**

@@ -116,7 +116,7 @@ test("the run store's credentials go into a Secret the trainer reads through env
     metadata: { name: `${name}-store`, namespace: "contrib", labels: job.metadata?.labels },
     stringData: storeEnv,
   });
-  expect(buildStoreSecret(spec, "contrib")).toEqual(storeSecret);
+  expect(buildStoreSecret(name, job.metadata?.labels ?? {}, spec.storeEnv, "contrib")).toEqual(storeSecret);
 
   // Without storeEnv there is no Secret and nothing names one.
   const plain = buildRoundJob(parseRoundJobSpec(input), "contrib");

@@ -43,27 +43,33 @@ export function storeSecretName(round: string): string {
   return `${round}-store`;
 }
 
-function roundLabels(spec: RoundJobSpec): Record<string, string> {
+/** The labels of a Job named `name` of round `round` and of everything it owns. */
+export function jobLabels(name: string, round: number): Record<string, string> {
   return {
-    [ROUND_LABEL]: roundName(spec),
+    [ROUND_LABEL]: name,
     [MANAGED_BY_LABEL]: "daotrain",
-    "daotrain.io/round": String(spec.round),
+    "daotrain.io/round": String(round),
   };
 }
 
 /**
- * The Secret whose keys become the trainer's run-store env (through `envFrom`), so that the values
+ * The Secret whose keys become the pods' run-store env (through `envFrom`), so that the values
  * are readable only by who may read Secrets, not by everyone who may read Jobs. Pure; undefined
- * when the spec has no `storeEnv`.
+ * when there is no `storeEnv`.
  */
-export function buildStoreSecret(spec: RoundJobSpec, namespace: string): V1Secret | undefined {
-  if (Object.keys(spec.storeEnv).length === 0) return undefined;
+export function buildStoreSecret(
+  name: string,
+  labels: Record<string, string>,
+  storeEnv: Record<string, string>,
+  namespace: string,
+): V1Secret | undefined {
+  if (Object.keys(storeEnv).length === 0) return undefined;
   return {
     apiVersion: "v1",
     kind: "Secret",
     type: "Opaque",
-    metadata: { name: storeSecretName(roundName(spec)), namespace, labels: roundLabels(spec) },
-    stringData: { ...spec.storeEnv },
+    metadata: { name: storeSecretName(name), namespace, labels },
+    stringData: { ...storeEnv },
   };
 }
 
@@ -106,26 +112,56 @@ function escapeExpansion(arg: string): string {
   return arg.replaceAll("$(", () => "$$(");
 }
 
+/** What an Indexed Job of daotrain's is made of: one pod per entry of `envs`, all alike but their env. */
+export interface IndexedJobParts {
+  name: string;
+  labels: Record<string, string>;
+  /** The global replica index each completion index stands for (REPLICAS_ANNOTATION). */
+  replicas: readonly number[];
+  /** Each pod's contract env, in completion-index order. */
+  envs: Record<string, string>[];
+  /** Where this Job's pods land: GPUs per pod (none: no GPU request), and the product asked for. */
+  gpus: number;
+  gpuProduct?: string | undefined;
+  /** Whether the pods share a headless Service for rendezvous (the trainers' `subdomain`). */
+  rendezvous: boolean;
+  spec: Pick<
+    RoundJobSpec,
+    | "runId"
+    | "image"
+    | "command"
+    | "cpu"
+    | "memory"
+    | "ephemeralStorage"
+    | "queue"
+    | "priorityClassName"
+    | "backoffLimitPerIndex"
+    | "activeDeadlineSeconds"
+    | "ttlSecondsAfterFinished"
+  >;
+  /** The Secret the pods take their run-store env from (`envFrom`), when there is one. */
+  storeSecret: V1Secret | undefined;
+}
+
 /**
- * The Indexed Job (one pod per replica) and the headless Service for one round on one cluster.
- * Pure: the same spec always gives the same objects, which is what makes launch idempotent.
+ * An Indexed Job of daotrain's: one locked-down pod per index (non-root, no privilege escalation,
+ * read-only root, RuntimeDefault seccomp, no ServiceAccount token), the spec's cpu, memory,
+ * ephemeral storage and GPUs as requests = limits, `/tmp` an emptyDir capped at the ephemeral
+ * storage, the GPU taint tolerated, deadline, per-index backoff and TTL. Pure.
  */
-export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound {
-  const name = roundName(spec);
-  const labels = roundLabels(spec);
-  const storeSecret = buildStoreSecret(spec, namespace);
+export function indexedJob(parts: IndexedJobParts, namespace: string): V1Job {
+  const { name, labels, spec, storeSecret } = parts;
   // Not optional: kubelet holds a pod whose Secret is missing (CreateContainerConfigError).
   const envFrom: V1EnvFromSource[] = storeSecret ? [{ secretRef: { name: storeSecretName(name) } }] : [];
-  const gpus: Record<string, string> =
-    spec.gpusPerReplica > 0 ? { [GPU_RESOURCE]: String(spec.gpusPerReplica) } : {};
+  const gpus: Record<string, string> = parts.gpus > 0 ? { [GPU_RESOURCE]: String(parts.gpus) } : {};
   const resources = {
     cpu: spec.cpu,
     memory: spec.memory,
     "ephemeral-storage": spec.ephemeralStorage,
     ...gpus,
   };
-  const count = spec.replicas.length;
-  const job: V1Job = {
+  const count = parts.envs.length;
+  return {
     apiVersion: "batch/v1",
     kind: "Job",
     metadata: {
@@ -134,7 +170,7 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
       labels: spec.queue ? { ...labels, [QUEUE_LABEL]: spec.queue } : labels,
       annotations: {
         [RUN_ID_ANNOTATION]: spec.runId,
-        [REPLICAS_ANNOTATION]: spec.replicas.map((r) => r.replica).join(","),
+        [REPLICAS_ANNOTATION]: parts.replicas.join(","),
       },
     },
     spec: {
@@ -150,7 +186,7 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
         metadata: { labels },
         spec: {
           restartPolicy: "Never",
-          subdomain: name,
+          ...(parts.rendezvous ? { subdomain: name } : {}),
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           securityContext: {
@@ -161,7 +197,7 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
             seccompProfile: { type: "RuntimeDefault" },
           },
           tolerations: [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }],
-          ...(spec.gpuProduct ? { nodeSelector: { [GPU_PRODUCT_LABEL]: spec.gpuProduct } } : {}),
+          ...(parts.gpuProduct ? { nodeSelector: { [GPU_PRODUCT_LABEL]: parts.gpuProduct } } : {}),
           ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName } : {}),
           containers: [
             {
@@ -175,7 +211,7 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
                 ...spec.command.map(escapeExpansion),
               ],
               ...(envFrom.length > 0 ? { envFrom } : {}),
-              env: templateEnv(replicaEnvs(spec)),
+              env: templateEnv(parts.envs),
               resources: { requests: resources, limits: resources },
               securityContext: {
                 allowPrivilegeEscalation: false,
@@ -187,12 +223,36 @@ export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound
               volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
             },
           ],
-          // The staged inputs and the output live here: bounded, so a replica cannot fill the node.
+          // The staged inputs and the output live here: bounded, so a pod cannot fill the node.
           volumes: [{ name: "tmp", emptyDir: { sizeLimit: spec.ephemeralStorage } }],
         },
       },
     },
   };
+}
+
+/**
+ * The Indexed Job (one pod per replica) and the headless Service for one round on one cluster.
+ * Pure: the same spec always gives the same objects, which is what makes launch idempotent.
+ */
+export function buildRoundJob(spec: RoundJobSpec, namespace: string): BuiltRound {
+  const name = roundName(spec);
+  const labels = jobLabels(name, spec.round);
+  const storeSecret = buildStoreSecret(name, labels, spec.storeEnv, namespace);
+  const job = indexedJob(
+    {
+      name,
+      labels,
+      replicas: spec.replicas.map((r) => r.replica),
+      envs: replicaEnvs(spec),
+      gpus: spec.gpusPerReplica,
+      gpuProduct: spec.gpuProduct,
+      rendezvous: true,
+      spec,
+      storeSecret,
+    },
+    namespace,
+  );
   const service: V1Service = {
     apiVersion: "v1",
     kind: "Service",

@@ -11,3 +11,14 @@ export {
   runSpecMetadata,
   toTensors,
 } from "./parameters.ts";
+export {
+  heldOutScoringBatches,
+  type ReplicaScores,
+  SCORING_SHARDS,
+  sameScores,
+  scoreReplica,
+  scoringBatches,
+  scoringSeedHex,
+  scoringSeedOf,
+  scoringShards,
+} from "./replicaScores.ts";

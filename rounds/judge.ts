@@ -1,5 +1,11 @@
 import { assignShards, readDatasetManifest } from "../datasets/index.ts";
-import { type OuterStepResult, outerStep, type ReplicaInput, replicaBounds } from "../diloco/index.ts";
+import {
+  type OuterStepInput,
+  type OuterStepResult,
+  outerStep,
+  type ReplicaInput,
+  replicaBounds,
+} from "../diloco/index.ts";
 import type { Bytes32, RunSpec } from "../spec/runSpec.ts";
 import type { JudgedOutput } from "./record.ts";
 import type { RunStore } from "./runStore.ts";
@@ -30,6 +36,8 @@ export interface JudgeRoundOptions {
   globalDir?: string;
   /** Replica values held at once while averaging (diloco/aggregate.ts). */
   aggregationBufferBytes?: number;
+  /** Where scores come from (the worker: evaluation pods' files); by default the outer step computes them. */
+  scores?: OuterStepInput["scores"];
 }
 
 /**
@@ -64,6 +72,7 @@ export async function judgeRound(
     // few training shards each replica is scored on.
     dataset: (select) => runStore.localDir(inputs.datasetUri, spec.dataset, select),
     ...(options.aggregationBufferBytes ? { aggregationBufferBytes: options.aggregationBufferBytes } : {}),
+    ...(options.scores ? { scores: options.scores } : {}),
   });
   // The next checkpoint is computed: the replica copies are read for good (a retry re-stages).
   await runStore.dropStaged(replicas.flatMap((r) => ("dir" in r ? [r.dir] : [])));

@@ -58,6 +58,14 @@ export class RunStore {
     return `runs/${runId}/rounds/${round}/clusters/${cluster}/replicas/${replica}-a${attempt}`;
   }
 
+  /**
+   * Where an evaluating cluster writes its scores of a replica's output: under its own prefix, so
+   * the keys `daotrain store grant` mints for it may write there and nowhere another cluster does.
+   */
+  scoresKey(runId: string, round: number, evaluator: string, replica: number, attempt: number): string {
+    return `runs/${runId}/rounds/${round}/clusters/${evaluator}/scores/${replica}-a${attempt}.json`;
+  }
+
   globalKey(runId: string, round: number): string {
     return `runs/${runId}/rounds/${round}/global`;
   }

@@ -8,8 +8,11 @@ import {
   readCheckpointManifest,
   verifyCheckpoint,
 } from "../checkpoints/index.ts";
+import { type Checkpoint, readCheckpoint } from "../checkpoints/read.ts";
+import { type Dataset, openDataset } from "../datasets/read.ts";
+import { runSpecFromMetadata } from "../model/parameters.ts";
 import { InvalidInputError } from "../spec/errors.ts";
-import type { Bytes32 } from "../spec/runSpec.ts";
+import { type Bytes32, type RunSpec, runIdOf } from "../spec/runSpec.ts";
 import {
   DownloadError,
   openStore,
@@ -75,6 +78,46 @@ export async function stagedInput(
     if (error instanceof DownloadError && !(error instanceof StoreUnreachableError))
       throw new InputMismatchError(`${variable} ${uri}: ${error.message}`);
     throw error;
+  }
+}
+
+/** Turns a failed check of an input into the refusal to go on with it. */
+function mismatch(error: Error): never {
+  throw new InputMismatchError(error.message);
+}
+
+/** A staged dataset, refused unless its manifest has the orchestrator's root (shards are checked as read). */
+export async function verifiedDataset(dir: string, root: Bytes32): Promise<Dataset> {
+  return await openDataset(dir, root).catch(mismatch);
+}
+
+/**
+ * The global checkpoint θ a round starts from (DAOTRAIN_INIT_URI), read whole and refused unless
+ * its bytes hash to DAOTRAIN_INIT_ROOT, with the run spec its metadata carries, which must hash to
+ * DAOTRAIN_RUN_ID.
+ */
+export async function verifiedGlobal(env: {
+  DAOTRAIN_RUN_ID: Bytes32;
+  DAOTRAIN_INIT_URI: string;
+  DAOTRAIN_INIT_ROOT: Bytes32;
+}): Promise<{ init: Checkpoint; spec: RunSpec }> {
+  const initDir = await stagedInput(env.DAOTRAIN_INIT_URI, env.DAOTRAIN_INIT_ROOT, "DAOTRAIN_INIT_URI");
+  const init = await readCheckpoint(initDir, { expectedRoot: env.DAOTRAIN_INIT_ROOT }).catch(mismatch);
+  const spec = runSpecFromMetadata(init.metadata, initDir);
+  if (runIdOf(spec) !== env.DAOTRAIN_RUN_ID || init.manifest.runId !== env.DAOTRAIN_RUN_ID) {
+    throw new InputMismatchError(
+      `the initial checkpoint belongs to run ${runIdOf(spec)}, not ${env.DAOTRAIN_RUN_ID}`,
+    );
+  }
+  return { init, spec };
+}
+
+/** A dataset whose tokens the model cannot embed is not this run's. */
+export function checkVocabulary(dataset: Dataset, spec: RunSpec): void {
+  if (dataset.manifest.tokenizer.vocabSize > spec.model.vocabSize) {
+    throw new InputMismatchError(
+      `the dataset's vocabulary (${dataset.manifest.tokenizer.vocabSize}) exceeds the model's (${spec.model.vocabSize})`,
+    );
   }
 }
 

@@ -6,20 +6,10 @@
  * 2 = the environment breaks the contract, 3 = an input is missing or does not match its root,
  * 1 = anything else.
  */
-import { InvalidInputError } from "../spec/errors.ts";
-import { InputMismatchError } from "./io.ts";
+import { runProgram } from "./program.ts";
 import { runTrainer } from "./run.ts";
 
-const log = (line: string) => process.stderr.write(`trainer: ${line}\n`);
-
-try {
+await runProgram("trainer", async (log) => {
   const result = await runTrainer(process.env, log);
-  process.stdout.write(
-    `${JSON.stringify({ output: result.output, backend: result.backend, manifest: result.manifest })}\n`,
-  );
-  process.exitCode = 0;
-} catch (error) {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`trainer: failed: ${message.replace(/\s*\n\s*/g, " ")}\n`);
-  process.exitCode = error instanceof InvalidInputError ? 2 : error instanceof InputMismatchError ? 3 : 1;
-}
+  return { output: result.output, backend: result.backend, manifest: result.manifest };
+});

@@ -1,17 +1,24 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { CheckpointManifest } from "../checkpoints/manifest.ts";
-import { type Checkpoint, readCheckpoint } from "../checkpoints/read.ts";
+import type { Checkpoint } from "../checkpoints/read.ts";
 import { writeCheckpoint } from "../checkpoints/write.ts";
-import { type Dataset, openDataset } from "../datasets/read.ts";
+import type { Dataset } from "../datasets/read.ts";
 import { describeBackend, selectBackend } from "../model/backend.ts";
 import { TrainingBatches, validationBatches } from "../model/batches.ts";
 import { meanLoss, modelValues } from "../model/evaluate.ts";
 import { paramsToTensors, tensorsToValues } from "../model/forward.ts";
-import { runSpecFromMetadata, runSpecMetadata } from "../model/parameters.ts";
+import { runSpecMetadata } from "../model/parameters.ts";
 import { InvalidInputError } from "../spec/errors.ts";
-import { type RunSpec, runIdOf } from "../spec/runSpec.ts";
+import type { RunSpec } from "../spec/runSpec.ts";
 import { parseTrainerEnv, type TrainerEnv } from "../spec/trainerContract.ts";
-import { InputMismatchError, outputTarget, removeScratch, stagedInput } from "./io.ts";
+import {
+  checkVocabulary,
+  outputTarget,
+  removeScratch,
+  stagedInput,
+  verifiedDataset,
+  verifiedGlobal,
+} from "./io.ts";
 import { replicaOutputTensors } from "./output.ts";
 import { innerLoop } from "./train.ts";
 
@@ -109,11 +116,7 @@ async function verifiedInputs(
     "DAOTRAIN_DATASET_URI",
     (shard, index) => assigned.has(index) || shard.split === "validation",
   );
-  const initDir = await stagedInput(env.DAOTRAIN_INIT_URI, env.DAOTRAIN_INIT_ROOT, "DAOTRAIN_INIT_URI");
-  const mismatch = (error: Error) => {
-    throw new InputMismatchError(error.message);
-  };
-  const dataset = await openDataset(datasetDir, env.DAOTRAIN_DATASET_ROOT).catch(mismatch);
+  const dataset = await verifiedDataset(datasetDir, env.DAOTRAIN_DATASET_ROOT);
   for (const i of shardIndices(env)) {
     if (dataset.manifest.shards[i]?.split !== "train") {
       throw new InvalidInputError("trainer environment", [
@@ -121,18 +124,8 @@ async function verifiedInputs(
       ]);
     }
   }
-  const init = await readCheckpoint(initDir, { expectedRoot: env.DAOTRAIN_INIT_ROOT }).catch(mismatch);
-  const spec = runSpecFromMetadata(init.metadata, initDir);
-  if (runIdOf(spec) !== env.DAOTRAIN_RUN_ID || init.manifest.runId !== env.DAOTRAIN_RUN_ID) {
-    throw new InputMismatchError(
-      `the initial checkpoint belongs to run ${runIdOf(spec)}, not ${env.DAOTRAIN_RUN_ID}`,
-    );
-  }
-  if (dataset.manifest.tokenizer.vocabSize > spec.model.vocabSize) {
-    throw new InputMismatchError(
-      `the dataset's vocabulary (${dataset.manifest.tokenizer.vocabSize}) exceeds the model's (${spec.model.vocabSize})`,
-    );
-  }
+  const { init, spec } = await verifiedGlobal(env);
+  checkVocabulary(dataset, spec);
   return { dataset, init, spec };
 }
 

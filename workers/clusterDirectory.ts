@@ -50,6 +50,12 @@ const ClusterEntry = z
         namespace: z.string().min(1).optional(),
         /** The contributor's Kueue LocalQueue for daotrain's Jobs, where it runs Kueue. */
         queue: LocalQueueName.optional(),
+        /**
+         * The contributor also runs evaluation pods (CPU only, no GPU) scoring other contributors'
+         * outputs (workflows/evaluation.ts); its storeEnv must then be keys `daotrain store grant`
+         * minted, which may read the round's outputs.
+         */
+        evaluates: z.boolean().optional(),
       })
       .strict()
       .optional(),
@@ -83,6 +89,8 @@ export type ClusterAccess =
       namespace?: string;
       /** The contributor's Kueue LocalQueue: Jobs go there, suspended, for Kueue to admit. */
       queue?: string;
+      /** It runs evaluation Jobs too. */
+      evaluates?: true;
     }
   /** A kubeconfig the worker will not use (unreadable, or asking it to run, open or trust something). */
   | { kind: "refused"; reason: string };
@@ -146,7 +154,7 @@ async function readKubeconfig(path: string): Promise<ContributorKubeconfig> {
 
 async function accessOf(entry: ClusterEntry): Promise<ClusterAccess> {
   if (entry.local) return { kind: "local", ...entry.local };
-  const { kubeconfig: path, namespace, queue } = entry.kubernetes!;
+  const { kubeconfig: path, namespace, queue, evaluates } = entry.kubernetes!;
   try {
     const kubeconfig = await readKubeconfig(path);
     return {
@@ -154,6 +162,7 @@ async function accessOf(entry: ClusterEntry): Promise<ClusterAccess> {
       kubeconfig,
       ...(namespace ? { namespace } : {}),
       ...(queue ? { queue } : {}),
+      ...(evaluates ? { evaluates: true as const } : {}),
     };
   } catch (error) {
     if (!(error instanceof InvalidInputError) && (error as NodeJS.ErrnoException).code === undefined)

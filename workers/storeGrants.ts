@@ -16,10 +16,11 @@ import { parseStoreUri } from "../storage/index.ts";
 /**
  * Run-store keys of a contributor's own, so that its trainers never hold the worker's. One IAM
  * user per contributed cluster (AWS IAM, or any server speaking its API, such as versitygw's IAM
- * service) with one inline policy: write and read its own replica outputs
+ * service) with one inline policy: write and read its own replica outputs and scores
  * (`runs/<run>/rounds/<r>/clusters/<cluster>/…`), read the rounds' inputs (the initial and global
- * checkpoints, the approved datasets), and nothing else: not another contributor's outputs, not a
- * global checkpoint's write, not the public store, no listing.
+ * checkpoints, the approved datasets), and nothing else: not another contributor's outputs (unless
+ * it evaluates them, see `TrainerGrant.evaluates`), never another evaluator's scores, not a global
+ * checkpoint's write, not the public store, no listing.
  */
 
 /** The IAM user that holds a cluster's trainers' keys. */
@@ -40,6 +41,12 @@ export interface TrainerGrant {
   runStore: string;
   /** Stores of the datasets its trainers read, `s3://bucket/prefix` each. */
   datasets: readonly string[];
+  /**
+   * It runs evaluation pods (workflows/evaluation.ts): it may then read every cluster's replica
+   * outputs (`…/clusters/<any>/replicas/…`), still no other evaluator's scores (`…/scores/…`), so
+   * a lazy evaluator cannot copy a peer's.
+   */
+  evaluates?: boolean;
 }
 
 interface PolicyDocument {
@@ -83,6 +90,19 @@ export function trainerPolicy(grant: TrainerGrant): PolicyDocument {
           ...grant.datasets.map((uri) => bucketOf(uri, "dataset store").under("*")),
         ],
       },
+      ...(grant.evaluates
+        ? [
+            {
+              Sid: "RoundOutputsToScore",
+              Effect: "Allow" as const,
+              Action: ["s3:GetObject"],
+              // One pattern, not one per round-number length (IAM caps a user's inline policy at
+              // 2,048 bytes): `*` may span `/` here, which lets it read no more than outputs, since
+              // only a `…/clusters/<c>/replicas/…` key matches and scores live under `…/scores/`.
+              Resource: [store.under(`runs/${RUN_ID}/rounds/*/clusters/*/replicas/*`)],
+            },
+          ]
+        : []),
     ],
   };
 }

@@ -13,6 +13,7 @@ import type {
   RefusalCause,
   ReplicaOutput,
   ReplicaResult,
+  RoundEvaluations,
   RoundSummary,
   RunClosing,
   RunState,
@@ -69,7 +70,37 @@ export interface AggregationActivities {
     spec: RunSpec;
     parent: CheckpointRef;
     outputs: ReplicaOutput[];
+    /** Outputs scored on evaluation Jobs; the worker scores the rest (and re-checks per the rule). */
+    evaluations?: RoundEvaluations;
   }): Promise<AggregateResult>;
+}
+
+/** Scoring a round's outputs on evaluation Jobs of other contributors' clusters (workflows/evaluation.ts). */
+export interface ScoringActivities {
+  /**
+   * What evaluators are told, from the outputs' manifests alone (no tensor): the round's sampling
+   * seed and each readable output's root; an output whose manifest fails is absent (the outer step
+   * judges it).
+   */
+  prepareScoring(request: {
+    runId: Hex;
+    round: number;
+    spec: RunSpec;
+    parent: CheckpointRef;
+    outputs: ReplicaOutput[];
+  }): Promise<{ seed: Hex; roots: Record<number, Hex> }>;
+  /** Starts the evaluation Job on `key`'s cluster for these outputs, or finds it started. */
+  launchEvaluation(request: {
+    key: LaunchKey;
+    spec: RunSpec;
+    parent: CheckpointRef;
+    seed: Hex;
+    outputs: { replica: number; outputUri: string; root: Hex }[];
+  }): Promise<void>;
+  /** Watches the evaluation Job until its pods ended or `deadlineMs`; the replicas whose pod succeeded. */
+  awaitEvaluation(request: { key: LaunchKey; deadlineMs: number }): Promise<number[]>;
+  /** Deletes the evaluation Job; deleting what is gone is not an error. */
+  cancelEvaluation(request: { key: LaunchKey }): Promise<void>;
 }
 
 export interface ChainActivities {
@@ -131,6 +162,7 @@ export interface MetricsActivities {
 export type Activities = ClusterActivities &
   StorageActivities &
   AggregationActivities &
+  ScoringActivities &
   ChainActivities &
   GovernanceActivities &
   MetricsActivities;

@@ -1,10 +1,12 @@
 import { describe, expect, test } from "vitest";
 import {
+  drawRechecks,
   freeGpusFor,
   PEER_TIME_FACTOR,
   PEER_TIME_SLACK_SECONDS,
   paidRunTimes,
   placeReplicas,
+  planEvaluations,
 } from "./planning.ts";
 import type { ClusterCandidate, Hex, ReplicaResult } from "./types.ts";
 
@@ -78,5 +80,78 @@ describe("placement by GPU product", () => {
       ["a", [0, 2]],
       ["b", [1, 3]],
     ]);
+  });
+});
+
+describe("who scores a round's outputs (planEvaluations, drawRechecks)", () => {
+  const id = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as Hex;
+  const candidate = (name: string, n: number, owner: number, evaluates = true): ClusterCandidate => ({
+    id: id(n),
+    name,
+    owner: `0x${owner.toString(16).padStart(40, "0")}` as Hex,
+    health: { healthy: true, freeGpus: 1 },
+    ...(evaluates ? { evaluates: true as const } : {}),
+  });
+  const out = (replica: number, cluster: number) => ({ replica, clusterId: id(cluster) });
+  const namesOf = (plan: ReturnType<typeof planEvaluations>) =>
+    Object.fromEntries([...(plan?.evaluators ?? [])].map(([r, cs]) => [r, cs.map((c) => c.name)]));
+
+  test("two contributors: each output is scored by the other contributor's cluster, never its author's", () => {
+    const plan = planEvaluations([out(0, 1), out(1, 2)], [candidate("a", 1, 1), candidate("b", 2, 2)]);
+    expect(namesOf(plan)).toEqual({ 0: ["b"], 1: ["a"] });
+  });
+
+  test("three contributors: two evaluators of different owners per output, none the author's, load spread", () => {
+    const clusters = [
+      candidate("a", 1, 1),
+      candidate("a2", 4, 1),
+      candidate("b", 2, 2),
+      candidate("c", 3, 3),
+    ];
+    const plan = planEvaluations([out(0, 1), out(1, 2), out(2, 3), out(3, 4)], clusters);
+    for (const [replica, evaluators] of plan?.evaluators ?? []) {
+      const author = clusters.find((c) => c.id === id([1, 2, 3, 4][replica]!))!.owner;
+      expect(evaluators).toHaveLength(2);
+      expect(new Set(evaluators.map((e) => e.owner)).size).toBe(2);
+      expect(evaluators.every((e) => e.owner !== author)).toBe(true);
+    }
+  });
+
+  test("the worker scores everything itself when some output has no evaluator of another owner", () => {
+    // One contributor only; clusters that do not offer evaluation; an unhealthy or struck one.
+    expect(
+      planEvaluations([out(0, 1), out(1, 4)], [candidate("a", 1, 1), candidate("a2", 4, 1)]),
+    ).toBeUndefined();
+    expect(
+      planEvaluations([out(0, 1), out(1, 2)], [candidate("a", 1, 1), candidate("b", 2, 2, false)]),
+    ).toBeUndefined();
+    const down = {
+      ...candidate("b", 2, 2),
+      health: { healthy: false, freeGpus: 0, reason: "down" },
+    } as const;
+    expect(planEvaluations([out(0, 1)], [candidate("a", 1, 1), down])).toBeUndefined();
+    expect(
+      planEvaluations([out(0, 1)], [candidate("a", 1, 1), candidate("b", 2, 2)], new Set([id(2)])),
+    ).toBeUndefined();
+  });
+
+  test("re-checks: one output per single evaluator, drawn with the given randomness; two-evaluator outputs are not drawn", () => {
+    const single = planEvaluations(
+      [out(0, 1), out(1, 1), out(2, 1), out(3, 2)],
+      [candidate("a", 1, 1), candidate("b", 2, 2)],
+    )!;
+    // b scores 0, 1, 2; a scores 3: one of b's and a's only one.
+    for (const r of [0, 0.5, 0.99]) {
+      const drawn = drawRechecks(single, () => r);
+      expect(drawn.size).toBe(2);
+      expect(drawn.has(3)).toBe(true);
+    }
+    expect([...drawRechecks(single, () => 0)].sort()).toEqual([0, 3]);
+    expect([...drawRechecks(single, () => 0.99)].sort()).toEqual([2, 3]);
+    const double = planEvaluations(
+      [out(0, 1), out(1, 2), out(2, 3)],
+      [candidate("a", 1, 1), candidate("b", 2, 2), candidate("c", 3, 3)],
+    )!;
+    expect(drawRechecks(double, () => 0).size).toBe(0);
   });
 });

@@ -198,3 +198,69 @@ export function worstRoundGpuSeconds(
 ): number {
   return spec.replicasPerRound * spec.gpusPerReplica * replicaDeadlineSeconds;
 }
+
+// Who scores a round's outputs on evaluation Jobs, and which the worker re-checks: the rule is
+// stated in workflows/evaluation.ts.
+
+/** Of the outputs with a single evaluator, how many per evaluating cluster the worker re-checks. */
+export const RECHECKS_PER_EVALUATOR = 1;
+
+export interface EvaluationPlan {
+  /** By scored replica: its evaluators (one, or two of different owners). */
+  readonly evaluators: ReadonlyMap<number, readonly ClusterCandidate[]>;
+}
+
+/**
+ * Who scores which output: for each, the healthy clusters offering evaluation whose owner is not
+ * the output's author's, up to two of different owners, the least loaded first (ties by name, so
+ * the plan is the same on replay). Undefined when some output has none: the worker scores them all.
+ */
+export function planEvaluations(
+  outputs: readonly { replica: number; clusterId: Hex }[],
+  candidates: readonly ClusterCandidate[],
+  excluded: ReadonlySet<Hex> = new Set(),
+): EvaluationPlan | undefined {
+  const ownerOf = new Map(candidates.map((c) => [c.id, c.owner]));
+  // A cluster struck this round (a failed replica, a rejected output, a lie) scores nothing in it.
+  const able = candidates
+    .filter((c) => c.evaluates && c.health.healthy && !excluded.has(c.id))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const load = new Map<Hex, number>();
+  const evaluators = new Map<number, ClusterCandidate[]>();
+  for (const output of outputs) {
+    const author = ownerOf.get(output.clusterId);
+    const chosen: ClusterCandidate[] = [];
+    const byLoad = [...able].sort((a, b) => (load.get(a.id) ?? 0) - (load.get(b.id) ?? 0));
+    for (const candidate of byLoad) {
+      if (chosen.length === 2) break;
+      if (author === undefined || candidate.owner === author) continue;
+      if (chosen.some((c) => c.owner === candidate.owner)) continue;
+      chosen.push(candidate);
+    }
+    if (chosen.length === 0) return undefined;
+    for (const c of chosen) load.set(c.id, (load.get(c.id) ?? 0) + 1);
+    evaluators.set(output.replica, chosen);
+  }
+  return { evaluators };
+}
+
+/**
+ * The outputs drawn for a re-check: among those with one evaluator, RECHECKS_PER_EVALUATOR per
+ * evaluating cluster, picked with `random` (the workflow's: deterministic on replay, unseen by any
+ * evaluator). Pure given `random`.
+ */
+export function drawRechecks(plan: EvaluationPlan, random: () => number): Set<number> {
+  const single = new Map<Hex, number[]>();
+  for (const [replica, evaluators] of [...plan.evaluators].sort(([a], [b]) => a - b)) {
+    if (evaluators.length !== 1) continue;
+    const id = evaluators[0]!.id;
+    single.set(id, [...(single.get(id) ?? []), replica]);
+  }
+  const drawn = new Set<number>();
+  for (const [, replicas] of [...single].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const pool = [...replicas];
+    for (let i = 0; i < RECHECKS_PER_EVALUATOR && pool.length > 0; i++)
+      drawn.add(pool.splice(Math.floor(random() * pool.length), 1)[0]!);
+  }
+  return drawn;
+}

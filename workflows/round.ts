@@ -1,6 +1,7 @@
 import { CancellationScope, isCancellation, log, proxyActivities, sleep } from "@temporalio/workflow";
 import type { RunSpec } from "../spec/runSpec.ts";
 import type { Activities } from "./activities.ts";
+import { scoreOnClusters } from "./evaluation.ts";
 import {
   creditsFor,
   gpuSecondsOf,
@@ -103,6 +104,7 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
   const outputs = new Map<number, Extract<ReplicaResult, { phase: "succeeded" }>>();
   const rows = new Map<number, ReplicaStatus>();
   const offenders = new Set<Hex>();
+  const lyingEvaluators = new Set<Hex>();
   let pending = all;
   // The outer step computes in long synchronous stretches that delay its heartbeats on a busy
   // machine, so it gets more slack than a watch before it is presumed lost.
@@ -153,19 +155,39 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
 
     if (outputs.size >= spec.minReplicas) {
       const aggregateStarted = Date.now();
+      const delivered = [...outputs.values()].sort((a, b) => a.replica - b.replica);
+      const evaluations = await scoreOnClusters(
+        {
+          runId: input.runId,
+          round: input.round,
+          attempt,
+          spec,
+          parent: input.parent,
+          outputs: delivered,
+          candidates,
+          excluded: offenders,
+          heartbeatSeconds: options.heartbeatSeconds,
+        },
+        cleanups,
+      );
       aggregate = await heavy.aggregateRound({
         runId: input.runId,
         round: input.round,
         spec,
         parent: input.parent,
-        outputs: [...outputs.values()]
-          .sort((a, b) => a.replica - b.replica)
-          .map(({ replica, clusterId, outputUri }) => ({ replica, clusterId, outputUri })),
+        outputs: delivered.map(({ replica, clusterId, outputUri }) => ({ replica, clusterId, outputUri })),
+        ...(evaluations ? { evaluations } : {}),
       });
       phaseMs.aggregate += Date.now() - aggregateStarted;
+      for (const liar of aggregate.lyingEvaluators ?? []) {
+        offenders.add(liar);
+        lyingEvaluators.add(liar);
+      }
       for (const verdict of aggregate.verdicts) {
-        const current = rows.get(verdict.replica);
-        if (!current) continue;
+        const found = rows.get(verdict.replica);
+        if (!found) continue;
+        const { evaluatedBy: _previous, ...unscored } = found;
+        const current = verdict.evaluatedBy ? { ...unscored, evaluatedBy: verdict.evaluatedBy } : unscored;
         if (verdict.accepted)
           rows.set(verdict.replica, {
             ...current,
@@ -241,6 +263,7 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
     replicas: [...rows.values()].sort((a, b) => a.replica - b.replica),
     credits,
     phaseMs,
+    ...(lyingEvaluators.size > 0 ? { lyingEvaluators: [...lyingEvaluators].sort() } : {}),
   };
   await quick.reportRound({ runId: input.runId, summary });
   return { ok: true, summary, offenders: [...offenders] };

@@ -30,6 +30,8 @@ export type ClusterHealth =
 
 export type ClusterCandidate = ClusterTarget & {
   health: ClusterHealth;
+  /** Its clusters-file entry offers evaluation pods (CPU only) scoring other contributors' outputs. */
+  evaluates?: true;
   /** The GPU product its owner registered on-chain (what placement goes by without node capacity). */
   gpuProduct?: string;
 };
@@ -96,6 +98,12 @@ export interface ReplicaScores {
 }
 
 /**
+ * The evaluating clusters (ids) whose scores of an output are the bits its verdict rests on;
+ * absent when the worker alone computed them.
+ */
+type EvaluatedBy = { evaluatedBy?: Hex[] };
+
+/**
  * What the outer step needs of a succeeded replica: which one, where its output is, and the
  * cluster the round record names for it. Only this travels to the aggregation: a 6,400-replica
  * round's full results would be a 2.1 MiB payload, over Temporal's 2 MiB limit.
@@ -107,8 +115,8 @@ export type ReplicaOutput = Pick<
 
 export type ReplicaVerdict =
   /** `detail`: each measure beside the threshold it passed. */
-  | { replica: number; accepted: true; detail: string; scores: ReplicaScores }
-  | {
+  | ({ replica: number; accepted: true; detail: string; scores: ReplicaScores } & EvaluatedBy)
+  | ({
       replica: number;
       accepted: false;
       reason: RejectionReason;
@@ -116,7 +124,33 @@ export type ReplicaVerdict =
       detail: string;
       /** Absent when its files failed before anything was measured. */
       scores?: ReplicaScores;
-    };
+    } & EvaluatedBy);
+
+/** A cluster scoring an output; it writes the scores under its own prefix (RunStore `scoresKey`). */
+export interface PlannedEvaluator {
+  clusterId: Hex;
+  clusterName: string;
+}
+
+/**
+ * Which outputs of a round were scored on evaluation Jobs, by whom, and which the worker re-checks
+ * itself (workflows/evaluation.ts states the rule). An output not listed is scored by the worker.
+ */
+export interface RoundEvaluations {
+  /** The round's attempt whose outputs were scored (the scores' keys carry it). */
+  attempt: number;
+  /** The round's sampling seed the evaluators were given (model/replicaScores.ts `scoringSeedHex`). */
+  seed: Hex;
+  outputs: {
+    replica: number;
+    /** The output root the evaluators were given. */
+    root: Hex;
+    /** One, or two of different contributors; none of them its author's. */
+    evaluators: PlannedEvaluator[];
+    /** Drawn after the scores were in: the worker computes this output's scores whatever they say. */
+    recheck: boolean;
+  }[];
+}
 
 /** A published round record (rounds/record.ts): where it is and its sha256, which the commit carries. */
 export interface RecordRef {
@@ -131,6 +165,11 @@ export interface RecordRef {
 export interface AggregateResult {
   verdicts: ReplicaVerdict[];
   checkpoint: (CheckpointRef & { metrics: CheckpointMetrics; record: RecordRef }) | undefined;
+  /**
+   * Evaluating clusters whose scores differ from the bits the worker computed for the same output,
+   * or that claim a root or seed other than they were given: struck, and never paid for the round.
+   */
+  lyingEvaluators?: Hex[];
 }
 
 export interface ComputeRecord {
@@ -161,6 +200,8 @@ export interface ReplicaStatus {
   gpuSeconds?: number;
   /** What its cluster's times claimed, when that is more than it is credited. */
   claimedGpuSeconds?: number;
+  /** The evaluating clusters (ids) whose scores its verdict rests on; absent: the worker's own. */
+  evaluatedBy?: Hex[];
 }
 
 export interface RoundSummary {
@@ -173,6 +214,8 @@ export interface RoundSummary {
   credits: ComputeRecord[];
   /** Workflow-clock milliseconds of each phase (launch, train, aggregate, commit, total). */
   phaseMs: Record<"launch" | "train" | "aggregate" | "commit" | "total", number>;
+  /** Evaluating clusters caught lying about scores this round (struck, unpaid); absent when none. */
+  lyingEvaluators?: Hex[];
 }
 
 export type RunState = "running" | "paused" | "completed" | "cancelled" | "failed";

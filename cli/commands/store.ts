@@ -55,7 +55,7 @@ export function register(program: Command): void {
   store
     .command("grant")
     .description(
-      "issue a cluster's trainers keys that write only its own replica outputs and read only the rounds' inputs, and put them in the clusters file (the key issued before stays valid until the next grant)",
+      "issue a cluster's trainers keys that write only its own replica outputs (and scores) and read only the rounds' inputs (and, for a cluster whose entry says evaluates, the rounds' replica outputs), and put them in the clusters file (the key issued before stays valid until the next grant)",
     )
     .argument("<cluster>", "the cluster's name in the clusters file")
     .option("--dataset <s3-uri>", "a dataset store its trainers may read (repeatable)", collect)
@@ -63,12 +63,20 @@ export function register(program: Command): void {
     .action(async (cluster: string, options: { dataset?: string[]; json?: boolean }) => {
       const { env, iam } = adminEnv();
       const datasets = parseWith(z.array(s3Uri), options.dataset ?? [], "--dataset");
-      if (!(await readClusters(env.DAOTRAIN_CLUSTERS)).some((c) => c.name === cluster))
+      const entry = (await readClusters(env.DAOTRAIN_CLUSTERS)).find((c) => c.name === cluster);
+      if (!entry)
         throw new CliError(
           `the clusters file ${env.DAOTRAIN_CLUSTERS} names no cluster "${cluster}"; add its entry first`,
           ExitCode.usage,
         );
-      const keys = await grantStoreKeys(iam, { cluster, runStore: env.DAOTRAIN_STORE_URI, datasets });
+      // A cluster that scores other contributors' outputs (kubernetes.evaluates) must read them.
+      const evaluates = entry.access.kind === "kubernetes" && entry.access.evaluates === true;
+      const keys = await grantStoreKeys(iam, {
+        cluster,
+        runStore: env.DAOTRAIN_STORE_URI,
+        datasets,
+        ...(evaluates ? { evaluates } : {}),
+      });
       await writeStoreEnv(env.DAOTRAIN_CLUSTERS, cluster, {
         AWS_ACCESS_KEY_ID: keys.accessKeyId,
         AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,

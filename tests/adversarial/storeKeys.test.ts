@@ -1,3 +1,4 @@
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   GetObjectCommand,
@@ -8,6 +9,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { CoreV1Api, makeInformer, type V1Secret } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { readClusters } from "../../workers/clusterDirectory.ts";
 import { type RunningWorker, startWorker } from "../../workers/main.ts";
 import type { Hex } from "../../workflows/types.ts";
@@ -189,6 +191,53 @@ describe("each contributor's own run-store keys", () => {
       "read the global checkpoint": "allowed",
       "read the dataset": "allowed",
       "write its own output": "allowed",
+    });
+  });
+
+  test("granted to a cluster that evaluates, the keys also read the round's outputs, still never another evaluator's scores, and write its own scores", async () => {
+    if (!runId) throw new Error("the run above did not finish");
+    const file = parseYaml(await readFile(clustersFile, "utf8")) as {
+      clusters: { name: string; kubernetes?: Record<string, unknown> }[];
+    };
+    const entry = file.clusters.find((c) => c.name === "kbeta")!;
+    entry.kubernetes = { ...entry.kubernetes, evaluates: true };
+    await writeFile(clustersFile, toYaml(file));
+    const granted = await store("grant", "kbeta", "--dataset", "s3://datasets/fables", "--json");
+    expect(granted.code, granted.stderr).toBe(0);
+    const root = clientWith(s3.credentials);
+    const keys =
+      (
+        await root.send(new ListObjectsV2Command({ Bucket: "runs", Prefix: `store/runs/${runId}/` }))
+      ).Contents?.map((o) => o.Key ?? "") ?? [];
+    const alphaOutput = keys.find((k) => k.includes("/clusters/alpha/") && k.endsWith("/manifest.json"))!;
+    const run = `store/runs/${runId}`;
+    const alphaScores = `${run}/rounds/1/clusters/alpha/scores/2-a1.json`;
+    await root.send(new PutObjectCommand({ Bucket: "runs", Key: alphaScores, Body: "{}" }));
+    const evaluator = clientWith(await keysOf("kbeta"));
+    // IAM's new keys take a moment to reach the S3 gateway.
+    await expect
+      .poll(() => attempt(evaluator.send(new GetObjectCommand({ Bucket: "runs", Key: alphaOutput }))))
+      .toBe("allowed");
+    expect({
+      "read alpha's scores": await attempt(
+        evaluator.send(new GetObjectCommand({ Bucket: "runs", Key: alphaScores })),
+      ),
+      "overwrite alpha's output": await attempt(
+        evaluator.send(new PutObjectCommand({ Bucket: "runs", Key: alphaOutput, Body: "forged" })),
+      ),
+      "write its own scores": await attempt(
+        evaluator.send(
+          new PutObjectCommand({
+            Bucket: "runs",
+            Key: `${run}/rounds/1/clusters/kbeta/scores/0-a1.json`,
+            Body: "{}",
+          }),
+        ),
+      ),
+    }).toEqual({
+      "read alpha's scores": "AccessDenied",
+      "overwrite alpha's output": "AccessDenied",
+      "write its own scores": "allowed",
     });
   });
 

@@ -66,6 +66,12 @@ export function simulatedActivities(sim: Simulation): Activities {
   return Object.fromEntries(failing) as Activities;
 }
 
+function notSimulated(name: string): () => Promise<never> {
+  return async () => {
+    throw new Error(`${name}: no simulated cluster evaluates`);
+  };
+}
+
 function workingActivities(sim: Simulation): Activities {
   const byName = (name: string) => {
     const cluster = sim.clusters.find((c) => c.name === name);
@@ -129,6 +135,11 @@ function workingActivities(sim: Simulation): Activities {
     async cancelReplicas({ key }) {
       sim.liveJobs.delete(jobName(key));
     },
+    // No simulated cluster offers evaluation, so the worker scores every output (the fallback).
+    prepareScoring: notSimulated("prepareScoring"),
+    launchEvaluation: notSimulated("launchEvaluation"),
+    awaitEvaluation: notSimulated("awaitEvaluation"),
+    cancelEvaluation: notSimulated("cancelEvaluation"),
     async prepareRun({ runId }) {
       return { uri: `sim://${runId}/init`, root: idOf(`${runId}/init`) };
     },

@@ -43,7 +43,7 @@ export interface ClusterSetup {
 export interface ClusterEntryFile {
   name: string;
   local?: { workDir: string; gpus: number; env?: Record<string, string> };
-  kubernetes?: { kubeconfig: string; namespace?: string };
+  kubernetes?: { kubeconfig: string; namespace?: string; evaluates?: boolean };
   storeEnv?: Record<string, string>;
 }
 

@@ -57,7 +57,7 @@ export interface ClusterContext {
  * The trainer contract's DAOTRAIN_ROUND is the round of the checkpoint a replica starts from; the
  * workflow numbers a round by the checkpoint it produces (round 1 trains from the initial one).
  */
-function trainerRound(round: number): number {
+export function trainerRound(round: number): number {
   return round - 1;
 }
 
@@ -67,7 +67,8 @@ interface Observed {
   finished: Record<number, number>;
 }
 
-export function clusterActivities(ctx: ClusterContext): ClusterActivities {
+/** How the worker's activities reach a configured cluster by name, and the store keys its pods get. */
+export function clusterAccess(ctx: ClusterContext) {
   const resolve = async (name: string): Promise<ConfiguredCluster> => {
     const cluster = (await ctx.configuredClusters()).find((c) => c.name === name);
     if (!cluster) throw clusterNotConfigured(name, "not in the worker's clusters file any more");
@@ -87,6 +88,11 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
       `has no run-store keys of its own (storeEnv in the clusters file), and the worker's never go to a contributor; mint them with: daotrain store grant ${cluster.name}`,
     );
   };
+  return { resolve, client, trainerStoreEnv };
+}
+
+export function clusterActivities(ctx: ClusterContext): ClusterActivities {
+  const { resolve, client, trainerStoreEnv } = clusterAccess(ctx);
   const refOf = (key: LaunchKey): RoundRef => ({
     cluster: key.clusterName,
     name: roundName({ ...key, round: trainerRound(key.round) }),
@@ -115,7 +121,15 @@ export function clusterActivities(ctx: ClusterContext): ClusterActivities {
           if (record.status !== "admitted") return undefined;
           const { id, name } = cluster;
           const health = withinAdmission(await healthOf(cluster), record.admittedGpuCapacity);
-          return { id, name, owner: record.owner as Hex, gpuProduct: record.gpuProduct, health };
+          const evaluates = cluster.access.kind === "kubernetes" && cluster.access.evaluates === true;
+          return {
+            id,
+            name,
+            owner: record.owner as Hex,
+            gpuProduct: record.gpuProduct,
+            health,
+            ...(evaluates ? { evaluates: true as const } : {}),
+          };
         }),
       ).then((all) => all.filter((c): c is ClusterCandidate => c !== undefined));
     },

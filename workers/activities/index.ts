@@ -5,6 +5,7 @@ import { withFinalReverts } from "./chainFailures.ts";
 import { type ClusterContext, clusterActivities } from "./cluster.ts";
 import { type GovernanceContext, governanceActivities } from "./governance.ts";
 import { metricsActivities } from "./metrics.ts";
+import { scoringActivities } from "./scoring.ts";
 import { type StorageContext, storageActivities } from "./storage.ts";
 
 export type ActivityContext = ChainContext & ClusterContext & StorageContext & GovernanceContext;
@@ -18,6 +19,7 @@ export function createActivities(ctx: ActivityContext): Activities {
     ...clusterActivities(ctx),
     ...storageActivities(ctx),
     ...aggregationActivities(ctx),
+    ...scoringActivities(ctx),
     ...chainActivities(ctx),
     ...governanceActivities(ctx),
     ...metricsActivities(ctx.metrics),
