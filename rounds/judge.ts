@@ -3,6 +3,7 @@ import {
   type OuterStepInput,
   type OuterStepResult,
   outerStep,
+  type ReplicaBounds,
   type ReplicaInput,
   replicaBounds,
 } from "../diloco/index.ts";
@@ -55,13 +56,7 @@ export async function judgeRound(
   const dataset = await readDatasetManifest(
     await runStore.localDir(inputs.datasetUri, spec.dataset, () => false),
   );
-  const replicas: ReplicaInput[] = await Promise.all(
-    inputs.outputs.map(async (o) => ({
-      id: String(o.replica),
-      index: o.replica,
-      ...(await runStore.stageReplica(o.outputUri, bounds)),
-    })),
-  );
+  const replicas = await stageOutputs(runStore, inputs.outputs, bounds);
   const globalDir = options.globalDir ?? (await runStore.localDir(inputs.parent.uri, inputs.parent.root));
   const step = await outerStep({
     global: globalDir,
@@ -84,4 +79,23 @@ export async function judgeRound(
     })),
     globalDir,
   };
+}
+
+/**
+ * The round's outputs staged as the outer step reads them (the same ids, indexes and order), each
+ * as untrusted: a missing, oversized or corrupt output comes back as that replica's defect. The
+ * worker's scoring stages them the same way, so the seed evaluators are told is the outer step's.
+ */
+export async function stageOutputs(
+  runStore: RunStore,
+  outputs: readonly { replica: number; outputUri: string }[],
+  bounds: ReplicaBounds,
+): Promise<ReplicaInput[]> {
+  return await Promise.all(
+    outputs.map(async (o) => ({
+      id: String(o.replica),
+      index: o.replica,
+      ...(await runStore.stageReplica(o.outputUri, bounds)),
+    })),
+  );
 }

@@ -1,7 +1,7 @@
 import { Context, heartbeat } from "@temporalio/activity";
 import { ApplicationFailure } from "@temporalio/common";
 import { readCheckpointManifest } from "../../checkpoints/index.ts";
-import { type ReplicaInput, replicaBounds, roundManifests } from "../../diloco/index.ts";
+import { replicaBounds, roundManifests } from "../../diloco/index.ts";
 import {
   evaluationName,
   parseEvaluationJobSpec,
@@ -10,33 +10,13 @@ import {
 } from "../../k8s/cluster.ts";
 import { KubernetesCluster } from "../../k8s/kubernetesCluster.ts";
 import { scoringSeedHex } from "../../model/replicaScores.ts";
-import type { RunStore } from "../../rounds/runStore.ts";
+import { stageOutputs } from "../../rounds/judge.ts";
 import { EVALUATOR_COMMAND } from "../../spec/trainerContract.ts";
 import { splitObjectUri } from "../../storage/index.ts";
 import type { ScoringActivities } from "../../workflows/activities.ts";
-import type { Hex, LaunchKey, ReplicaOutput } from "../../workflows/types.ts";
+import type { Hex, LaunchKey } from "../../workflows/types.ts";
 import { type ClusterContext, clusterAccess, trainerRound } from "./cluster.ts";
 import { datasetUriOf } from "./datasets.ts";
-
-/**
- * The round's outputs staged as the outer step reads them (the same ids, indexes and order), so
- * that the seed the evaluators are told is the one the outer step derives.
- */
-export async function stagedOutputs(
-  runStore: RunStore,
-  outputs: readonly ReplicaOutput[],
-  bounds: ReturnType<typeof replicaBounds>,
-): Promise<ReplicaInput[]> {
-  // Staging judges what it fetches: a replica whose output is missing, oversized or corrupt
-  // comes back as its defect, and the round goes on with the others.
-  return await Promise.all(
-    outputs.map(async (o) => ({
-      id: String(o.replica),
-      index: o.replica,
-      ...(await runStore.stageReplica(o.outputUri, bounds)),
-    })),
-  );
-}
 
 export function scoringActivities(ctx: ClusterContext): ScoringActivities {
   const { resolve, client, trainerStoreEnv } = clusterAccess(ctx);
@@ -57,7 +37,7 @@ export function scoringActivities(ctx: ClusterContext): ScoringActivities {
   return {
     async prepareScoring({ spec, parent, outputs }) {
       const bounds = replicaBounds(spec);
-      const replicas = await stagedOutputs(ctx.runStore, outputs, bounds);
+      const replicas = await stageOutputs(ctx.runStore, outputs, bounds);
       const globalDir = await ctx.runStore.localDir(parent.uri, parent.root);
       const global = { manifest: await readCheckpointManifest(globalDir), root: parent.root };
       const { readable, seed } = await roundManifests(global, replicas, bounds);
