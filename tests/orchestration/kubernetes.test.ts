@@ -14,6 +14,7 @@ import { type ContainerNode, kubeletNodeUnsupported, startContainerNode } from "
 import { startCluster, type TestCluster } from "../harness/kubernetes.ts";
 import { type PodRunner, startPodRunner } from "../harness/podRunner.ts";
 import { type S3Server, startS3Server } from "../harness/s3.ts";
+import { TEST_IMAGE } from "./fixtures.ts";
 import { type ClusterEntryFile, type OrchestrationStack, startOrchestrationStack } from "./stack.ts";
 import { provesTheRunStory } from "./story.ts";
 
@@ -32,7 +33,8 @@ let stack: OrchestrationStack;
 let clusters: TestCluster[] = [];
 let runners: PodRunner[] = [];
 let containers: ContainerNode | undefined;
-let image = "daotrain/trainer:host-process";
+// Where no container can run here, the pod runner plays the pods as host processes and never pulls it.
+let image = TEST_IMAGE;
 let worker: RunningWorker;
 const tokens: string[] = [];
 const storeSecrets: string[] = [];
