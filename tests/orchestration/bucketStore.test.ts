@@ -59,14 +59,21 @@ describe("end to end with the run store in a bucket", () => {
   });
 
   test("a run with outer.compression: int8 goes the same way: replicas deliver int8 pseudo-gradients to the bucket, far smaller than float32 parameters, and every one is accepted", async () => {
-    const { runId, status } = await provesTheRunStory(stack, 2, { outer: { compression: "int8" } });
+    let shards: { key: string; bytes: number }[] = [];
+    const { status } = await provesTheRunStory(
+      stack,
+      2,
+      { outer: { compression: "int8" } },
+      async (runId) => {
+        const objects = await openStore("s3://runs/store", { s3: s3.storeOptions }).list(
+          `runs/${runId}/rounds/1`,
+        );
+        shards = objects.filter((o) => o.key.endsWith(".safetensors"));
+      },
+    );
     for (const round of status.recent) {
       expect(round.replicas.map((r) => r.phase)).toEqual(round.replicas.map(() => "accepted"));
     }
-    const objects = await openStore("s3://runs/store", { s3: s3.storeOptions }).list(
-      `runs/${runId}/rounds/1`,
-    );
-    const shards = objects.filter((o) => o.key.endsWith(".safetensors"));
     const global = shards.filter((o) => o.key.includes("/global/"));
     const replicas = shards.filter((o) => o.key.includes("/replicas/"));
     expect(global).toHaveLength(1);

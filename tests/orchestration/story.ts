@@ -20,11 +20,14 @@ import type { OrchestrationStack } from "./stack.ts";
  * stored checkpoint, the ledger credits each owner exactly its accepted replicas' GPU-seconds,
  * the run is closed with the rest of the escrow returned, and the DAO's release vote gets the
  * last checkpoint published (verified against its root in the public store, its URI on-chain).
+ * `beforeRelease` sees the run store as the rounds left it: the release ends the retention of the
+ * replicas' outputs (rounds/README.md).
  */
 export async function provesTheRunStory(
   stack: OrchestrationStack,
   rounds: number,
   spec: Partial<RunSpecInput> = {},
+  beforeRelease: (runId: Hex) => Promise<void> = async () => {},
 ): Promise<{ runId: Hex; status: RunStatus }> {
   const runId = await stack.approveRun(stack.spec({ rounds, replicasPerRound: 4, minReplicas: 2, ...spec }));
   const status = await workflowResult<RunStatus>(stack.client, runWorkflowId(runId));
@@ -68,6 +71,7 @@ export async function provesTheRunStory(
   expect(run.status).toBe("completed");
   expect(run.escrow.refunded).toBe(run.escrow.funded - run.escrow.credited);
 
+  await beforeRelease(runId);
   await stack.dao.pass(releaseCheckpointProposal(stack.dao.deployment.contracts, runId, BigInt(rounds)));
   const published = await workflowResult<{ uri: string; root: Hex }>(
     stack.client,
