@@ -1,7 +1,5 @@
-import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { promisify } from "node:util";
 import { sha256, stringToHex } from "viem";
 import { writeCheckpoint } from "../../checkpoints/index.ts";
 import { assignShards, type DatasetManifest, packDataset } from "../../datasets/index.ts";
@@ -18,6 +16,7 @@ import { trainerEnvVars } from "../../spec/trainerContract.ts";
 import { openStore } from "../../storage/index.ts";
 import { type Anvil, startAnvil } from "../harness/anvil.ts";
 import { TEST_IMAGE } from "../orchestration/fixtures.ts";
+import { runTrainer } from "../trainer/trainedRound.ts";
 
 const repo = new URL("../../", import.meta.url).pathname;
 
@@ -89,29 +88,26 @@ export async function releasedModel(work: string): Promise<ReleasedModel> {
     dir: join(work, `replica-${replica}`),
   }));
   await Promise.all(
-    replicas.map((r, replica) =>
-      promisify(execFile)(process.execPath, [join(repo, "trainer/main.ts")], {
-        timeout: 180_000,
-        env: {
-          PATH: process.env.PATH ?? "",
-          HOME: process.env.HOME ?? "/tmp",
-          ...trainerEnvVars({
-            DAOTRAIN_RUN_ID: runIdOf(spec),
-            DAOTRAIN_ROUND: 0,
-            DAOTRAIN_REPLICA: replica,
-            DAOTRAIN_REPLICAS: 2,
-            DAOTRAIN_INIT_URI: pathToFileURL(join(work, "global-0")).href,
-            DAOTRAIN_INIT_ROOT: global0.root,
-            DAOTRAIN_DATASET_URI: pathToFileURL(datasetDir).href,
-            DAOTRAIN_DATASET_ROOT: dataset.root,
-            DAOTRAIN_SHARDS: assignShards(dataset, replica, 2).join(","),
-            DAOTRAIN_INNER_STEPS: spec.innerSteps,
-            DAOTRAIN_SEED: 5,
-            DAOTRAIN_OUTPUT_URI: pathToFileURL(r.dir).href,
-          }),
-        },
-      }),
-    ),
+    replicas.map(async (r, replica) => {
+      const run = await runTrainer(
+        trainerEnvVars({
+          DAOTRAIN_RUN_ID: runIdOf(spec),
+          DAOTRAIN_ROUND: 0,
+          DAOTRAIN_REPLICA: replica,
+          DAOTRAIN_REPLICAS: 2,
+          DAOTRAIN_INIT_URI: pathToFileURL(join(work, "global-0")).href,
+          DAOTRAIN_INIT_ROOT: global0.root,
+          DAOTRAIN_DATASET_URI: pathToFileURL(datasetDir).href,
+          DAOTRAIN_DATASET_ROOT: dataset.root,
+          DAOTRAIN_SHARDS: assignShards(dataset, replica, 2).join(","),
+          DAOTRAIN_INNER_STEPS: spec.innerSteps,
+          DAOTRAIN_SEED: 5,
+          DAOTRAIN_OUTPUT_URI: pathToFileURL(r.dir).href,
+        }),
+        180_000,
+      );
+      if (run.code !== 0) throw new Error(`trainer ${r.id} exited ${run.code}: ${run.stderr}`);
+    }),
   );
   const step = await outerStep({
     global: join(work, "global-0"),
