@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync, rmSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -349,12 +349,47 @@ function isReady(node: V1Node): boolean {
   return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 }
 
-/** etcd's data in memory when the machine has /dev/shm: fsyncs on disk dominate start-up. */
+const SHM = "/dev/shm";
+
+/**
+ * etcd's data in memory when the machine has /dev/shm: fsyncs on disk dominate start-up. Memory
+ * is what such a directory costs (a control plane that ran 6,400 pods leaves ~1 GiB), so its name
+ * carries the owning process's pid: a process killed before it could clean up (SIGKILL, out of
+ * memory, a test runner's timeout) leaves one whose owner is gone, which the next start removes.
+ */
 async function etcdDataDir(workDir: string): Promise<string> {
-  if (existsSync("/dev/shm")) return await mkdtemp(join("/dev/shm", "daotrain-etcd-"));
-  const dir = join(workDir, "etcd");
-  await mkdir(dir);
+  if (!existsSync(SHM)) {
+    const dir = join(workDir, "etcd");
+    await mkdir(dir);
+    return dir;
+  }
+  await removeOrphanedEtcdDirs();
+  const dir = await mkdtemp(join(SHM, `daotrain-etcd-${process.pid}-`));
+  etcdDirsInMemory.add(dir);
   return dir;
+}
+
+/** Removed when this process exits however it can (process.ts's signal handlers exit too). */
+const etcdDirsInMemory = new Set<string>();
+process.once("exit", () => {
+  for (const dir of etcdDirsInMemory) rmSync(dir, { recursive: true, force: true });
+});
+
+async function removeOrphanedEtcdDirs(): Promise<void> {
+  const orphaned = (await readdir(SHM)).filter((name) => {
+    const owner = /^daotrain-etcd-(\d+)-/.exec(name)?.[1];
+    return owner !== undefined && !isAlive(Number(owner));
+  });
+  await Promise.all(orphaned.map((name) => rm(join(SHM, name), { recursive: true, force: true })));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 export async function startCluster(options: StartClusterOptions): Promise<TestCluster> {
@@ -372,6 +407,7 @@ export async function startCluster(options: StartClusterOptions): Promise<TestCl
   const stopAll = async () => {
     await Promise.all(processes.splice(0).map((p) => p.stop(3_000)));
     await rm(etcdDir, { recursive: true, force: true });
+    etcdDirsInMemory.delete(etcdDir);
     await rm(workDir, { recursive: true, force: true });
   };
   try {

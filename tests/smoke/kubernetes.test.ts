@@ -1,3 +1,7 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { BatchV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { GPU_PRODUCT_LABEL, startCluster, type TestCluster } from "../harness/kubernetes.ts";
@@ -8,7 +12,15 @@ let core: CoreV1Api;
 let batch: BatchV1Api;
 const gpuNodes = ["gpu-a", "gpu-b"];
 
+/** etcd data a killed run left in /dev/shm: its owner's pid is one no process holds any more. */
+let orphanedEtcdDir: string | undefined;
+
 beforeAll(async () => {
+  if (existsSync("/dev/shm")) {
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+    orphanedEtcdDir = await mkdtemp(join("/dev/shm", `daotrain-etcd-${gone}-`));
+    await writeFile(join(orphanedEtcdDir, "db"), Buffer.alloc(1024));
+  }
   const started = Date.now();
   cluster = await startCluster({
     name: "smoke",
@@ -96,3 +108,13 @@ test("a pod asking for 5 GPUs, more than any node has, stays unscheduled", async
   expect(later.spec?.nodeName).toBeUndefined();
   expect(later.status?.phase).toBe("Pending");
 });
+
+test.runIf(existsSync("/dev/shm"))(
+  "starting a control plane removes etcd data a killed process left in memory, and keeps its own",
+  () => {
+    expect(existsSync(orphanedEtcdDir!)).toBe(false);
+    expect(
+      readdirSync("/dev/shm").filter((name) => name.startsWith(`daotrain-etcd-${process.pid}-`)),
+    ).toHaveLength(1);
+  },
+);
