@@ -50,6 +50,7 @@ import {
   storeSecretName,
   TRAINER_CONTAINER,
 } from "./roundJob.ts";
+import { retryingThrottled } from "./throttling.ts";
 
 const QUOTA_RESOURCE = `requests.${GPU_RESOURCE}`;
 /** The field manager of what the orchestrator applies (server-side apply). */
@@ -105,7 +106,10 @@ function loadKubeConfig(kubeconfig: KubernetesClusterOptions["kubeconfig"]): Kub
   );
 }
 
-/** A client of `kubeConfig`'s cluster whose every request is aborted after `timeoutMs`. */
+/**
+ * A client of `kubeConfig`'s cluster whose every request is aborted after `timeoutMs`, and sent
+ * again when the apiserver sheds it (throttling.ts) within that time.
+ */
 function apiClient<T>(
   kubeConfig: KubeConfig,
   Api: new (configuration: ReturnType<typeof createConfiguration>) => T,
@@ -117,6 +121,7 @@ function apiClient<T>(
     createConfiguration({
       baseServer: new ServerConfiguration(server, {}),
       authMethods: { default: kubeConfig },
+      httpApi: retryingThrottled(),
       promiseMiddleware: [
         {
           pre: async (request: RequestContext) => {

@@ -45,6 +45,8 @@ export interface StartClusterOptions {
    * by default they complete as soon as they run. Ignored with `podRunner`.
    */
   podRunSeconds?: number;
+  /** More kube-apiserver flags, after the harness's own (a later flag wins). */
+  apiserverFlags?: readonly string[];
 }
 
 export interface TestCluster {
@@ -468,6 +470,7 @@ export async function startCluster(options: StartClusterOptions): Promise<TestCl
       // one and then refuses it, and KWOK fell back to relisting with backoff: node heartbeats
       // lapsed, nodes went NotReady for a minute at a time and pods waited for them.
       "--feature-gates=WatchList=false",
+      ...(options.apiserverFlags ?? []),
     ];
     const startApiserver = () =>
       startProcess({
