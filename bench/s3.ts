@@ -18,11 +18,15 @@ import { readFileSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { finished } from "node:stream/promises";
 import { parseArgs, promisify } from "node:util";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { type CheckpointManifest, floatTensor, NO_PARENT, writeCheckpoint } from "../checkpoints/index.ts";
 import { downloadCheckpoint } from "../download/index.ts";
 import { requireTool } from "../localstack/process.ts";
 import { openStore, putDirectory } from "../storage/index.ts";
+import { DEFAULT_CONCURRENCY, DEFAULT_PART_BYTES, partRanges } from "../storage/s3.ts";
 import { startS3Server } from "../tests/harness/s3.ts";
 import { printTable } from "./table.ts";
 
@@ -197,6 +201,41 @@ try {
     }
   }
 
+  // What Node's HTTP client can do here at all: the download's ranged GETs (the store's part size
+  // and parts in flight, every shard at once) through the SDK, each body's bytes dropped as they
+  // come, nothing copied or written. Its client CPU per GiB against rclone's is why the plain
+  // download cannot reach rclone on this machine.
+  const sdk = new S3Client(server.storeOptions);
+  const ceiling: Timing[] = [];
+  for (let i = 0; i < repeats; i++) {
+    ceiling.push(
+      await timed(pid, () =>
+        Promise.all(
+          manifest.shards.map(async (shard) => {
+            const ranges = partRanges(0, shard.bytes, DEFAULT_PART_BYTES);
+            const fetchNext = async (): Promise<void> => {
+              const range = ranges.shift();
+              if (!range) return;
+              const answer = await sdk.send(
+                new GetObjectCommand({
+                  Bucket: "bench",
+                  Key: `daotrain/runs/bench/up-0/${shard.path}`,
+                  Range: `bytes=${range[0]}-${range[1] - 1}`,
+                }),
+              );
+              const body = answer.Body as Readable;
+              body.resume();
+              await finished(body);
+              await fetchNext();
+            };
+            await Promise.all(Array.from({ length: DEFAULT_CONCURRENCY }, fetchNext));
+          }),
+        ),
+      ),
+    );
+  }
+  sdk.destroy();
+
   const copyDir = await fresh("copy");
   const copies: Timing[] = [];
   for (let i = 0; i < repeats; i++) {
@@ -241,7 +280,14 @@ try {
       ];
     }),
   );
-  console.log(`\nfile copy (copyFile, the disk alone): ${rate(copy).toFixed(0)} MiB/s`);
+  const bare = fastest(ceiling);
+  const rcloneDownload = fastest(results.download!.rclone);
+  console.log(
+    `\nNode's ceiling (the download's ranged GETs through the SDK, bytes dropped, nothing written): ` +
+      `${rate(bare).toFixed(0)} MiB/s = ${(rate(bare) / rate(rcloneDownload)).toFixed(2)}× rclone's download, ` +
+      `client CPU ${perGiB(bare.clientCpu)} s/GiB`,
+  );
+  console.log(`file copy (copyFile, the disk alone): ${rate(copy).toFixed(0)} MiB/s`);
 } finally {
   await server.stop();
   await rm(work, { recursive: true, force: true });

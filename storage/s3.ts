@@ -44,7 +44,13 @@ export interface S3StoreOptions {
 }
 
 const MiB = 1024 * 1024;
-const defaults = { partBytes: 16 * MiB, concurrency: 4, retry: { attempts: 5, initialDelayMs: 200 } };
+export const DEFAULT_PART_BYTES = 16 * MiB;
+export const DEFAULT_CONCURRENCY = 4;
+const defaults = {
+  partBytes: DEFAULT_PART_BYTES,
+  concurrency: DEFAULT_CONCURRENCY,
+  retry: { attempts: 5, initialDelayMs: 200 },
+};
 
 function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
