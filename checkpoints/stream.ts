@@ -31,11 +31,18 @@ export interface StreamCheckpointOptions {
   readonly expectedRoot?: Bytes32;
   /** Refuse a shard whose JSON header is longer than this, before reading it. */
   readonly maxHeaderBytes?: number;
+  /**
+   * Read every tensor into one buffer, reused: a tensor's bytes are valid only during its
+   * `onTensor` call. For a caller that measures what it reads and keeps none of it; it spares the
+   * garbage collector a checkpoint's worth of buffers.
+   */
+  readonly transient?: boolean;
 }
 
 /**
  * Reads a checkpoint's shards once, front to back, hashing exactly the bytes it reads, and hands
- * each tensor to `onTensor` as it comes (its bytes are a fresh copy the callback may keep), so a
+ * each tensor to `onTensor` as it comes (its bytes are a fresh copy the callback may keep, unless
+ * `transient`), so a
  * checkpoint is judged while it is read and never held whole. Shards whose size on disk is not the
  * manifest's are not read at all. The caller must use what it was handed only once
  * `verification.ok`: until then the bytes are merely what the files hold. Throws
@@ -74,11 +81,13 @@ export async function streamCheckpoint(
   const tensors = new Map<string, TensorLocation>();
   let metadata: Readonly<Record<string, string>> = {};
   const hashes: { bytes: number; sha256: string }[] = [];
+  const buffers = options.transient ? new ScratchBuffer() : undefined;
   for (const [i, file] of files.entries()) {
     const shard = await streamShard(
       file,
       sizes[i]!,
       options.maxHeaderBytes ?? MAX_HEADER_BYTES,
+      buffers,
       (name, t) => {
         if (tensors.has(name))
           throw new CheckpointUnreadableError(dir, `tensor ${name} appears in two shards`);
@@ -96,6 +105,7 @@ async function streamShard(
   file: string,
   size: number,
   maxHeaderBytes: number,
+  buffers: ScratchBuffer | undefined,
   onTensor: (name: string, t: { tensor: Tensor; location: TensorLocation }) => void,
 ): Promise<{ sha256: string; metadata: Readonly<Record<string, string>> }> {
   const handle = await open(file, "r");
@@ -105,7 +115,8 @@ async function streamShard(
     const inFileOrder = [...header.tensors].sort((a, b) => a[1].offsets[0] - b[1].offsets[0]);
     for (const [name, entry] of inFileOrder) {
       const start = header.dataStart + entry.offsets[0];
-      const bytes = await readExactly(handle, file, start, entry.offsets[1] - entry.offsets[0]);
+      const length = entry.offsets[1] - entry.offsets[0];
+      const bytes = await readExactly(handle, file, start, length, buffers?.take(length));
       hash.update(bytes);
       const sha256 = createHash("sha256").update(bytes).digest("hex");
       onTensor(name, {
@@ -119,13 +130,26 @@ async function streamShard(
   }
 }
 
+/** One buffer handed out again and again, grown to the largest length asked for. */
+class ScratchBuffer {
+  #buffer = new Uint8Array(0);
+
+  /** `length` bytes, valid until the next call. */
+  take(length: number): Uint8Array {
+    if (this.#buffer.length < length) this.#buffer = new Uint8Array(length);
+    return this.#buffer.subarray(0, length);
+  }
+}
+
+/** `length` bytes from `position`, into `into` (of exactly that length) or a new buffer. */
 async function readExactly(
   handle: FileHandle,
   file: string,
   position: number,
   length: number,
+  into?: Uint8Array,
 ): Promise<Uint8Array> {
-  const bytes = new Uint8Array(length);
+  const bytes = into ?? new Uint8Array(length);
   let done = 0;
   while (done < length) {
     const { bytesRead } = await handle.read(bytes, done, length - done, position + done);
@@ -143,12 +167,14 @@ export class CheckpointChangedError extends Error {
 /**
  * Reads one tensor front to back in pieces (`next(bytes)`), from a file handle the caller holds,
  * and checks on `finish()` that the bytes were those hashed when the checkpoint was first
- * streamed: what a second pass computes with is exactly what the first pass verified.
+ * streamed: what a second pass computes with is exactly what the first pass verified. Each piece
+ * is valid until the next `next` (one buffer, reused).
  */
 export class TensorPieces {
   readonly #handle: FileHandle;
   readonly #location: TensorLocation;
   readonly #hash: Hash = createHash("sha256");
+  readonly #buffer = new ScratchBuffer();
   #read = 0;
 
   constructor(handle: FileHandle, location: TensorLocation) {
@@ -163,6 +189,7 @@ export class TensorPieces {
       this.#location.file,
       this.#location.start + this.#read,
       length,
+      this.#buffer.take(length),
     );
     this.#hash.update(piece);
     this.#read += length;

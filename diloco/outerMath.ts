@@ -25,6 +25,17 @@ export function combine(
   if (k === 0) throw new RangeError("combine: no pseudo-gradients");
   const trim = method === "trimmed-mean" ? trimCount(k) : 0;
   const out = new Float32Array(n);
+  if (trim === 0) {
+    // Replica by replica over every coordinate: the same sums in the same order as a column at a
+    // time, read front to back.
+    const sums = new Float64Array(n);
+    for (let r = 0; r < k; r++) {
+      const values = columns.subarray(r * n, (r + 1) * n);
+      for (let i = 0; i < n; i++) sums[i] = sums[i]! + values[i]!;
+    }
+    for (let i = 0; i < n; i++) out[i] = sums[i]! / k;
+    return out;
+  }
   const column = new Float64Array(k);
   for (let i = 0; i < n; i++) {
     for (let r = 0; r < k; r++) column[r] = columns[r * n + i]!;

@@ -1,4 +1,5 @@
 import type { CheckpointManifest } from "../checkpoints/manifest.ts";
+import { CheckpointChangedError } from "../checkpoints/stream.ts";
 import { floatTensor, type Tensor } from "../checkpoints/tensor.ts";
 import { writeCheckpoint } from "../checkpoints/write.ts";
 import { type Dataset, openDataset } from "../datasets/read.ts";
@@ -121,28 +122,25 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
   );
   const globalHeldOutLoss = await deterministicLoss(global.params, spec.model, heldOut);
 
-  // One replica at a time: read once, measured, scored; only the measurements stay.
+  // One replica at a time: read once, measured, scored; only the measurements stay. Where scores
+  // come from elsewhere (evaluation Jobs), θₖ is not kept: the few this process must score itself
+  // are read again, and verified again, when it does.
   const sketch = sketchCoordinates(global.size, seed);
   const sources = new Map<string, DeltaSource>();
+  const scoresHere = !input.scores;
   for (const { replica, manifest } of readable) {
-    const contents = await readReplicaTensors(
-      replica.dir,
-      manifest,
-      replica.root,
-      global,
-      spec,
-      bounds,
-      sketch,
-    );
+    const read = (keepValues: boolean) =>
+      readReplicaTensors(replica.dir, manifest, replica.root, global, spec, bounds, sketch, keepValues);
+    const contents = await read(scoresHere);
     if ("reason" in contents) {
       evidence.set(replica.id, { id: replica.id, root: manifest.root, defect: contents });
       continue;
     }
-    const compute = () =>
+    const compute = async () =>
       scoreReplica({
         spec,
         global: global.params,
-        replica: contents.values,
+        replica: contents.values ?? (await valuesReadAgain(read, contents.root)),
         index: replica.index,
         seed,
         dataset,
@@ -221,6 +219,17 @@ export async function outerStep(input: OuterStepInput): Promise<OuterStepResult>
       });
     },
   };
+}
+
+/** θₖ of a replica read again, its bytes still those first verified (else the worker's own failure). */
+async function valuesReadAgain(
+  read: (keepValues: boolean) => Promise<Awaited<ReturnType<typeof readReplicaTensors>>>,
+  root: Bytes32,
+): Promise<Record<string, Float32Array>> {
+  const again = await read(true);
+  if ("reason" in again || again.root !== root || !again.values)
+    throw new CheckpointChangedError(`a replica's output changed after it was verified (root ${root})`);
+  return again.values;
 }
 
 /** A replica whose manifest passed its bounds and lineage: its tensors come next. */

@@ -4,12 +4,7 @@ import {
   ManifestTooLargeError,
   readCheckpointManifest,
 } from "../checkpoints/manifest.ts";
-import {
-  dequantiseInt8,
-  INT8_SCALES_TENSOR,
-  INT8_VALUES_TENSOR,
-  pseudoGradientInto,
-} from "../checkpoints/pseudoGradient.ts";
+import { dequantiseInt8, INT8_SCALES_TENSOR, INT8_VALUES_TENSOR } from "../checkpoints/pseudoGradient.ts";
 import { SafetensorsFormatError, SafetensorsHeaderTooLargeError } from "../checkpoints/safetensors.ts";
 import { streamCheckpoint } from "../checkpoints/stream.ts";
 import { type Tensor, toFloat32 } from "../checkpoints/tensor.ts";
@@ -74,8 +69,11 @@ export async function readReplicaManifest(
 export interface ReplicaContents {
   readonly root: Bytes32;
   readonly delta: DeltaMeasure;
-  /** θₖ by parameter name (one model's worth: the caller scores it and lets it go). */
-  readonly values: Record<string, Float32Array>;
+  /**
+   * θₖ by parameter name (one model's worth: the caller scores it and lets it go); only when
+   * `keepValues` was asked for.
+   */
+  readonly values?: Record<string, Float32Array>;
   /** Where its pseudo-gradient lies, with the digests, for the aggregation's second read. */
   readonly source: DeltaSource;
 }
@@ -85,9 +83,11 @@ export interface ReplicaContents {
  * way: the bytes against the manifest (and the reported root), exactly the tensors the spec's form
  * takes (replicaForm.ts) in their dtypes and shapes, finite values. Measures Δ = θ − θₖ — its norm,
  * its largest coordinate and its values at `sketch` (ascending positions in the flattened
- * parameter vector) — so Δ is never held whole. Of parameters θₖ, Δ is formed tensor by tensor as
- * they come; of an int8 pseudo-gradient, Δ is dequantised once both its tensors are read and the
- * bytes verified, and θₖ = θ − Δ is what the replica is scored on.
+ * parameter vector) — so Δ is never held whole. Of parameters θₖ, Δ is measured coordinate by
+ * coordinate as the tensors come, into no array of its own; of an int8 pseudo-gradient, Δ is
+ * dequantised once both its tensors are read and the bytes verified, and θₖ = θ − Δ is what the
+ * replica is scored on. `keepValues`: also return θₖ, for a caller that scores the replica here;
+ * without it the tensors are read into one reused buffer and nothing of them is kept.
  */
 export async function readReplicaTensors(
   dir: string,
@@ -97,6 +97,7 @@ export async function readReplicaTensors(
   spec: RunSpec,
   bounds: ReplicaBounds,
   sketch: Float64Array,
+  keepValues: boolean,
 ): Promise<ReplicaContents | Defect> {
   const expected = new Map(replicaTensors(spec).map((t) => [t.name, t]));
   const form = compressionOf(spec);
@@ -115,16 +116,16 @@ export async function readReplicaTensors(
       return;
     }
     const local = toFloat32(tensor);
-    const delta = new Float32Array(local.length);
-    pseudoGradientInto(delta, global.params[name]!, local);
-    measure.add(name, delta, { kind: "parameter", values: local });
-    values[name] = local;
+    measure.addParameter(name, local);
+    if (keepValues) values[name] = local;
   };
   let read: Awaited<ReturnType<typeof streamCheckpoint>>;
   try {
     read = await streamCheckpoint(dir, manifest, onTensor, {
       maxHeaderBytes: bounds.headerBytes,
       ...(reportedRoot ? { expectedRoot: reportedRoot } : {}),
+      // The int8 form's two tensors are kept until both are read.
+      transient: form !== "int8" && !keepValues,
     });
   } catch (error) {
     return defectOf(error);
@@ -135,7 +136,8 @@ export async function readReplicaTensors(
   shapeProblem ??= missing ? `tensor ${missing} is missing` : null;
   if (shapeProblem) return { reason: "shape", message: shapeProblem };
   if (form === "int8") {
-    Object.assign(values, dequantised(quantised, global, measure, spec));
+    const local = dequantised(quantised, global, measure, spec);
+    if (keepValues) Object.assign(values, local);
   }
   if (measure.nonFinite) return { reason: "non-finite", message: `non-finite ${measure.nonFinite}` };
   const source: DeltaSource =
@@ -146,7 +148,12 @@ export async function readReplicaTensors(
           scales: read.tensors.get(INT8_SCALES_TENSOR)!,
         }
       : { form: "parameters", tensors: read.tensors };
-  return { root: read.verification.root!, delta: measure.result(spec), values, source };
+  return {
+    root: read.verification.root!,
+    delta: measure.result(spec),
+    ...(keepValues ? { values } : {}),
+    source,
+  };
 }
 
 /**
@@ -170,7 +177,7 @@ function dequantised(
   for (const delta of deltas) {
     const name = names[i++]!;
     const theta = global.params[name]!;
-    measure.add(name, delta, { kind: "pseudo-gradient", values: delta });
+    measure.addPseudoGradient(name, delta);
     const local = new Float32Array(theta.length);
     for (let c = 0; c < local.length; c++) local[c] = theta[c]! - delta[c]!;
     values[name] = local;
@@ -197,25 +204,48 @@ class DeltaMeasurer {
     this.#sketched = new Float32Array(sketch.length);
   }
 
-  /** `delivered` is what the replica's bytes hold for this parameter: θₖ, or Δ itself. */
-  add(
+  /** θₖ's values of one parameter: Δ = θ − θₖ rounded to float32 (pseudoGradientInto's), coordinate by coordinate. */
+  addParameter(name: string, local: Float32Array): void {
+    this.#add(name, "parameter", local, this.#global.params[name]!);
+  }
+
+  /** Δ's own values of one parameter, as an int8 pseudo-gradient delivers them. */
+  addPseudoGradient(name: string, delta: Float32Array): void {
+    this.#add(name, "pseudo-gradient", delta, undefined);
+  }
+
+  /** `delivered` is what the replica's bytes hold for this parameter: θₖ (with `theta`), or Δ itself. */
+  #add(
     name: string,
-    delta: Float32Array,
-    delivered: { kind: "parameter" | "pseudo-gradient"; values: Float32Array },
+    kind: "parameter" | "pseudo-gradient",
+    delivered: Float32Array,
+    theta: Float32Array | undefined,
   ): void {
     const offset = this.#global.offsets.get(name)!;
     const sketch = this.#sketch;
     let sum = 0;
-    let at = firstAtOrAfter(sketch, offset);
-    for (let i = 0; i < delta.length; i++) {
-      const v = delivered.values[i]!;
-      if (!Number.isFinite(v)) this.nonFinite ??= `${delivered.kind} ${name}[${i}] = ${v}`;
-      const d = delta[i]!;
-      sum += d * d;
-      this.#maxAbs = Math.max(this.#maxAbs, Math.abs(d));
-      if (sketch[at] === offset + i) this.#sketched[at++] = d;
+    let maxAbs = this.#maxAbs;
+    const deltaAt = (i: number) => (theta ? Math.fround(theta[i]! - delivered[i]!) : delivered[i]!);
+    const end = delivered.length;
+    // From one sampled coordinate to the next, a loop with nothing else in it.
+    for (let at = firstAtOrAfter(sketch, offset), i = 0; i < end; ) {
+      const sampled = at < sketch.length ? sketch[at]! - offset : end;
+      for (const stop = Math.min(sampled + 1, end); i < stop; i++) {
+        const d = deltaAt(i);
+        sum += d * d;
+        const size = Math.abs(d);
+        if (size > maxAbs) maxAbs = size;
+      }
+      if (sampled < end) this.#sketched[at++] = deltaAt(sampled);
     }
+    this.#maxAbs = maxAbs;
     this.#squares.set(name, sum);
+    // A sum of float32 squares overflows no binary64: it is not finite only where some Δ is not,
+    // and so only then is there a delivered value to look for.
+    if (!Number.isFinite(sum) && this.nonFinite === null) {
+      const i = delivered.findIndex((v) => !Number.isFinite(v));
+      if (i >= 0) this.nonFinite = `${kind} ${name}[${i}] = ${delivered[i]}`;
+    }
   }
 
   result(spec: RunSpec): DeltaMeasure {
