@@ -7,7 +7,7 @@
 // It measures the transfer rate itself (daotrain's S3 store against versitygw on this machine,
 // `--mib` up and down, best of 3); the per-round orchestration overhead, the worker's outer step
 // and the evaluation pods' time come from the benches that measure them (bench/fleet.ts,
-// bench/roundScoring.ts, bench/outerStep.ts) as flags whose defaults are their last figures, and
+// bench/roundScoring.ts) as flags whose defaults are their last figures, and
 // every assumption is printed. A daotrain round is sequential: replicas train, upload, evaluation
 // pods fetch and score the outputs (each pod one output, all at once) while the worker fetches
 // every output, then the worker runs the outer step (reading, verifying, measuring and averaging
@@ -29,17 +29,17 @@ const { values } = parseArgs({
     mib: { type: "string", default: "256" },
     // bench/fleet.ts at 16 clusters × 4 pods (64 replicas) on this machine (bench/README.md): a
     // round's time beyond the trainers' own, the control planes' work included.
-    "overhead-s": { type: "string", default: "88" },
+    "overhead-s": { type: "string", default: "3.45" },
     // bench/roundScoring.ts (bench/README.md), evaluation pods scoring: the worker's CPU for the
-    // outer step is 9.7 s at 4 replicas and 32.3 s at 32 of a 25.4M-parameter model.
-    "worker-fixed-s": { type: "string", default: "6.47" },
-    "worker-per-replica-s": { type: "string", default: "0.807" },
+    // outer step is 7.7 s at 4 replicas and 16.8 s at 32 of a 25.4M-parameter model.
+    "worker-fixed-s": { type: "string", default: "6.4" },
+    "worker-per-replica-s": { type: "string", default: "0.325" },
     // The same bench: an evaluation pod's run (`node trainer/evaluate.ts`, one output) on this CPU.
-    "eval-per-output-s": { type: "string", default: "8.1" },
-    // bench/outerStep.ts: the worker scoring every output itself takes 108.6 s at 4 replicas and
-    // 402.0 s at 32: 66.7 s + 10.48 s a replica.
-    "outer-fixed-s": { type: "string", default: "66.7" },
-    "outer-per-replica-s": { type: "string", default: "10.48" },
+    "eval-per-output-s": { type: "string", default: "2.8" },
+    // The same bench, the worker scoring every output itself: 15.6 s of CPU at 4 replicas and
+    // 97.7 s at 32.
+    "outer-fixed-s": { type: "string", default: "3.9" },
+    "outer-per-replica-s": { type: "string", default: "2.93" },
     "outer-measured-params": { type: "string", default: "25.4e6" },
     params: { type: "string", default: "1e9" },
     replicas: { type: "string", default: "64" },
@@ -176,7 +176,7 @@ const workerScored = {
   int8: round(int8Bytes, fp32Bytes, rates, "worker"),
 };
 console.log(
-  `\nwith the worker scoring every output itself (${num("outer-fixed-s")} s + ${num("outer-per-replica-s")} s a replica, bench/outerStep.ts): ` +
+  `\nwith the worker scoring every output itself (${num("outer-fixed-s")} s + ${num("outer-per-replica-s")} s a replica, bench/roundScoring.ts): ` +
     `${percent(workerScored.fp32)} fp32, ${percent(workerScored.int8)} int8 (rounds of ${seconds(total(workerScored.fp32))} and ${seconds(total(workerScored.int8))})`,
 );
 console.log(
