@@ -7,6 +7,7 @@ import {
   createConfiguration,
   DELETE,
   ERROR,
+  type HttpLibrary,
   KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
@@ -108,12 +109,14 @@ function loadKubeConfig(kubeconfig: KubernetesClusterOptions["kubeconfig"]): Kub
 
 /**
  * A client of `kubeConfig`'s cluster whose every request is aborted after `timeoutMs`, and sent
- * again when the apiserver sheds it (throttling.ts) within that time.
+ * again when the apiserver sheds it (throttling.ts) within that time; `http` is what sends each
+ * try (client-node's own fetch library unless a caller looks at the tries).
  */
-function apiClient<T>(
+export function apiClient<T>(
   kubeConfig: KubeConfig,
   Api: new (configuration: ReturnType<typeof createConfiguration>) => T,
   timeoutMs: number,
+  http?: HttpLibrary,
 ): T {
   const server = kubeConfig.getCurrentCluster()?.server;
   if (!server) throw new ClusterApiError("the kubeconfig has no current cluster");
@@ -121,7 +124,7 @@ function apiClient<T>(
     createConfiguration({
       baseServer: new ServerConfiguration(server, {}),
       authMethods: { default: kubeConfig },
-      httpApi: retryingThrottled(),
+      httpApi: retryingThrottled(http),
       promiseMiddleware: [
         {
           pre: async (request: RequestContext) => {

@@ -1,18 +1,26 @@
-import { type ApiException, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import {
+  type ApiException,
+  CoreV1Api,
+  type HttpLibrary,
+  IsomorphicFetchHttpLibrary,
+  KubeConfig,
+  wrapHttpLibrary,
+} from "@kubernetes/client-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { onboardContributor } from "../../k8s/contributor/onboard.ts";
-import { KubernetesCluster } from "../../k8s/kubernetesCluster.ts";
+import { apiClient, REQUEST_TIMEOUT_MS } from "../../k8s/kubernetesCluster.ts";
 import { startCluster, type TestCluster } from "../harness/kubernetes.ts";
 
 // A contributor's apiserver under load sheds requests with 429 and a Retry-After before handling
 // them. This one holds one request in flight at a time (its own controllers, as system:masters,
-// are exempt), so a burst of the contributor's ServiceAccount requests is shed in part: the plain
-// client-node client fails those, daotrain's client waits and sends them again, as client-go does.
+// are exempt), and the contributor's namespace holds enough events that listing them takes a
+// while: a handful of lists at once from the contributor's ServiceAccount overlap, and all but
+// one are shed. The plain client-node client fails those; daotrain's client waits out each
+// Retry-After and sends them again, as client-go does, until every list is answered.
 
 const NAMESPACE = "daotrain";
-const BURST = 60;
-/** Each survey is three requests; fewer of them keep the retries well within the 10-s request timeout. */
-const SURVEYS = 20;
+const EVENTS = 2_000;
+const AT_ONCE = 6;
 let cluster: TestCluster;
 let kubeconfig: string;
 
@@ -26,33 +34,66 @@ beforeAll(async () => {
     gpus: 4,
     namespace: NAMESPACE,
   }));
-});
+  const admin = cluster.kubeConfig.makeApiClient(CoreV1Api);
+  const note = "x".repeat(1024);
+  for (let from = 0; from < EVENTS; from += 50) {
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        admin.createNamespacedEvent({
+          namespace: NAMESPACE,
+          body: {
+            metadata: { name: `filler-${from + i}` },
+            involvedObject: { kind: "Pod", name: "filler", namespace: NAMESPACE },
+            reason: "Filler",
+            message: note,
+          },
+        }),
+      ),
+    );
+  }
+}, 120_000);
 
 afterAll(async () => {
   await cluster?.stop();
 });
 
-test("an apiserver shedding a burst of requests with 429 slows the worker's client down and fails none of them", async () => {
+/** client-node's own library, counting the answers it passes on by status. */
+function countingLibrary(counts: Map<number, number>): HttpLibrary {
+  const inner = new IsomorphicFetchHttpLibrary();
+  return wrapHttpLibrary({
+    async send(request) {
+      const response = await inner.send(request).toPromise();
+      counts.set(response.httpStatusCode, (counts.get(response.httpStatusCode) ?? 0) + 1);
+      return response;
+    },
+  });
+}
+
+test("an apiserver shedding overlapping requests with 429 slows the worker's client down and fails none of them", async () => {
   const plain = new KubeConfig();
   plain.loadFromString(kubeconfig);
-  const core = plain.makeApiClient(CoreV1Api);
   const unaided = await Promise.allSettled(
-    Array.from({ length: BURST }, () => core.listNamespacedPod({ namespace: NAMESPACE })),
+    Array.from({ length: AT_ONCE }, () =>
+      plain.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: NAMESPACE }),
+    ),
   );
   const shed = unaided.filter(
     (r) => r.status === "rejected" && (r.reason as ApiException<unknown>).code === 429,
   );
-  console.log(`client-node alone: ${shed.length} of ${BURST} requests failed with 429`);
+  console.log(`client-node alone: ${shed.length} of ${AT_ONCE} lists failed with 429`);
   expect(shed.length).toBeGreaterThan(0);
 
-  const contributor = new KubernetesCluster({ name: "shedding", kubeconfig });
+  const statuses = new Map<number, number>();
+  const ours = apiClient(plain, CoreV1Api, REQUEST_TIMEOUT_MS, countingLibrary(statuses));
   const started = performance.now();
-  const answers = await Promise.allSettled(Array.from({ length: SURVEYS }, () => contributor.capacity()));
+  const lists = await Promise.allSettled(
+    Array.from({ length: AT_ONCE }, () => ours.listNamespacedEvent({ namespace: NAMESPACE })),
+  );
   console.log(
-    `daotrain's client: ${SURVEYS} capacity surveys (3 requests each) in ${Math.round(performance.now() - started)} ms`,
+    `daotrain's client: ${AT_ONCE} lists in ${Math.round(performance.now() - started)} ms, answers ${JSON.stringify(Object.fromEntries(statuses))}`,
   );
-  expect(answers.filter((a) => a.status === "rejected")).toEqual([]);
-  expect(answers.map((a) => (a.status === "fulfilled" ? a.value.quota?.hard : undefined))).toEqual(
-    Array(SURVEYS).fill(4),
-  );
+  expect(lists.filter((l) => l.status === "rejected")).toEqual([]);
+  for (const list of lists) if (list.status === "fulfilled") expect(list.value.items.length).toBe(EVENTS);
+  expect(statuses.get(429) ?? 0).toBeGreaterThan(0);
+  expect(statuses.get(200)).toBe(AT_ONCE);
 });
