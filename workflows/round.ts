@@ -192,8 +192,8 @@ async function playRound(input: RoundInput, cleanups: Promise<unknown>[]): Promi
           rows.set(verdict.replica, {
             ...current,
             phase: "accepted",
-            scores: verdict.scores,
-            measures: verdict.detail,
+            ...(verdict.scores ? { scores: verdict.scores } : {}),
+            ...(verdict.detail !== undefined ? { measures: verdict.detail } : {}),
           });
         else {
           rows.set(verdict.replica, {

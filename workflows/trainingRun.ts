@@ -16,15 +16,16 @@ import { budgetAllowsRound, replicaDeadlineSeconds, worstRoundGpuSeconds } from 
 import { chainRetry, clusterRetry, specRetry } from "./retry.ts";
 import { type RoundOptions, runRound } from "./round.ts";
 import { cancelSignal, pauseSignal, resumeSignal, statusQuery } from "./signals.ts";
-import type {
-  CancelSource,
-  CheckpointRef,
-  Hex,
-  RefusalCause,
-  RoundSummary,
-  RunClosing,
-  RunState,
-  RunStatus,
+import {
+  type CancelSource,
+  type CheckpointRef,
+  DETAILED_ROUND_REPLICAS,
+  type Hex,
+  type RefusalCause,
+  type RoundSummary,
+  type RunClosing,
+  type RunState,
+  type RunStatus,
 } from "./types.ts";
 
 export interface RunOptions extends RoundOptions {
@@ -319,16 +320,13 @@ function advance(carry: RunCarry, summary: RoundSummary, keep: number): RunCarry
   };
 }
 
-/** Replica rows an older round keeps in full in the status; past this, its accepted ones go. */
-const FULL_ROWS_UP_TO = 256;
-
 /**
- * An older round's summary as the status keeps it. The latest round keeps every row; a large
- * older one keeps the replicas with something to say (failed, lost, rejected). At 6,400 replicas
+ * An older round's summary as the status keeps it. The latest round keeps every row; an older one
+ * past DETAILED_ROUND_REPLICAS keeps the replicas with something to say (failed, lost, rejected). At 6,400 replicas
  * a round's rows are 0.5 MiB: five of them would break Temporal's 2 MiB payload limit in the
  * status, the run's result and the continueAsNew input.
  */
 function withoutAcceptedRows(summary: RoundSummary): RoundSummary {
-  if (summary.replicas.length <= FULL_ROWS_UP_TO) return summary;
+  if (summary.replicas.length <= DETAILED_ROUND_REPLICAS) return summary;
   return { ...summary, replicas: summary.replicas.filter((r) => r.phase !== "accepted") };
 }

@@ -113,16 +113,30 @@ export type ReplicaOutput = Pick<
   "replica" | "clusterId" | "outputUri"
 >;
 
+/**
+ * A round of up to this many replicas brings every verdict back to the workflow in full. A larger
+ * one brings its accepted verdicts bare and its rejections with their reason and a shortened
+ * message (`briefVerdicts`); the round record and the worker's log keep every one whole. 6,400
+ * verdicts in full are about 3 MB, over Temporal's 2 MiB payload limit.
+ */
+export const DETAILED_ROUND_REPLICAS = 256;
+
 export type ReplicaVerdict =
-  /** `detail`: each measure beside the threshold it passed. */
-  | ({ replica: number; accepted: true; detail: string; scores: ReplicaScores } & EvaluatedBy)
+  | ({
+      replica: number;
+      accepted: true;
+      /** Each measure beside the threshold it passed; absent in a round past DETAILED_ROUND_REPLICAS. */
+      detail?: string;
+      /** Absent in a round past DETAILED_ROUND_REPLICAS. */
+      scores?: ReplicaScores;
+    } & EvaluatedBy)
   | ({
       replica: number;
       accepted: false;
       reason: RejectionReason;
-      /** What exactly was wrong, for a person. */
+      /** What exactly was wrong, for a person (shortened in a round past DETAILED_ROUND_REPLICAS). */
       detail: string;
-      /** Absent when its files failed before anything was measured. */
+      /** Absent when its files failed before anything was measured, or in a round past DETAILED_ROUND_REPLICAS. */
       scores?: ReplicaScores;
     } & EvaluatedBy);
 

@@ -8,7 +8,13 @@ import type { RunStore } from "../../rounds/runStore.ts";
 import { MAX_SCORES_FILE_BYTES, parseScoresFile } from "../../spec/trainerContract.ts";
 import { ObjectNotFoundError } from "../../storage/index.ts";
 import type { AggregationActivities } from "../../workflows/activities.ts";
-import type { Hex, ReplicaScores, ReplicaVerdict, RoundEvaluations } from "../../workflows/types.ts";
+import {
+  DETAILED_ROUND_REPLICAS,
+  type Hex,
+  type ReplicaScores,
+  type ReplicaVerdict,
+  type RoundEvaluations,
+} from "../../workflows/types.ts";
 import { trainerRound } from "./cluster.ts";
 import { datasetUriOf } from "./datasets.ts";
 
@@ -54,9 +60,10 @@ export function aggregationActivities(ctx: AggregationContext): AggregationActiv
           };
         });
         for (const v of verdicts) log.info("replica verdict", { runId, round, ...v });
+        const returned = briefVerdicts(verdicts, spec.replicasPerRound);
         const lying = liars.size > 0 ? { lyingEvaluators: [...liars].sort() } : {};
         if (lying.lyingEvaluators) log.warn("evaluators lied", { runId, round, ...lying });
-        if (!step.quorum) return { verdicts, checkpoint: undefined, ...lying };
+        if (!step.quorum) return { verdicts: returned, checkpoint: undefined, ...lying };
         const key = runStore.globalKey(runId, round);
         const manifest = await runStore.writeCheckpoint(key, (dir) => step.write(dir));
         // The next round starts from the new global checkpoint; a retry of this one re-stages.
@@ -76,7 +83,7 @@ export function aggregationActivities(ctx: AggregationContext): AggregationActiv
         );
         const { metrics } = manifest;
         return {
-          verdicts,
+          verdicts: returned,
           ...lying,
           checkpoint: {
             uri: manifestUri,
@@ -95,6 +102,30 @@ export function aggregationActivities(ctx: AggregationContext): AggregationActiv
       }
     },
   };
+}
+
+/** How much of a rejection's message a round past DETAILED_ROUND_REPLICAS brings back. */
+const BRIEF_DETAIL_CHARS = 80;
+
+/**
+ * The verdicts as the workflow receives them: all of them in full up to DETAILED_ROUND_REPLICAS
+ * replicas; past it, accepted ones bare and rejections with their reason and the start of their
+ * message, so that the activity's result, the round's rows and the run's status stay well under
+ * Temporal's 2 MiB payload limit at 6,400 replicas however many are rejected.
+ */
+export function briefVerdicts(verdicts: ReplicaVerdict[], replicasPerRound: number): ReplicaVerdict[] {
+  if (replicasPerRound <= DETAILED_ROUND_REPLICAS) return verdicts;
+  return verdicts.map((v) =>
+    v.accepted
+      ? { replica: v.replica, accepted: true }
+      : {
+          replica: v.replica,
+          accepted: false,
+          reason: v.reason,
+          detail:
+            v.detail.length > BRIEF_DETAIL_CHARS ? `${v.detail.slice(0, BRIEF_DETAIL_CHARS - 1)}…` : v.detail,
+        },
+  );
 }
 
 /** The few numbers of a replica's evidence worth carrying through the workflow (no sketch). */
