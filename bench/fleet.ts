@@ -30,6 +30,7 @@ import { admitClusterProposal, approveDatasetProposal } from "../governance/prop
 import { registerCluster } from "../governance/writes.ts";
 import { DEMO_CORPUS } from "../localstack/demoRun.ts";
 import { runWorkflowId } from "../spec/workflowIds.ts";
+import { realSizeAcceptedVerdict } from "../tests/orchestration/fixtures.ts";
 import { startOrchestrationStack } from "../tests/orchestration/stack.ts";
 import { briefVerdicts } from "../workers/activities/aggregation.ts";
 import { clusterIdOf } from "../workers/clusterDirectory.ts";
@@ -61,9 +62,9 @@ const MiB = 1024 * 1024;
 Runtime.install({ logger: new DefaultLogger("WARN") });
 
 /**
- * The outer step's stand-in: every output accepted with a verdict of the real one's size (its
- * measures as the demo's worker logs them, full-precision scores), brought back as the real
- * activity brings it (`briefVerdicts`), a root per round, the parent's URI again.
+ * The outer step's stand-in: every output accepted with a verdict of the real one's size
+ * (`realSizeAcceptedVerdict`), brought back as the real activity brings it (`briefVerdicts`), a
+ * root per round, the parent's URI again.
  */
 const acceptEverything: AggregationActivities["aggregateRound"] = async ({
   runId,
@@ -73,18 +74,7 @@ const acceptEverything: AggregationActivities["aggregateRound"] = async ({
   outputs,
 }) => ({
   verdicts: briefVerdicts(
-    outputs.map((o) => ({
-      replica: o.replica,
-      accepted: true as const,
-      detail:
-        "closest peer's cosine 0.682 (copies from 0.99); moved 12.0 (at least 3.06); alignment 0.721 (at least 0.1); held-out improvement 2.4908 (at least 0.7470); own-shard improvement 2.4742 (at least 0.7391)",
-      scores: {
-        heldOutLoss: 3.0425240385046433,
-        ownShardLoss: 3.047794537023658,
-        ownShardLossOfGlobal: 5.521999163998448,
-        movement: 11.967631530361613,
-      },
-    })),
+    outputs.map((o) => realSizeAcceptedVerdict(o.replica)),
     spec.replicasPerRound,
   ),
   checkpoint: {

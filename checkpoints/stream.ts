@@ -42,10 +42,9 @@ export interface StreamCheckpointOptions {
 /**
  * Reads a checkpoint's shards once, front to back, hashing exactly the bytes it reads, and hands
  * each tensor to `onTensor` as it comes (its bytes are a fresh copy the callback may keep, unless
- * `transient`), so a
- * checkpoint is judged while it is read and never held whole. Shards whose size on disk is not the
- * manifest's are not read at all. The caller must use what it was handed only once
- * `verification.ok`: until then the bytes are merely what the files hold. Throws
+ * `transient`), so a checkpoint is judged while it is read and never held whole. Shards whose size
+ * on disk is not the manifest's are not read at all. The caller must use what it was handed only
+ * once `verification.ok`: until then the bytes are merely what the files hold. Throws
  * SafetensorsFormatError (or its SafetensorsHeaderTooLargeError) for a malformed shard, and
  * CheckpointUnreadableError for a missing one or a tensor in two shards.
  */

@@ -7,7 +7,7 @@ import {
 } from "@kubernetes/client-node";
 
 /** client-go's bound: a request an apiserver keeps shedding is sent at most this many more times. */
-export const THROTTLED_RETRIES = 10;
+const THROTTLED_RETRIES = 10;
 /** A Retry-After longer than this is cut to it: the request's own timeout bounds the whole wait. */
 const MAX_RETRY_AFTER_MS = 10_000;
 

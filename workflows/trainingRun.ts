@@ -322,9 +322,9 @@ function advance(carry: RunCarry, summary: RoundSummary, keep: number): RunCarry
 
 /**
  * An older round's summary as the status keeps it. The latest round keeps every row; an older one
- * past DETAILED_ROUND_REPLICAS keeps the replicas with something to say (failed, lost, rejected). At 6,400 replicas
- * a round's rows are 0.5 MiB: five of them would break Temporal's 2 MiB payload limit in the
- * status, the run's result and the continueAsNew input.
+ * past DETAILED_ROUND_REPLICAS keeps the replicas with something to say (failed, lost, rejected).
+ * At 6,400 replicas a round's rows are 0.5 MiB: five of them would break Temporal's 2 MiB payload
+ * limit in the status, the run's result and the continueAsNew input.
  */
 function withoutAcceptedRows(summary: RoundSummary): RoundSummary {
   if (summary.replicas.length <= DETAILED_ROUND_REPLICAS) return summary;

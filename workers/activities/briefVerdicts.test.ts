@@ -1,25 +1,16 @@
 import { expect, test } from "vitest";
+import { REAL_SIZE_SCORES, realSizeAcceptedVerdict } from "../../tests/orchestration/fixtures.ts";
 import { DETAILED_ROUND_REPLICAS, type Hex, type ReplicaVerdict } from "../../workflows/types.ts";
 import { briefVerdicts } from "./aggregation.ts";
 
 // What a round's verdicts weigh on their way back to the workflow. The messages are the outer
-// step's own (an accepted one from the demo's worker log), the scores full doubles, each output
-// scored by an evaluating cluster: 6,400 of them in full are over Temporal's 2 MiB payload limit.
+// step's own (an accepted one from the demo's worker log, `realSizeAcceptedVerdict`), the scores
+// full doubles, each output scored by an evaluating cluster: 6,400 of them in full are over Temporal's 2 MiB payload limit.
 
 const MiB = 2 ** 20;
 const evaluator = `0x${"e".repeat(64)}` as Hex;
-const scores = {
-  heldOutLoss: 3.0425240385046433,
-  ownShardLoss: 3.047794537023658,
-  ownShardLossOfGlobal: 5.521999163998448,
-  movement: 11.967631530361613,
-};
 const accepted = (replica: number): ReplicaVerdict => ({
-  replica,
-  accepted: true,
-  detail:
-    "closest peer's cosine 0.682 (copies from 0.99); moved 12.0 (at least 3.06); alignment 0.721 (at least 0.1); held-out improvement 2.4908 (at least 0.7470); own-shard improvement 2.4742 (at least 0.7391)",
-  scores,
+  ...realSizeAcceptedVerdict(replica),
   evaluatedBy: [evaluator],
 });
 const rejected = (replica: number): ReplicaVerdict => ({
@@ -27,7 +18,7 @@ const rejected = (replica: number): ReplicaVerdict => ({
   accepted: false,
   reason: "hash-mismatch",
   detail: `shard model-00001-of-00002.safetensors: sha256 ${"1".repeat(64)}, the manifest says ${"2".repeat(64)}`,
-  scores,
+  scores: REAL_SIZE_SCORES,
   evaluatedBy: [evaluator],
 });
 const bytes = (verdicts: ReplicaVerdict[]) => Buffer.byteLength(JSON.stringify(verdicts));
